@@ -1,0 +1,73 @@
+"""Domain errors. The HTTP adapter maps each to a status and envelope in exactly one place."""
+
+from __future__ import annotations
+
+
+class SalesbotError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(SalesbotError):
+    """A value breaks a domain rule (length, format); nothing was changed."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class EmailAlreadyRegistered(SalesbotError):
+    def __init__(self) -> None:
+        super().__init__("This email is already registered")
+
+
+class UserNotFound(SalesbotError):
+    def __init__(self) -> None:
+        super().__init__("User not found")
+
+
+class InvalidCredentials(SalesbotError):
+    """Unknown email and wrong password look exactly alike to the caller."""
+
+    def __init__(self) -> None:
+        super().__init__("Invalid email or password")
+
+
+class InvalidAccessToken(SalesbotError):
+    def __init__(self) -> None:
+        super().__init__("Invalid or expired access token")
+
+
+class InvalidRefreshToken(SalesbotError):
+    """Unknown, expired, revoked or reused refresh token: all answer the same."""
+
+    def __init__(self) -> None:
+        super().__init__("Invalid or expired refresh token")
+
+
+class ConversationNotFound(SalesbotError):
+    """Missing and someone else's conversation answer the same, so ids cannot be probed."""
+
+    def __init__(self) -> None:
+        super().__init__("Conversation not found")
+
+
+class AssistantUnavailable(SalesbotError):
+    """The LLM failed (connection, 429/5xx after retries, malformed answer). Nothing was stored."""
+
+
+class AssistantTimeout(AssistantUnavailable):
+    """The LLM did not answer within the configured time. Nothing was stored."""
+
+
+class InvalidMetadataAnswer(SalesbotError):
+    """The LLM's metadata answer did not validate.
+
+    The core retries once, then keeps the old metadata."""
+
+
+class DatabaseUnavailable(SalesbotError):
+    """The store cannot be reached; the request can be retried once it is back."""

@@ -1,0 +1,46 @@
+"""The ports: what the core needs from the outside world, as Protocols the adapters implement."""
+
+from salesbot_core.ports.assistant import (
+    DistillationRequest,
+    Distilled,
+    Generated,
+    ReplyRequest,
+    SalesAssistant,
+    TitleRequest,
+)
+from salesbot_core.ports.clock import Clock, IdSource
+from salesbot_core.ports.password_hasher import PasswordHasher
+from salesbot_core.ports.token_issuer import AccessClaims, AccessToken, TokenIssuer
+from salesbot_core.ports.unit_of_work import (
+    ConversationRepository,
+    ExchangeRecord,
+    MessageRepository,
+    RefreshTokenRepository,
+    StoredExchange,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    UserRepository,
+)
+
+__all__ = [
+    "AccessClaims",
+    "AccessToken",
+    "Clock",
+    "ConversationRepository",
+    "DistillationRequest",
+    "Distilled",
+    "ExchangeRecord",
+    "Generated",
+    "IdSource",
+    "MessageRepository",
+    "PasswordHasher",
+    "RefreshTokenRepository",
+    "ReplyRequest",
+    "SalesAssistant",
+    "StoredExchange",
+    "TitleRequest",
+    "TokenIssuer",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserRepository",
+]

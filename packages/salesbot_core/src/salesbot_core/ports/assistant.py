@@ -1,0 +1,60 @@
+"""The sales assistant: the LLM (or the offline rule-based seller) behind each reply.
+
+Requests carry structured context; an LLM adapter turns it into a prompt with
+``salesbot_core.prompts``, a rule-based assistant reads it directly.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+
+from salesbot_core.domain import SalesMetadata, TokenUsage, Turn
+
+
+class ReplyRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a reply may use: the metadata so far and only the turns since it was distilled."""
+
+    customer_message: str
+    recent_turns: tuple[Turn, ...] = ()
+    metadata: SalesMetadata | None = None
+
+
+class TitleRequest(msgspec.Struct, frozen=True, kw_only=True):
+    first_message: str
+
+
+class DistillationRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The previous metadata plus the turns since it, to be distilled into new metadata."""
+
+    previous: SalesMetadata | None
+    turns: tuple[Turn, ...]
+
+
+class Generated(msgspec.Struct, frozen=True, kw_only=True):
+    text: str
+    usage: TokenUsage = TokenUsage()
+
+
+class Distilled(msgspec.Struct, frozen=True, kw_only=True):
+    """The LLM's metadata answer, already validated into the domain type (not yet merged)."""
+
+    metadata: SalesMetadata
+    usage: TokenUsage = TokenUsage()
+
+
+class SalesAssistant(Protocol):
+    async def reply(self, request: ReplyRequest) -> Generated:
+        """The bot's answer. Raises ``AssistantUnavailable`` / ``AssistantTimeout``."""
+        ...
+
+    async def title(self, request: TitleRequest) -> Generated:
+        """A title of at most six words in the customer's language. May raise like ``reply``;
+        the use case then falls back to a title made from the message."""
+        ...
+
+    async def distil(self, request: DistillationRequest) -> Distilled:
+        """Distil the metadata. Raises ``InvalidMetadataAnswer`` when the answer does not
+        validate, ``AssistantUnavailable`` when the LLM fails."""
+        ...

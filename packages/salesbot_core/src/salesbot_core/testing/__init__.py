@@ -1,0 +1,28 @@
+"""In-memory adapters for tests, shipped so other services that import the core can test with them.
+
+- ``InMemoryStore``: the whole persistence port in memory; ``store.uow_factory`` is a
+  ``UnitOfWorkFactory``. Units of work are serialised (one at a time), see nothing of each other
+  until commit, and count commits.
+- ``ScriptedAssistant``: answers from a script and records every request and the prompt an LLM
+  would have been sent.
+- ``FakeClock``, ``SequentialIds``, ``FastPasswordHasher``, ``FakeTokenIssuer``.
+"""
+
+from salesbot_core.testing.assistant import ScriptedAssistant
+from salesbot_core.testing.memory import InMemoryStore, InMemoryUnitOfWork
+from salesbot_core.testing.support import (
+    FakeClock,
+    FakeTokenIssuer,
+    FastPasswordHasher,
+    SequentialIds,
+)
+
+__all__ = [
+    "FakeClock",
+    "FakeTokenIssuer",
+    "FastPasswordHasher",
+    "InMemoryStore",
+    "InMemoryUnitOfWork",
+    "ScriptedAssistant",
+    "SequentialIds",
+]

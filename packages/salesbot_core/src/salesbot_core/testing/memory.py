@@ -1,0 +1,303 @@
+"""The persistence port in memory: a store, its unit of work and repositories.
+
+Units of work run one at a time (an asyncio lock held from enter to exit, like serialisable
+transactions): each works on a copy of the state and publishes it on ``commit()``, so an
+uncommitted unit of work leaves no trace. Use cases never hold one across an LLM call, so the
+lock is short, as a database transaction would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+import msgspec
+
+from salesbot_core.domain import (
+    Conversation,
+    Message,
+    RefreshToken,
+    Role,
+    SalesMetadata,
+    Sender,
+    TokenUsage,
+    User,
+)
+from salesbot_core.errors import ConversationNotFound, EmailAlreadyRegistered
+from salesbot_core.ports import ExchangeRecord, StoredExchange
+
+replace = msgspec.structs.replace
+
+
+class _State(msgspec.Struct, kw_only=True):
+    users: dict[UUID, User] = msgspec.field(default_factory=dict)
+    tokens: dict[UUID, RefreshToken] = msgspec.field(default_factory=dict)
+    conversations: dict[UUID, Conversation] = msgspec.field(default_factory=dict)
+    messages: dict[UUID, list[Message]] = msgspec.field(default_factory=dict)
+
+    def copy(self) -> _State:
+        return _State(
+            users=dict(self.users),
+            tokens=dict(self.tokens),
+            conversations=dict(self.conversations),
+            messages={key: list(value) for key, value in self.messages.items()},
+        )
+
+
+class InMemoryStore:
+    """Everything salesbot stores, in memory. ``commits`` counts committed units of work."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+        self.commits = 0
+        self._lock = asyncio.Lock()
+
+    def uow_factory(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self)
+
+
+class _Users:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def add(self, user: User) -> None:
+        if any(u.email.lower() == user.email.lower() for u in self._s.users.values()):
+            raise EmailAlreadyRegistered
+        self._s.users[user.id] = user
+
+    async def get(self, user_id: UUID) -> User | None:
+        return self._s.users.get(user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        wanted = email.lower()
+        return next((u for u in self._s.users.values() if u.email.lower() == wanted), None)
+
+    async def set_role(self, user_id: UUID, role: str, now: datetime) -> bool:
+        user = self._s.users.get(user_id)
+        if user is None:
+            return False
+        self._s.users[user_id] = replace(user, role=Role(role), updated_at=now)
+        return True
+
+
+class _RefreshTokens:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def add(self, token: RefreshToken) -> None:
+        self._s.tokens[token.id] = token
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        return next((t for t in self._s.tokens.values() if t.token_hash == token_hash), None)
+
+    async def rotate(self, token_id: UUID, replaced_by: UUID, now: datetime) -> bool:
+        token = self._s.tokens.get(token_id)
+        if token is None or token.revoked_at is not None:
+            return False
+        self._s.tokens[token_id] = replace(
+            token,
+            revoked_at=now,
+            revoked_reason="rotated",
+            replaced_by=replaced_by,
+            last_used_at=now,
+        )
+        return True
+
+    async def revoke(self, token_id: UUID, reason: str, now: datetime) -> bool:
+        token = self._s.tokens.get(token_id)
+        if token is None or token.revoked_at is not None:
+            return False
+        self._s.tokens[token_id] = replace(token, revoked_at=now, revoked_reason=reason)
+        return True
+
+    async def _revoke_where(self, ids: list[UUID], reason: str, now: datetime) -> int:
+        for token_id in ids:
+            self._s.tokens[token_id] = replace(
+                self._s.tokens[token_id], revoked_at=now, revoked_reason=reason
+            )
+        return len(ids)
+
+    async def revoke_family(self, family_id: UUID, reason: str, now: datetime) -> int:
+        ids = [
+            t.id
+            for t in self._s.tokens.values()
+            if t.family_id == family_id and t.revoked_at is None
+        ]
+        return await self._revoke_where(ids, reason, now)
+
+    async def revoke_all_for_user(self, user_id: UUID, reason: str, now: datetime) -> int:
+        ids = [
+            t.id for t in self._s.tokens.values() if t.user_id == user_id and t.revoked_at is None
+        ]
+        return await self._revoke_where(ids, reason, now)
+
+    async def list_active_for_user(self, user_id: UUID, now: datetime) -> Sequence[RefreshToken]:
+        active = [t for t in self._s.tokens.values() if t.user_id == user_id and t.is_active(now)]
+        return sorted(active, key=lambda t: t.created_at, reverse=True)
+
+    async def delete_stale(self, now: datetime, revoked_before: datetime) -> int:
+        stale = [
+            t.id
+            for t in self._s.tokens.values()
+            if t.expires_at <= now or (t.revoked_at is not None and t.revoked_at < revoked_before)
+        ]
+        for token_id in stale:
+            del self._s.tokens[token_id]
+        return len(stale)
+
+
+class _Conversations:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    def _owned(self, conversation_id: UUID, user_id: UUID) -> Conversation | None:
+        conversation = self._s.conversations.get(conversation_id)
+        return conversation if conversation and conversation.user_id == user_id else None
+
+    async def add(self, conversation: Conversation) -> None:
+        self._s.conversations[conversation.id] = conversation
+        self._s.messages.setdefault(conversation.id, [])
+
+    async def get_for_user(self, conversation_id: UUID, user_id: UUID) -> Conversation | None:
+        return self._owned(conversation_id, user_id)
+
+    async def list_for_user(self, user_id: UUID) -> Sequence[Conversation]:
+        mine = [c for c in self._s.conversations.values() if c.user_id == user_id]
+        return sorted(mine, key=lambda c: (c.updated_at, c.id), reverse=True)
+
+    async def rename(
+        self, conversation_id: UUID, user_id: UUID, title: str, now: datetime
+    ) -> Conversation | None:
+        conversation = self._owned(conversation_id, user_id)
+        if conversation is None:
+            return None
+        renamed = replace(conversation, title=title, updated_at=now)
+        self._s.conversations[conversation_id] = renamed
+        return renamed
+
+    async def delete(self, conversation_id: UUID, user_id: UUID) -> bool:
+        if self._owned(conversation_id, user_id) is None:
+            return False
+        del self._s.conversations[conversation_id]
+        self._s.messages.pop(conversation_id, None)
+        return True
+
+    async def record_exchange(self, record: ExchangeRecord) -> StoredExchange:
+        conversation = self._s.conversations.get(record.conversation_id)
+        if conversation is None:
+            raise ConversationNotFound
+        seq = conversation.message_count
+        user_message = Message(
+            id=record.user_message_id,
+            conversation_id=conversation.id,
+            seq=seq + 1,
+            sender=Sender.USER,
+            content=record.user_content,
+            created_at=record.user_created_at,
+        )
+        bot_message = Message(
+            id=record.bot_message_id,
+            conversation_id=conversation.id,
+            seq=seq + 2,
+            sender=Sender.BOT,
+            content=record.bot_content,
+            created_at=record.bot_created_at,
+            prompt_tokens=record.usage.prompt_tokens,
+            completion_tokens=record.usage.completion_tokens,
+        )
+        self._s.messages.setdefault(conversation.id, []).extend((user_message, bot_message))
+        updated = replace(
+            conversation,
+            messages_since_context_update=conversation.messages_since_context_update + 2,
+            message_count=seq + 2,
+            prompt_tokens=conversation.prompt_tokens + record.usage.prompt_tokens,
+            completion_tokens=conversation.completion_tokens + record.usage.completion_tokens,
+            updated_at=max(conversation.updated_at, record.bot_created_at),
+        )
+        self._s.conversations[conversation.id] = updated
+        return StoredExchange(
+            user_message=user_message, bot_message=bot_message, conversation=updated
+        )
+
+    async def apply_distillation(
+        self,
+        conversation_id: UUID,
+        *,
+        expected_through: int,
+        new_through: int,
+        metadata: SalesMetadata,
+        covered_messages: int,
+        usage: TokenUsage,
+        now: datetime,
+    ) -> bool:
+        conversation = self._s.conversations.get(conversation_id)
+        if conversation is None or conversation.distilled_through != expected_through:
+            return False
+        self._s.conversations[conversation_id] = replace(
+            conversation,
+            metadata=metadata,
+            distilled_through=new_through,
+            messages_since_context_update=max(
+                0, conversation.messages_since_context_update - covered_messages
+            ),
+            prompt_tokens=conversation.prompt_tokens + usage.prompt_tokens,
+            completion_tokens=conversation.completion_tokens + usage.completion_tokens,
+            updated_at=max(conversation.updated_at, now),
+        )
+        return True
+
+
+class _Messages:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def list_for_conversation(self, conversation_id: UUID) -> Sequence[Message]:
+        return list(self._s.messages.get(conversation_id, ()))
+
+    async def list_after(self, conversation_id: UUID, after_seq: int) -> Sequence[Message]:
+        return [m for m in self._s.messages.get(conversation_id, ()) if m.seq > after_seq]
+
+
+class InMemoryUnitOfWork:
+    """One serialised unit of work over an ``InMemoryStore``."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._work = _State()
+        self.committed = False
+        self._bind(self._work)
+
+    def _bind(self, state: _State) -> None:
+        self.users = _Users(state)
+        self.refresh_tokens = _RefreshTokens(state)
+        self.conversations = _Conversations(state)
+        self.messages = _Messages(state)
+
+    async def __aenter__(self) -> Self:
+        await self._store._lock.acquire()
+        self._work = self._store.state.copy()
+        self._bind(self._work)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._store._lock.release()
+
+    async def commit(self) -> None:
+        self._store.state = self._work
+        self._work = self._work.copy()
+        self._bind(self._work)
+        self._store.commits += 1
+        self.committed = True
+
+    async def rollback(self) -> None:
+        self._work = self._store.state.copy()
+        self._bind(self._work)

@@ -1,0 +1,308 @@
+"""The sales conversation: sending a message, and reading, renaming and deleting conversations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from uuid import UUID
+
+import msgspec
+
+from salesbot_core.domain import Conversation, Message, TokenUsage, Turn
+from salesbot_core.errors import AssistantUnavailable, ConversationNotFound, InvalidMetadataAnswer
+from salesbot_core.metadata import MetadataLimits, merge_metadata
+from salesbot_core.ports import (
+    Clock,
+    DistillationRequest,
+    ExchangeRecord,
+    Generated,
+    IdSource,
+    ReplyRequest,
+    SalesAssistant,
+    StoredExchange,
+    TitleRequest,
+    UnitOfWorkFactory,
+)
+from salesbot_core.prompts import clean_title as title_from_answer
+from salesbot_core.threshold import (
+    Action,
+    ContextState,
+    ExchangeCompleted,
+    MetadataDistilled,
+    advance,
+    state_before_last_exchange,
+)
+from salesbot_core.validation import clean_content, clean_title
+
+logger = logging.getLogger(__name__)
+
+
+class ConversationPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """Bounds that keep prompts small even when distillation keeps failing."""
+
+    max_recent_messages: int = 12
+    max_distil_messages: int = 24
+    metadata_limits: MetadataLimits = MetadataLimits()
+
+
+class ExchangeResult(msgspec.Struct, frozen=True, kw_only=True):
+    conversation: Conversation
+    user_message: Message
+    bot_message: Message
+
+
+class History(msgspec.Struct, frozen=True, kw_only=True):
+    conversation: Conversation
+    messages: tuple[Message, ...]
+
+
+def _turns(messages: Sequence[Message], limit: int) -> tuple[Turn, ...]:
+    recent = messages[-limit:] if limit > 0 else ()
+    return tuple(Turn(sender=m.sender, content=m.content) for m in recent)
+
+
+def _state_of(conversation: Conversation | None) -> ContextState:
+    if conversation is None:
+        return ContextState()
+    return ContextState(
+        counter=conversation.messages_since_context_update,
+        exchanges=conversation.message_count // 2,
+    )
+
+
+class SendMessage:
+    """Send a customer message and store it with the assistant's reply (one exchange).
+
+    Rules:
+    - content is 1-5000 characters after trimming; a conversation that is not the user's is
+      ``ConversationNotFound``, exactly like a missing one;
+    - the reply prompt gets the current metadata and only the messages since it was distilled
+      (at most ``max_recent_messages``), never the whole history;
+    - the first exchange also writes the title (a title failure falls back to the message);
+    - no transaction is held across an LLM call: read, call the assistant, then store both
+      messages and the counter step (+2, done atomically by the store) in one short transaction;
+    - if the assistant fails nothing is stored and ``AssistantUnavailable``/``AssistantTimeout``
+      propagates, so the same request can be sent again;
+    - when the stored counter reaches 6 the metadata is distilled from the messages since the
+      last distillation plus the previous metadata, merged by the metadata rules, and the counter
+      drops by the messages covered (to 0). An invalid answer is retried once; if it still fails
+      the old metadata and the counter stay, the exchange still succeeds, and the next exchange
+      tries again. A window is applied at most once even when exchanges race.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        assistant: SalesAssistant,
+        clock: Clock,
+        ids: IdSource,
+        policy: ConversationPolicy | None = None,
+    ) -> None:
+        self._uow = uow
+        self._assistant = assistant
+        self._clock = clock
+        self._ids = ids
+        self._policy = policy or ConversationPolicy()
+
+    async def __call__(
+        self, *, user_id: UUID, content: str, conversation_id: UUID | None = None
+    ) -> ExchangeResult:
+        text = clean_content(content)
+        conversation, window = await self._read_context(user_id, conversation_id)
+        request = ReplyRequest(
+            customer_message=text,
+            recent_turns=_turns(window, self._policy.max_recent_messages),
+            metadata=conversation.metadata if conversation else None,
+        )
+        plan = advance(_state_of(conversation), ExchangeCompleted())
+        title_task = (
+            asyncio.create_task(self._title(text))
+            if Action.WRITE_TITLE in plan.actions and conversation is None
+            else None
+        )
+        try:
+            reply = await self._assistant.reply(request)
+        except BaseException:
+            if title_task is not None:
+                title_task.cancel()
+            raise
+        title = await title_task if title_task is not None else None
+        stored = await self._store(user_id, conversation, text, reply, title)
+        result = ExchangeResult(
+            conversation=stored.conversation,
+            user_message=stored.user_message,
+            bot_message=stored.bot_message,
+        )
+        after = advance(
+            state_before_last_exchange(
+                stored.conversation.messages_since_context_update,
+                stored.conversation.message_count,
+            ),
+            ExchangeCompleted(),
+        )
+        if Action.DISTIL_METADATA in after.actions:
+            distilled = await self._distil(stored.conversation)
+            if distilled is not None:
+                result = msgspec.structs.replace(result, conversation=distilled)
+        return result
+
+    async def _read_context(
+        self, user_id: UUID, conversation_id: UUID | None
+    ) -> tuple[Conversation | None, Sequence[Message]]:
+        if conversation_id is None:
+            return None, ()
+        async with self._uow() as uow:
+            conversation = await uow.conversations.get_for_user(conversation_id, user_id)
+            if conversation is None:
+                raise ConversationNotFound
+            window = await uow.messages.list_after(conversation.id, conversation.distilled_through)
+        return conversation, window
+
+    async def _title(self, first_message: str) -> tuple[str, TokenUsage]:
+        try:
+            answer = await self._assistant.title(TitleRequest(first_message=first_message))
+        except AssistantUnavailable:
+            logger.warning("title generation failed; using the message as the title")
+            return title_from_answer("", first_message), TokenUsage()
+        return title_from_answer(answer.text, first_message), answer.usage
+
+    async def _store(
+        self,
+        user_id: UUID,
+        conversation: Conversation | None,
+        text: str,
+        reply: Generated,
+        title: tuple[str, TokenUsage] | None,
+    ) -> StoredExchange:
+        now = self._clock.now()
+        usage = reply.usage + (title[1] if title else TokenUsage())
+        async with self._uow() as uow:
+            if conversation is None:
+                conversation = Conversation(
+                    id=self._ids.new_id(),
+                    user_id=user_id,
+                    title=title[0] if title else title_from_answer("", text),
+                    created_at=now,
+                    updated_at=now,
+                )
+                await uow.conversations.add(conversation)
+            stored = await uow.conversations.record_exchange(
+                ExchangeRecord(
+                    conversation_id=conversation.id,
+                    user_message_id=self._ids.new_id(),
+                    bot_message_id=self._ids.new_id(),
+                    user_content=text,
+                    bot_content=reply.text,
+                    usage=usage,
+                    user_created_at=now,
+                    bot_created_at=now,
+                )
+            )
+            await uow.commit()
+        return stored
+
+    async def _distil(self, conversation: Conversation) -> Conversation | None:
+        async with self._uow() as uow:
+            window = await uow.messages.list_after(conversation.id, conversation.distilled_through)
+        if not window:
+            return None
+        request = DistillationRequest(
+            previous=conversation.metadata,
+            turns=_turns(window, self._policy.max_distil_messages),
+        )
+        for attempt in (1, 2):
+            try:
+                distilled = await self._assistant.distil(request)
+                break
+            except InvalidMetadataAnswer:
+                logger.warning("metadata answer did not validate (attempt %d of 2)", attempt)
+            except AssistantUnavailable:
+                logger.warning("metadata distillation failed; the old metadata stays")
+                return None
+        else:
+            return None
+        merged = merge_metadata(
+            conversation.metadata, distilled.metadata, self._policy.metadata_limits
+        )
+        now = self._clock.now()
+        covered = len(window)
+        async with self._uow() as uow:
+            applied = await uow.conversations.apply_distillation(
+                conversation.id,
+                expected_through=conversation.distilled_through,
+                new_through=window[-1].seq,
+                metadata=merged,
+                covered_messages=covered,
+                usage=distilled.usage,
+                now=now,
+            )
+            if not applied:
+                return None
+            await uow.commit()
+        state = advance(_state_of(conversation), MetadataDistilled(covered_messages=covered)).state
+        return msgspec.structs.replace(
+            conversation,
+            metadata=merged,
+            messages_since_context_update=state.counter,
+            distilled_through=window[-1].seq,
+            updated_at=now,
+        )
+
+
+class ListConversations:
+    """The user's conversations, most recently updated first."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: UUID) -> Sequence[Conversation]:
+        async with self._uow() as uow:
+            return await uow.conversations.list_for_user(user_id)
+
+
+class GetHistory:
+    """A conversation's messages, oldest first; someone else's conversation is not found."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: UUID, conversation_id: UUID) -> History:
+        async with self._uow() as uow:
+            conversation = await uow.conversations.get_for_user(conversation_id, user_id)
+            if conversation is None:
+                raise ConversationNotFound
+            messages = await uow.messages.list_for_conversation(conversation_id)
+        return History(conversation=conversation, messages=tuple(messages))
+
+
+class RenameConversation:
+    """Set a conversation's title (1-255 characters after trimming)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID, conversation_id: UUID, title: str) -> Conversation:
+        cleaned = clean_title(title)
+        async with self._uow() as uow:
+            renamed = await uow.conversations.rename(
+                conversation_id, user_id, cleaned, self._clock.now()
+            )
+            if renamed is None:
+                raise ConversationNotFound
+            await uow.commit()
+        return renamed
+
+
+class DeleteConversation:
+    """Delete a conversation and its messages."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: UUID, conversation_id: UUID) -> None:
+        async with self._uow() as uow:
+            if not await uow.conversations.delete(conversation_id, user_id):
+                raise ConversationNotFound
+            await uow.commit()

@@ -1,0 +1,71 @@
+"""Input rules of the contract, enforced by the core so every entry point (HTTP or library) gets them.
+
+Each function returns the normalised value or raises ``InvalidInput`` naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from salesbot_core.errors import InvalidInput
+
+PASSWORD_MIN_CHARS = 8
+PASSWORD_MAX_CHARS = 128
+NAME_MIN_CHARS = 3
+NAME_MAX_CHARS = 255
+CONTENT_MAX_CHARS = 5000
+TITLE_MAX_CHARS = 255
+EMAIL_MAX_CHARS = 254
+
+# Deliberately simple: one @, a dotted domain, no spaces. Full RFC 5322 is not what a shop wants.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def normalise_email(value: str) -> str:
+    """Trimmed and lower-cased, the form emails are stored and compared in."""
+    email = value.strip().lower()
+    if not email or len(email) > EMAIL_MAX_CHARS or not _EMAIL.match(email):
+        raise InvalidInput("email", "must be a valid email address")
+    return email
+
+
+def check_password(value: str) -> str:
+    """8 to 128 characters of any kind; never trimmed (spaces are part of a password)."""
+    if not PASSWORD_MIN_CHARS <= len(value) <= PASSWORD_MAX_CHARS:
+        raise InvalidInput(
+            "password", f"must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters long"
+        )
+    return value
+
+
+def clean_name(value: str) -> str:
+    name = " ".join(value.split())
+    if not NAME_MIN_CHARS <= len(name) <= NAME_MAX_CHARS:
+        raise InvalidInput("name", f"must be {NAME_MIN_CHARS} to {NAME_MAX_CHARS} characters long")
+    return name
+
+
+def clean_phone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    phone = value.strip()
+    if not phone:
+        return None
+    if not _E164.match(phone):
+        raise InvalidInput("phone", "must be in E.164 form, e.g. +14155552671")
+    return phone
+
+
+def clean_content(value: str) -> str:
+    content = value.strip()
+    if not 1 <= len(content) <= CONTENT_MAX_CHARS:
+        raise InvalidInput("content", f"must be 1 to {CONTENT_MAX_CHARS} characters long")
+    return content
+
+
+def clean_title(value: str) -> str:
+    title = " ".join(value.split())
+    if not 1 <= len(title) <= TITLE_MAX_CHARS:
+        raise InvalidInput("title", f"must be 1 to {TITLE_MAX_CHARS} characters long")
+    return title

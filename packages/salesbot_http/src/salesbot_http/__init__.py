@@ -1,0 +1,1 @@
+"""salesbot's HTTP adapter: the Litestar app, the dependency-injector container and the CLI."""

@@ -1,0 +1,200 @@
+"""Settings from the environment (and a ``.env`` file in the working directory).
+
+Read once, by the composition root or the CLI; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+import msgspec
+
+from salesbot_core.clock import parse_duration
+
+JWT_SECRET_MIN_BYTES = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 3000
+    workers: int = 1
+    cors_origins: tuple[str, ...] = ("http://localhost:5173",)
+    max_body_bytes: int = 64 * 1024
+    # Database: None means the embedded server under data_dir
+    database_url: str | None = None
+    data_dir: Path = Path(".salesbot")
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_pool_timeout_s: float = 5.0
+    db_statement_timeout_ms: int = 5000
+    # Tokens
+    jwt_secret: str = ""
+    jwt_refresh_secret: str = ""
+    jwt_expires_in: timedelta = timedelta(minutes=15)
+    jwt_refresh_expires_in: timedelta = timedelta(days=7)
+    bcrypt_rounds: int = 12
+    hash_threads: int = 4
+    token_cleanup_interval: timedelta = timedelta(hours=1)
+    # LLM: None means the offline assistant
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_s: float = 10.0
+    openai_max_retries: int = 2
+    # Login rate limiting
+    redis_url: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def uses_offline_assistant(self) -> bool:
+        return not self.openai_api_key
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines of a ``.env`` file; ``#`` comments, ``export`` and quotes allowed."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def load_environment(cwd: Path | None = None) -> dict[str, str]:
+    """The process environment over the ``.env`` file of ``cwd``: real variables win."""
+    merged = read_dotenv((cwd or Path.cwd()) / ".env")
+    merged.update(os.environ)
+    return merged
+
+
+def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{key} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{key} must be positive, got {value}")
+    return value
+
+
+def _duration(env: Mapping[str, str], key: str, default: timedelta) -> timedelta:
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return parse_duration(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{key}: {exc}") from None
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("DATABASE_URL", "").strip()
+    if url:
+        return url
+    host = env.get("DB_HOST", "").strip()
+    if not host:
+        return None
+    # The seed's separate variables, assembled into a libpq URL.
+    from urllib.parse import quote  # noqa: PLC0415
+
+    user = quote(env.get("DB_USERNAME", "postgres"), safe="")
+    password = env.get("DB_PASSWORD", "")
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    port = env.get("DB_PORT", "5432").strip() or "5432"
+    database = quote(env.get("DB_DATABASE", "sales_chat_db"), safe="")
+    return f"postgresql://{auth}@{host}:{port}/{database}"
+
+
+def _secret(env: Mapping[str, str], key: str, data_dir: Path, embedded: bool) -> str:
+    value = env.get(key, "")
+    if value:
+        if len(value.encode()) < JWT_SECRET_MIN_BYTES:
+            raise SettingsError(f"{key} must be at least {JWT_SECRET_MIN_BYTES} bytes long")
+        return value
+    if not embedded:
+        raise SettingsError(f"{key} is required when DATABASE_URL (or DB_HOST) is set")
+    # Zero-setup mode: a secret generated once and kept beside the embedded database.
+    path = data_dir / f"{key.lower()}.secret"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = secrets.token_urlsafe(48)
+    path.write_text(generated, encoding="utf-8")
+    path.chmod(0o600)
+    return generated
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """Build and validate settings; raise ``SettingsError`` naming the faulty variable."""
+    database_url = _database_url(env)
+    data_dir = Path(env.get("SALESBOT_DATA_DIR", "") or ".salesbot")
+    embedded = database_url is None
+    origins = tuple(
+        o.strip() for o in env.get("CORS_ORIGIN", "http://localhost:5173").split(",") if o.strip()
+    )
+    settings = Settings(
+        host=env.get("HOST", "127.0.0.1") or "127.0.0.1",
+        port=_int(env, "PORT", 3000, minimum=1),
+        workers=_int(env, "WORKERS", 1, minimum=1),
+        cors_origins=origins,
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+        database_url=database_url,
+        data_dir=data_dir,
+        db_pool_size=_int(env, "DB_POOL_SIZE", 10, minimum=1),
+        db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 10),
+        db_pool_timeout_s=_float(env, "DB_POOL_TIMEOUT_S", 5.0),
+        db_statement_timeout_ms=_int(env, "DB_STATEMENT_TIMEOUT_MS", 5000, minimum=1),
+        jwt_secret=_secret(env, "JWT_SECRET", data_dir, embedded),
+        jwt_refresh_secret=_secret(env, "JWT_REFRESH_SECRET", data_dir, embedded),
+        jwt_expires_in=_duration(env, "JWT_EXPIRES_IN", timedelta(minutes=15)),
+        jwt_refresh_expires_in=_duration(env, "JWT_REFRESH_EXPIRES_IN", timedelta(days=7)),
+        bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, minimum=4),
+        hash_threads=_int(env, "HASH_THREADS", 4, minimum=1),
+        token_cleanup_interval=_duration(env, "TOKEN_CLEANUP_INTERVAL", timedelta(hours=1)),
+        openai_api_key=env.get("OPENAI_API_KEY") or None,
+        openai_base_url=env.get("OPENAI_BASE_URL") or None,
+        openai_model=env.get("OPENAI_MODEL") or "gpt-4o-mini",
+        openai_timeout_s=_float(env, "OPENAI_TIMEOUT_S", 10.0),
+        openai_max_retries=_int(env, "OPENAI_MAX_RETRIES", 2),
+        redis_url=env.get("REDIS_URL") or None,
+        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+    )
+    if settings.bcrypt_rounds > 31:
+        raise SettingsError("BCRYPT_ROUNDS must be between 4 and 31")
+    return settings
