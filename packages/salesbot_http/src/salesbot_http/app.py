@@ -1,0 +1,128 @@
+"""The Litestar application factory: routes, envelope, errors, auth, CORS, limits, OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from salesbot_http.auth import provide_client_info, provide_current_user_id
+from salesbot_http.cleanup import clean_tokens_periodically
+from salesbot_http.container import Container, build_container
+from salesbot_http.controllers import (
+    ChatController,
+    HealthController,
+    SessionsController,
+    UsersController,
+)
+from salesbot_http.errors import exception_handlers
+from salesbot_http.openapi import openapi_config
+from salesbot_http.settings import Settings
+from salesbot_http.state import CONTAINER_KEY
+
+
+def _package_version() -> str:
+    try:
+        return version("salesbot-http")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+def _provide(provider: Callable[[], Any]) -> Provide:
+    """Bridge one container provider into Litestar's dependency injection."""
+
+    def provide() -> Any:
+        return provider()
+
+    return Provide(provide, sync_to_thread=False)
+
+
+def _dependencies(container: Container) -> dict[str, Provide]:
+    usecases = container.usecases
+    return {
+        "register_user": _provide(usecases.register_user),
+        "check_email": _provide(usecases.check_email),
+        "get_profile": _provide(usecases.get_profile),
+        "login": _provide(usecases.login),
+        "refresh_session": _provide(usecases.refresh_session),
+        "logout": _provide(usecases.logout),
+        "logout_all": _provide(usecases.logout_all),
+        "send_message": _provide(usecases.send_message),
+        "list_conversations": _provide(usecases.list_conversations),
+        "get_history": _provide(usecases.get_history),
+        "rename_conversation": _provide(usecases.rename_conversation),
+        "delete_conversation": _provide(usecases.delete_conversation),
+        "database_probe": _provide(container.database_probe),
+        "current_user_id": Provide(provide_current_user_id, sync_to_thread=False),
+        "client_info": Provide(provide_client_info, sync_to_thread=False),
+    }
+
+
+def _cors(settings: Settings) -> CORSConfig | None:
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        # Credentials cannot be combined with a wildcard origin.
+        allow_credentials="*" not in settings.cors_origins,
+        max_age=600,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(
+    container: Container, schedule_token_cleanup: bool, _: Litestar
+) -> AsyncIterator[None]:
+    settings: Settings = container.settings()
+    cleanup_task: asyncio.Task[None] | None = None
+    if schedule_token_cleanup:
+
+        async def cleanup() -> int:
+            deleted: int = await container.usecases.cleanup_tokens()()
+            return deleted
+
+        cleanup_task = asyncio.create_task(
+            clean_tokens_periodically(cleanup, settings.token_cleanup_interval),
+            name="salesbot-token-cleanup",
+        )
+    try:
+        yield
+    finally:
+        if cleanup_task is not None:
+            cleanup_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await cleanup_task
+        shutdown = container.shutdown_resources()
+        if shutdown is not None:
+            await shutdown
+
+
+def create_app(source: Container | Settings, *, schedule_token_cleanup: bool = True) -> Litestar:
+    """The salesbot API over ``source``: a container (tests override its adapters first) or
+    settings (a container is built from them). ``schedule_token_cleanup`` runs the refresh-token
+    cleanup every ``TOKEN_CLEANUP_INTERVAL`` while the app is up."""
+    container = build_container(source) if isinstance(source, Settings) else source
+    settings: Settings = container.settings()
+    return Litestar(
+        route_handlers=[UsersController, SessionsController, ChatController, HealthController],
+        dependencies=_dependencies(container),
+        exception_handlers=exception_handlers(),
+        cors_config=_cors(settings),
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=openapi_config(_package_version()),
+        lifespan=[partial(_lifespan, container, schedule_token_cleanup)],
+        state=State({CONTAINER_KEY: container}),
+        # Logging is the process's business (the CLI configures it), not the app's.
+        logging_config=None,
+        debug=False,
+    )

@@ -1,0 +1,67 @@
+"""Bearer authentication: the guard that checks the access token, and who is asking.
+
+The guard runs before the body is read, so an anonymous request is refused with 401 whatever it
+sends. Every failure (no header, another scheme, a bad, foreign, expired or refresh token) raises
+the same ``InvalidAccessToken``, hence the same 401.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from salesbot_core.errors import InvalidAccessToken
+from salesbot_core.ports import AccessClaims
+from salesbot_core.usecases import ClientInfo
+from salesbot_http.state import container_of
+
+_CLAIMS_KEY = "salesbot_access_claims"
+# The OpenAPI security requirement of protected routes.
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"BearerAuth": []}]
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header."""
+    if not authorization:
+        raise InvalidAccessToken
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise InvalidAccessToken
+    return token
+
+
+async def require_access_token(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Litestar guard: a valid access token, or 401."""
+    container = container_of(connection.app)
+    token = bearer_token(connection.headers.get("authorization"))
+    claims = container.security.token_issuer().verify(token, container.clock().now())
+    connection.state[_CLAIMS_KEY] = claims
+
+
+def provide_current_user_id(request: Request[Any, Any, Any]) -> UUID:
+    """The signed-in user's id, as checked by ``require_access_token``."""
+    claims = request.state.get(_CLAIMS_KEY)
+    if not isinstance(claims, AccessClaims):
+        # A protected route without the guard: refuse rather than serve anonymously.
+        raise InvalidAccessToken
+    return claims.user_id
+
+
+def provide_client_info(request: Request[Any, Any, Any]) -> ClientInfo:
+    """User agent and client address, kept with refresh tokens for audit.
+
+    The address is the peer's; behind a reverse proxy, configure the ASGI server to trust the
+    proxy's forwarded headers.
+    """
+    client = request.client
+    return ClientInfo(
+        user_agent=request.headers.get("user-agent"),
+        ip=client.host if client else None,
+    )

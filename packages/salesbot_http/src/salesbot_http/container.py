@@ -1,0 +1,184 @@
+"""The composition root: every adapter and use case salesbot runs with, chosen from ``Settings``.
+
+Nothing is built at import time or when the container is created; providers build on first use.
+Sub-containers declare what they need with ``providers.Dependency()``. Tests swap an adapter with
+``container.<part>.<provider>.override(...)``, e.g.
+``container.persistence.uow_factory.override(providers.Object(store.uow_factory))``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import cast
+
+from dependency_injector import containers, providers
+
+from salesbot_core.ports import (
+    Clock,
+    IdSource,
+    PasswordHasher,
+    SalesAssistant,
+    TokenIssuer,
+    UnitOfWorkFactory,
+)
+from salesbot_core.testing import InMemoryStore, ScriptedAssistant
+from salesbot_core.tokens import TokenPolicy
+from salesbot_core.usecases import (
+    CheckEmail,
+    CleanupTokens,
+    DeleteConversation,
+    GetHistory,
+    GetProfile,
+    ListConversations,
+    Login,
+    Logout,
+    LogoutAll,
+    RefreshSession,
+    RegisterUser,
+    RenameConversation,
+    SendMessage,
+)
+from salesbot_http.health import DatabaseProbe
+from salesbot_http.passwords import BcryptPasswordHasher
+from salesbot_http.settings import Settings
+from salesbot_http.system import RandomIds, SystemClock
+from salesbot_http.tokens import JwtAccessTokens
+
+logger = logging.getLogger(__name__)
+
+OFFLINE = "offline"
+OPENAI = "openai"
+
+
+def token_policy_from(settings: Settings) -> TokenPolicy:
+    return TokenPolicy(
+        access_ttl=settings.jwt_expires_in, refresh_ttl=settings.jwt_refresh_expires_in
+    )
+
+
+def hash_threads(threads: int) -> Iterator[ThreadPoolExecutor]:
+    """The bounded pool bcrypt runs in; shut down with the container's resources."""
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="salesbot-bcrypt")
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def in_memory_unit_of_work(store: InMemoryStore) -> UnitOfWorkFactory:
+    # mypy reads the port's repository attributes as mutable, hence invariant: the in-memory
+    # repositories implement them but are not declared as the protocol types.
+    return cast("UnitOfWorkFactory", store.uow_factory)
+
+
+def offline_assistant() -> SalesAssistant:
+    # Placeholder until salesbot_core.offline lands: OfflineSalesAssistant() goes here.
+    return ScriptedAssistant()
+
+
+def openai_assistant(settings: Settings) -> SalesAssistant:
+    # Placeholder until salesbot_openai lands: OpenAISalesAssistant from settings goes here.
+    logger.warning(
+        "OPENAI_API_KEY is set but the OpenAI adapter is not wired yet; answering offline"
+    )
+    return ScriptedAssistant()
+
+
+def assistant_kind(settings: Settings) -> str:
+    return OFFLINE if settings.uses_offline_assistant else OPENAI
+
+
+class Persistence(containers.DeclarativeContainer):
+    """Where salesbot keeps its data."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    # Placeholder until salesbot_postgres lands: the PostgreSQL unit of work goes here.
+    store = providers.Singleton(InMemoryStore)
+    uow_factory = providers.Singleton(in_memory_unit_of_work, store)
+
+
+class Assistants(containers.DeclarativeContainer):
+    """The sales assistant: OpenAI-compatible when a key is set, else the offline seller."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    offline = providers.Singleton(offline_assistant)
+    openai = providers.Singleton(openai_assistant, settings)
+    assistant = providers.Selector(
+        providers.Callable(assistant_kind, settings), offline=offline, openai=openai
+    )
+
+
+class Security(containers.DeclarativeContainer):
+    """Password hashing and access tokens."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    executor = providers.Resource(hash_threads, settings.provided.hash_threads)
+    password_hasher = providers.Singleton(
+        BcryptPasswordHasher, rounds=settings.provided.bcrypt_rounds, executor=executor
+    )
+    token_issuer = providers.Singleton(
+        JwtAccessTokens, secret=settings.provided.jwt_secret, ttl=settings.provided.jwt_expires_in
+    )
+
+
+class UseCases(containers.DeclarativeContainer):
+    """One instance of each use case (they keep no per-request state)."""
+
+    uow_factory: providers.Dependency[UnitOfWorkFactory] = providers.Dependency()
+    assistant: providers.Dependency[SalesAssistant] = providers.Dependency()
+    hasher: providers.Dependency[PasswordHasher] = providers.Dependency()
+    issuer: providers.Dependency[TokenIssuer] = providers.Dependency()
+    clock: providers.Dependency[Clock] = providers.Dependency()
+    ids: providers.Dependency[IdSource] = providers.Dependency()
+    token_policy = providers.Dependency(instance_of=TokenPolicy)
+
+    register_user = providers.Singleton(RegisterUser, uow_factory, hasher, clock, ids)
+    check_email = providers.Singleton(CheckEmail, uow_factory)
+    get_profile = providers.Singleton(GetProfile, uow_factory)
+    # One Login for the process: it caches the decoy hash that makes unknown emails as slow as
+    # wrong passwords.
+    login = providers.Singleton(Login, uow_factory, hasher, issuer, clock, ids, token_policy)
+    refresh_session = providers.Singleton(RefreshSession, uow_factory, issuer, clock, ids)
+    logout = providers.Singleton(Logout, uow_factory, clock)
+    logout_all = providers.Singleton(LogoutAll, uow_factory, clock)
+    cleanup_tokens = providers.Singleton(CleanupTokens, uow_factory, clock, token_policy)
+    send_message = providers.Singleton(SendMessage, uow_factory, assistant, clock, ids)
+    list_conversations = providers.Singleton(ListConversations, uow_factory)
+    get_history = providers.Singleton(GetHistory, uow_factory)
+    rename_conversation = providers.Singleton(RenameConversation, uow_factory, clock)
+    delete_conversation = providers.Singleton(DeleteConversation, uow_factory)
+
+
+class Container(containers.DeclarativeContainer):
+    """salesbot, assembled."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(RandomIds)
+    token_policy = providers.Singleton(token_policy_from, settings)
+
+    persistence = providers.Container(Persistence, settings=settings)
+    assistants = providers.Container(Assistants, settings=settings)
+    security = providers.Container(Security, settings=settings)
+    usecases = providers.Container(
+        UseCases,
+        uow_factory=persistence.uow_factory,
+        assistant=assistants.assistant,
+        hasher=security.password_hasher,
+        issuer=security.token_issuer,
+        clock=clock,
+        ids=ids,
+        token_policy=token_policy,
+    )
+    database_probe = providers.Singleton(
+        DatabaseProbe,
+        persistence.uow_factory,
+        timeout=settings.provided.health_timeout_s,
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    """A container for ``settings``; adapters are built lazily, on first use."""
+    return Container(settings=providers.Object(settings))

@@ -1,0 +1,237 @@
+"""The wire format: request and response bodies as msgspec Structs, camelCase on the wire.
+
+Requests refuse unknown fields. The business rules (lengths after trimming, email and phone
+formats) are the core's, so they hold for every entry point; the constraints here only describe
+them in the OpenAPI document, or repeat those that trimming cannot change. Domain values are
+turned into these Structs by the ``*_out`` functions, so the domain never sees a wire type.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+from salesbot_core.domain import Conversation, Message, Sender, User
+from salesbot_core.usecases import ExchangeResult, History, LoginResult, TokenPair
+from salesbot_core.validation import (
+    CONTENT_MAX_CHARS,
+    NAME_MAX_CHARS,
+    NAME_MIN_CHARS,
+    PASSWORD_MAX_CHARS,
+    PASSWORD_MIN_CHARS,
+    TITLE_MAX_CHARS,
+)
+
+
+class RequestBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """Base of request bodies."""
+
+
+class ResponseBody(msgspec.Struct, rename="camel", kw_only=True):
+    """Base of response bodies."""
+
+
+Email = Annotated[
+    str,
+    msgspec.Meta(
+        description="An email address; trimmed and compared case-insensitively.",
+        examples=["customer@example.com"],
+    ),
+]
+NewPassword = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=PASSWORD_MIN_CHARS,
+        max_length=PASSWORD_MAX_CHARS,
+        description=(
+            f"{PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters of any kind, "
+            "never trimmed or truncated."
+        ),
+        examples=["correct horse battery"],
+    ),
+]
+
+
+class RegisterRequest(RequestBody):
+    email: Email
+    password: NewPassword
+    name: Annotated[
+        str,
+        msgspec.Meta(
+            description=f"Trimmed, {NAME_MIN_CHARS} to {NAME_MAX_CHARS} characters.",
+            examples=["Jane Doe"],
+        ),
+    ]
+    phone: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="E.164, e.g. +14155552671 (optional).", examples=["+14155552671"]
+            ),
+        ]
+        | None
+    ) = None
+
+
+class LoginRequest(RequestBody):
+    email: Email
+    password: str
+
+
+class RefreshTokenRequest(RequestBody):
+    refresh_token: Annotated[str, msgspec.Meta(description="The refresh token from login.")]
+
+
+class SendMessageRequest(RequestBody):
+    content: Annotated[
+        str,
+        msgspec.Meta(
+            description=f"The customer's message: 1 to {CONTENT_MAX_CHARS} characters after trimming.",
+            examples=["Hi, I am looking for a laptop for programming"],
+        ),
+    ]
+    conversation_id: UUID | None = msgspec.field(default=None)
+
+
+class RenameConversationRequest(RequestBody):
+    title: Annotated[
+        str,
+        msgspec.Meta(
+            description=f"1 to {TITLE_MAX_CHARS} characters after trimming.",
+            examples=["Programming laptop"],
+        ),
+    ]
+
+
+class UserOut(ResponseBody):
+    id: UUID
+    email: str
+    name: str
+    phone: str | None
+    created_at: datetime
+
+
+class UserSummary(ResponseBody):
+    id: UUID
+    email: str
+    name: str
+
+
+class TokensOut(ResponseBody):
+    access_token: str
+    refresh_token: str
+
+
+class LoginOut(ResponseBody):
+    access_token: str
+    refresh_token: str
+    user: UserSummary
+
+
+class EmailCheckOut(ResponseBody):
+    exists: bool
+
+
+class ConversationRef(ResponseBody):
+    id: UUID
+    title: str
+
+
+class ConversationOut(ResponseBody):
+    id: UUID
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageOut(ResponseBody):
+    id: UUID
+    conversation_id: UUID
+    content: str
+    sender: Sender
+    created_at: datetime
+
+
+class ExchangeOut(ResponseBody):
+    conversation: ConversationRef
+    user_message: MessageOut
+    bot_message: MessageOut
+
+
+class HistoryOut(ResponseBody):
+    conversation_id: UUID
+    title: str
+    messages: list[MessageOut]
+    total_messages: int
+
+
+class HealthOut(ResponseBody):
+    status: str
+    database: str
+
+
+def _utc(moment: datetime) -> datetime:
+    """Times leave as UTC whatever zone the store handed back."""
+    return moment.astimezone(UTC)
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        phone=user.phone,
+        created_at=_utc(user.created_at),
+    )
+
+
+def tokens_out(tokens: TokenPair) -> TokensOut:
+    return TokensOut(access_token=tokens.access_token.token, refresh_token=tokens.refresh_token)
+
+
+def login_out(result: LoginResult) -> LoginOut:
+    user = result.user
+    return LoginOut(
+        access_token=result.tokens.access_token.token,
+        refresh_token=result.tokens.refresh_token,
+        user=UserSummary(id=user.id, email=user.email, name=user.name),
+    )
+
+
+def conversation_out(conversation: Conversation) -> ConversationOut:
+    return ConversationOut(
+        id=conversation.id,
+        title=conversation.title,
+        created_at=_utc(conversation.created_at),
+        updated_at=_utc(conversation.updated_at),
+    )
+
+
+def message_out(message: Message) -> MessageOut:
+    return MessageOut(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        content=message.content,
+        sender=message.sender,
+        created_at=_utc(message.created_at),
+    )
+
+
+def exchange_out(result: ExchangeResult) -> ExchangeOut:
+    return ExchangeOut(
+        conversation=ConversationRef(id=result.conversation.id, title=result.conversation.title),
+        user_message=message_out(result.user_message),
+        bot_message=message_out(result.bot_message),
+    )
+
+
+def history_out(history: History) -> HistoryOut:
+    return HistoryOut(
+        conversation_id=history.conversation.id,
+        title=history.conversation.title,
+        messages=[message_out(m) for m in history.messages],
+        total_messages=len(history.messages),
+    )

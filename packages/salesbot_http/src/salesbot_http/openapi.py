@@ -1,0 +1,73 @@
+"""The OpenAPI 3.1 document: served at ``/schema/openapi.json``, browsable at ``/schema``.
+
+Every error a route can answer is described with the error envelope, replacing Litestar's own
+error shape, which salesbot never sends.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+
+from salesbot_http.envelope import ErrorEnvelope
+
+SCHEMA_PATH = "/schema"
+
+_WHEN: dict[int, str] = {
+    400: "Invalid input: a validation rule, malformed JSON or a missing parameter",
+    401: "Missing, invalid or expired credentials",
+    404: "Not found (another user's conversation answers exactly like a missing one)",
+    409: "The email is already registered",
+    413: "The request body is larger than the limit (64 KiB by default)",
+    500: "Unexpected error (details are logged, never sent)",
+    502: "The sales assistant failed; nothing was stored, the request can be sent again",
+    503: "The database is unavailable",
+    504: "The sales assistant did not answer in time; nothing was stored",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """Error-envelope responses for ``statuses``, plus 500 and 503 that any route can answer."""
+    wanted = sorted({*statuses, 500, 503})
+    return {
+        status: ResponseSpec(
+            data_container=ErrorEnvelope,
+            description=_WHEN.get(status, HTTPStatus(status).phrase),
+            generate_examples=False,
+        )
+        for status in wanted
+    }
+
+
+def openapi_config(version: str) -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="salesbot",
+        version=version,
+        description=(
+            "AI sales chat: customers register, log in and chat with an LLM sales assistant. "
+            "Every response is an envelope `{success, message, data, timestamp}`; errors add "
+            "`path`. Authenticate with `Authorization: Bearer <accessToken>` from `/auth/login`."
+        ),
+        path=SCHEMA_PATH,
+        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "BearerAuth": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="The access token from /auth/login or /auth/refresh.",
+                )
+            }
+        ),
+        tags=[
+            Tag(name="users", description="Registration and profile"),
+            Tag(name="auth", description="Login, token refresh and logout"),
+            Tag(name="chat", description="Conversations with the sales assistant"),
+            Tag(name="health", description="Liveness of the service and its database"),
+        ],
+    )

@@ -1,0 +1,87 @@
+"""Access tokens as JWTs behind the core's ``TokenIssuer`` port.
+
+HS256 only, whatever the token's header says; ``sub``, ``role``, ``typ`` (``"access"``), ``iat``
+and ``exp`` are all required. Expiry is checked against the ``now`` the caller passes (the core's
+clock), not the wall clock, so it is testable and consistent with the rest of the domain.
+Every way a token can be wrong raises the same ``InvalidAccessToken``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import jwt
+
+from salesbot_core.domain import Role
+from salesbot_core.errors import InvalidAccessToken
+from salesbot_core.ports import AccessClaims, AccessToken
+
+ALGORITHM = "HS256"
+ACCESS_TYPE = "access"
+REQUIRED_CLAIMS = ("sub", "role", "typ", "iat", "exp")
+# Tolerated clock skew between processes for "issued in the future".
+IAT_LEEWAY = timedelta(seconds=30)
+
+
+def _timestamp(claims: dict[str, Any], name: str) -> datetime:
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidAccessToken
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise InvalidAccessToken from exc
+
+
+class JwtAccessTokens:
+    """Mints and verifies HS256 access tokens signed with ``secret`` and valid for ``ttl``."""
+
+    def __init__(self, secret: str, ttl: timedelta) -> None:
+        if not secret:
+            raise ValueError("the JWT secret must not be empty")
+        self._secret = secret
+        self._ttl = ttl
+
+    def issue(self, user_id: UUID, role: Role, now: datetime) -> AccessToken:
+        issued = int(now.timestamp())
+        expires = int((now + self._ttl).timestamp())
+        payload = {
+            "sub": str(user_id),
+            "role": role.value,
+            "typ": ACCESS_TYPE,
+            "iat": issued,
+            "exp": expires,
+        }
+        token = jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+        return AccessToken(token=token, expires_at=datetime.fromtimestamp(expires, UTC))
+
+    def verify(self, token: str, now: datetime) -> AccessClaims:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                # Time claims are checked below against the caller's clock.
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidAccessToken from exc
+        if claims.get("typ") != ACCESS_TYPE:
+            raise InvalidAccessToken
+        issued_at = _timestamp(claims, "iat")
+        expires_at = _timestamp(claims, "exp")
+        if now >= expires_at or issued_at > now + IAT_LEEWAY:
+            raise InvalidAccessToken
+        try:
+            user_id = UUID(str(claims["sub"]))
+            role = Role(claims["role"])
+        except ValueError as exc:
+            raise InvalidAccessToken from exc
+        return AccessClaims(user_id=user_id, role=role, issued_at=issued_at, expires_at=expires_at)

@@ -1,0 +1,112 @@
+"""The API suite: the real app from ``create_app`` through Litestar's async test client.
+
+Everything is real (bcrypt at cost 4, JWT, routing, envelope) except what the container's
+overrides swap: the persistence backend (the ``uow_factory`` fixture, the one place to switch it),
+the assistant (scripted) and the clock (moved by hand).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from api_helpers import PASSWORD, Customer
+from dependency_injector import providers
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from salesbot_core.ports import UnitOfWorkFactory
+from salesbot_core.testing import FakeClock, InMemoryStore, ScriptedAssistant
+from salesbot_http.app import create_app
+from salesbot_http.container import Container, build_container
+from salesbot_http.settings import Settings
+
+Client = AsyncTestClient[Litestar]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(
+        database_url="postgresql://unused@localhost/unused",
+        jwt_secret="test-access-secret-of-at-least-32-bytes",
+        jwt_refresh_secret="test-refresh-secret-of-at-least-32-bytes",
+        bcrypt_rounds=4,
+        hash_threads=2,
+        health_timeout_s=0.5,
+    )
+
+
+@pytest.fixture
+def uow_factory() -> UnitOfWorkFactory:
+    """The persistence backend under test: switch it here (e.g. to the PostgreSQL ``database``
+    fixture of ``tests/support/database.py``) and the whole API suite follows."""
+    store = InMemoryStore()
+    factory: UnitOfWorkFactory = store.uow_factory  # type: ignore[assignment]
+    return factory
+
+
+@pytest.fixture
+def assistant() -> ScriptedAssistant:
+    return ScriptedAssistant()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def container(
+    settings: Settings,
+    uow_factory: UnitOfWorkFactory,
+    assistant: ScriptedAssistant,
+    clock: FakeClock,
+) -> Container:
+    container = build_container(settings)
+    container.persistence.uow_factory.override(providers.Object(uow_factory))
+    container.assistants.assistant.override(providers.Object(assistant))
+    container.clock.override(providers.Object(clock))
+    return container
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[Client]:
+    async with AsyncTestClient(app=create_app(container)) as test_client:
+        yield test_client
+
+
+SignUp = Callable[..., Awaitable[Customer]]
+
+
+@pytest.fixture
+def sign_up(client: Client) -> SignUp:
+    """Register and log in a customer."""
+    counter = 0
+
+    async def sign_up(
+        email: str | None = None, password: str = PASSWORD, name: str = "Jane Doe"
+    ) -> Customer:
+        nonlocal counter
+        counter += 1
+        address = email or f"customer{counter}@example.com"
+        registered = await client.post(
+            "/users/register", json={"email": address, "password": password, "name": name}
+        )
+        assert registered.status_code == 201, registered.text
+        logged_in = await client.post("/auth/login", json={"email": address, "password": password})
+        assert logged_in.status_code == 200, logged_in.text
+        data = logged_in.json()["data"]
+        return Customer(
+            id=data["user"]["id"],
+            email=address,
+            password=password,
+            access_token=data["accessToken"],
+            refresh_token=data["refreshToken"],
+        )
+
+    return sign_up
+
+
+@pytest.fixture
+async def customer(sign_up: SignUp) -> Customer:
+    return await sign_up()
