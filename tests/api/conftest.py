@@ -28,7 +28,7 @@ Client = AsyncTestClient[Litestar]
 def settings() -> Settings:
     return Settings(
         database_url="postgresql://unused@localhost/unused",
-        jwt_secret="test-access-secret-of-at-least-32-bytes",
+        jwt_secret="test-access-secret-" + "a" * 64,
         jwt_refresh_secret="test-refresh-secret-of-at-least-32-bytes",
         bcrypt_rounds=4,
         hash_threads=2,
