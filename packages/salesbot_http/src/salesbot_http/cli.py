@@ -1,0 +1,175 @@
+"""The ``salesbot`` command: serve the API, run migrations, clean up refresh tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+
+from salesbot_http import database
+from salesbot_http.logs import configure_logging
+from salesbot_http.settings import Settings, SettingsError, load_environment, settings_from_env
+
+logger = logging.getLogger("salesbot_http.cli")
+
+SETTINGS_ERROR_EXIT = 2
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    """Settings from the environment and ``.env``; a bad one exits 2 with a one-line message."""
+    try:
+        settings = settings_from_env(load_environment())
+    except SettingsError as exc:
+        click.echo(f"salesbot: configuration error: {exc}", err=True)
+        raise SystemExit(SETTINGS_ERROR_EXIT) from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+def describe_assistant(settings: Settings) -> str:
+    if settings.uses_offline_assistant:
+        return "offline sales assistant (no OPENAI_API_KEY set)"
+    base_url = settings.openai_base_url or "https://api.openai.com/v1"
+    return f"OpenAI-compatible assistant, model {settings.openai_model} at {base_url}"
+
+
+def describe_database(settings: Settings, url: str | None) -> str:
+    if settings.uses_embedded_database:
+        where = f"embedded PostgreSQL with data in {settings.data_dir}"
+        return f"{where} ({database.redact(url)})" if url else where
+    return f"PostgreSQL at {database.redact(url or '')}"
+
+
+@click.group(name="salesbot", context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="salesbot-http", prog_name="salesbot")
+def main() -> None:
+    """salesbot: AI sales conversations over HTTP.
+
+    Configuration comes from the environment and a .env file in the working directory
+    (DATABASE_URL, JWT_SECRET, OPENAI_API_KEY, CORS_ORIGIN, ...).
+    """
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind [default: 127.0.0.1, or HOST].")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="[default: 3000, or PORT]."
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: 1]."
+)
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the API on granian.
+
+    Without DATABASE_URL an embedded PostgreSQL is started (data under .salesbot/ or
+    SALESBOT_DATA_DIR), migrated, and stopped on exit; with several workers this process owns
+    it and hands its URL to the workers.
+    """
+    from granian.constants import Interfaces  # noqa: PLC0415 - only `serve` needs the server
+    from granian.log import LogLevels  # noqa: PLC0415
+    from granian.server import Server  # noqa: PLC0415
+
+    settings = _settings()
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    worker_count = workers or settings.workers
+    with database.configured_database(settings, migrate=True) as url:
+        logger.info("database: %s", describe_database(settings, url))
+        logger.info("assistant: %s", describe_assistant(settings))
+        _hand_over_to_workers(settings, url)
+        server = Server(
+            target="salesbot_http.asgi:app",
+            factory=True,
+            interface=Interfaces.ASGI,
+            address=bind_host,
+            port=bind_port,
+            workers=worker_count,
+            log_level=LogLevels(settings.log_level.lower()),
+        )
+        logger.info("serving on http://%s:%d with %d worker(s)", bind_host, bind_port, worker_count)
+        server.serve()
+
+
+def _hand_over_to_workers(settings: Settings, url: str | None) -> None:
+    """Workers build their settings from the environment: give them what this process resolved
+    (the embedded database's URL and the secrets generated for it)."""
+    if url is not None:
+        os.environ["DATABASE_URL"] = url
+    os.environ["JWT_SECRET"] = settings.jwt_secret
+    os.environ["JWT_REFRESH_SECRET"] = settings.jwt_refresh_secret
+
+
+@main.group()
+def db() -> None:
+    """Database migrations (alembic) on the configured database."""
+
+
+def _on_database(action: Callable[[str | None], T]) -> T:
+    settings = _settings()
+    with database.configured_database(settings, migrate=False) as url:
+        return action(url)
+
+
+@db.command()
+@click.argument("revision", default="head")
+def upgrade(revision: str) -> None:
+    """Upgrade the schema to REVISION [default: head]."""
+    _on_database(lambda url: database.upgrade(url, revision))
+
+
+@db.command()
+@click.argument("revision")
+def downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION: -1 for one step back, base for all."""
+    _on_database(lambda url: database.downgrade(url, revision))
+
+
+@db.command()
+def current() -> None:
+    """Show the schema's current revision."""
+    _on_database(database.current)
+
+
+@db.command()
+def history() -> None:
+    """List the migrations."""
+    _on_database(database.history)
+
+
+@db.command()
+@click.option("-m", "--message", required=True, help="What the migration does.")
+@click.option(
+    "--autogenerate/--empty",
+    default=True,
+    help="Compare the tables with the database [default] or write an empty migration.",
+)
+def revision(message: str, autogenerate: bool) -> None:
+    """Create a new migration."""
+    _on_database(lambda url: database.revision(url, message, autogenerate))
+
+
+@main.group()
+def tokens() -> None:
+    """Refresh-token housekeeping."""
+
+
+@tokens.command()
+def cleanup() -> None:
+    """Delete expired refresh tokens and revoked ones older than 30 days (for cron)."""
+    from salesbot_http.container import build_container  # noqa: PLC0415
+
+    settings = _settings()
+    with database.configured_database(settings, migrate=False):
+        container = build_container(settings)
+
+        async def run() -> int:
+            deleted: int = await container.usecases.cleanup_tokens()()
+            return deleted
+
+        deleted = asyncio.run(run())
+    click.echo(f"deleted {deleted} stale refresh token(s)")

@@ -1,0 +1,92 @@
+"""Settings from the environment: defaults, the seed's variables, and refusals that name the
+variable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from salesbot_http.settings import SettingsError, load_environment, settings_from_env
+
+SECRET = "s" * 32
+
+
+def test_defaults_with_the_embedded_database(tmp_path: Path) -> None:
+    settings = settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path)})
+
+    assert settings.port == 3000
+    assert settings.uses_embedded_database
+    assert settings.uses_offline_assistant
+    assert settings.cors_origins == ("http://localhost:5173",)
+    assert settings.max_body_bytes == 64 * 1024
+    assert settings.bcrypt_rounds == 12
+    assert settings.jwt_expires_in == timedelta(minutes=15)
+    assert settings.jwt_refresh_expires_in == timedelta(days=7)
+    assert len(settings.jwt_secret.encode()) >= 32
+    # Generated once, kept in the data dir, the same next time.
+    again = settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path)})
+    assert again.jwt_secret == settings.jwt_secret
+    assert again.jwt_refresh_secret == settings.jwt_refresh_secret != settings.jwt_secret
+
+
+def test_the_seeds_database_variables_make_a_url() -> None:
+    settings = settings_from_env(
+        {
+            "DB_HOST": "db",
+            "DB_PORT": "5433",
+            "DB_USERNAME": "app",
+            "DB_PASSWORD": "p@ss",
+            "DB_DATABASE": "sales_chat_db",
+            "JWT_SECRET": SECRET,
+            "JWT_REFRESH_SECRET": SECRET,
+        }
+    )
+    assert settings.database_url == "postgresql://app:p%40ss@db:5433/sales_chat_db"
+
+
+def test_cors_origin_is_a_comma_list() -> None:
+    settings = settings_from_env(
+        {
+            "DATABASE_URL": "postgresql://x/y",
+            "JWT_SECRET": SECRET,
+            "JWT_REFRESH_SECRET": SECRET,
+            "CORS_ORIGIN": "https://shop.example, https://admin.shop.example,",
+        }
+    )
+    assert settings.cors_origins == ("https://shop.example", "https://admin.shop.example")
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"JWT_SECRET": "short", "JWT_REFRESH_SECRET": SECRET}, "JWT_SECRET"),
+        ({"JWT_SECRET": SECRET}, "JWT_REFRESH_SECRET"),
+        ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "PORT": "x"}, "PORT"),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "MAX_BODY_BYTES": "10"},
+            "MAX_BODY_BYTES",
+        ),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "HEALTH_TIMEOUT_S": "0"},
+            "HEALTH_TIMEOUT_S",
+        ),
+    ],
+)
+def test_a_bad_setting_is_refused_by_name(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        settings_from_env({"DATABASE_URL": "postgresql://x/y", **env})
+
+
+def test_the_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text(
+        "# comment\nexport PORT=4000\nCORS_ORIGIN='https://a.example'\nLOG_LEVEL=debug\n"
+    )
+    monkeypatch.setenv("PORT", "5000")
+
+    env = load_environment(tmp_path)
+
+    assert env["PORT"] == "5000"
+    assert env["CORS_ORIGIN"] == "https://a.example"
+    assert env["LOG_LEVEL"] == "debug"
