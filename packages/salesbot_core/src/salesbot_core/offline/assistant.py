@@ -10,6 +10,7 @@ customer's language (English or Spanish).
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
 from salesbot_core.domain import SalesMetadata, SaleStatus, Sender, TokenUsage, Turn
 from salesbot_core.offline.catalogue import PRODUCTS, Category, Product
@@ -29,6 +30,7 @@ from salesbot_core.ports.assistant import (
     DistillationRequest,
     Distilled,
     Generated,
+    ReplyDelta,
     ReplyRequest,
     TitleRequest,
 )
@@ -178,6 +180,13 @@ class OfflineSalesAssistant:
 
     async def reply(self, request: ReplyRequest) -> Generated:
         return Generated(text=compose_reply(_Context(request)), usage=_NO_USAGE)
+
+    async def stream_reply(self, request: ReplyRequest) -> AsyncIterator[ReplyDelta | Generated]:
+        """The same reply, word by word, as an LLM would stream it."""
+        text = compose_reply(_Context(request))
+        for piece in re.findall(r"\s*\S+\s*", text):
+            yield ReplyDelta(text=piece)
+        yield Generated(text=text, usage=_NO_USAGE)
 
     async def title(self, request: TitleRequest) -> Generated:
         return Generated(text=title_for(request.first_message), usage=_NO_USAGE)

@@ -4,8 +4,10 @@ from salesbot_core.ports.assistant import (
     DistillationRequest,
     Distilled,
     Generated,
+    ReplyDelta,
     ReplyRequest,
     SalesAssistant,
+    StreamingSalesAssistant,
     TitleRequest,
 )
 from salesbot_core.ports.clock import Clock, IdSource
@@ -35,9 +37,11 @@ __all__ = [
     "MessageRepository",
     "PasswordHasher",
     "RefreshTokenRepository",
+    "ReplyDelta",
     "ReplyRequest",
     "SalesAssistant",
     "StoredExchange",
+    "StreamingSalesAssistant",
     "TitleRequest",
     "TokenIssuer",
     "UnitOfWork",

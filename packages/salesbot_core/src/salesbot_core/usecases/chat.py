@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from uuid import UUID
 
 import msgspec
@@ -18,9 +20,11 @@ from salesbot_core.ports import (
     ExchangeRecord,
     Generated,
     IdSource,
+    ReplyDelta,
     ReplyRequest,
     SalesAssistant,
     StoredExchange,
+    StreamingSalesAssistant,
     TitleRequest,
     UnitOfWorkFactory,
 )
@@ -50,6 +54,17 @@ class ExchangeResult(msgspec.Struct, frozen=True, kw_only=True):
     conversation: Conversation
     user_message: Message
     bot_message: Message
+
+
+@dataclass
+class _Exchange:
+    """An exchange under way: what was read before the LLM call, and the title once written."""
+
+    user_id: UUID
+    conversation: Conversation | None
+    text: str
+    request: ReplyRequest
+    title: tuple[str, TokenUsage] | None = None
 
 
 class History(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,6 +123,44 @@ class SendMessage:
     async def __call__(
         self, *, user_id: UUID, content: str, conversation_id: UUID | None = None
     ) -> ExchangeResult:
+        async with self._exchange(user_id, content, conversation_id) as exchange:
+            reply = await self._assistant.reply(exchange.request)
+        return await self._finish(exchange, reply)
+
+    async def stream(
+        self, *, user_id: UUID, content: str, conversation_id: UUID | None = None
+    ) -> AsyncIterator[ReplyDelta | ExchangeResult]:
+        """The same exchange, yielding the reply piece by piece and then the stored result.
+
+        Nothing is stored until the reply is complete: a consumer that stops iterating (a client
+        that disconnects) or an assistant that fails mid-stream leaves the conversation as it was.
+        """
+        async with self._exchange(user_id, content, conversation_id) as exchange:
+            reply: Generated | None = None
+            async for event in self._reply_events(exchange.request):
+                if isinstance(event, Generated):
+                    reply = event
+                else:
+                    yield event
+            if reply is None:
+                raise AssistantUnavailable("The assistant's reply stream ended without a reply")
+        yield await self._finish(exchange, reply)
+
+    async def _reply_events(self, request: ReplyRequest) -> AsyncIterator[ReplyDelta | Generated]:
+        if isinstance(self._assistant, StreamingSalesAssistant):
+            async for event in self._assistant.stream_reply(request):
+                yield event
+            return
+        reply = await self._assistant.reply(request)
+        yield ReplyDelta(text=reply.text)
+        yield reply
+
+    @asynccontextmanager
+    async def _exchange(
+        self, user_id: UUID, content: str, conversation_id: UUID | None
+    ) -> AsyncIterator[_Exchange]:
+        """Validate, read what the prompt needs and start the title; inside the block the caller
+        gets the reply. Leaving the block by an error cancels the title: nothing is stored."""
         text = clean_content(content)
         conversation, window = await self._read_context(user_id, conversation_id)
         request = ReplyRequest(
@@ -121,14 +174,21 @@ class SendMessage:
             if Action.WRITE_TITLE in plan.actions and conversation is None
             else None
         )
+        exchange = _Exchange(user_id=user_id, conversation=conversation, text=text, request=request)
         try:
-            reply = await self._assistant.reply(request)
+            yield exchange
         except BaseException:
             if title_task is not None:
                 title_task.cancel()
             raise
-        title = await title_task if title_task is not None else None
-        stored = await self._store(user_id, conversation, text, reply, title)
+        if title_task is not None:
+            exchange.title = await title_task
+
+    async def _finish(self, exchange: _Exchange, reply: Generated) -> ExchangeResult:
+        """Store the exchange in one short transaction, then distil if the threshold says so."""
+        stored = await self._store(
+            exchange.user_id, exchange.conversation, exchange.text, reply, exchange.title
+        )
         result = ExchangeResult(
             conversation=stored.conversation,
             user_message=stored.user_message,
