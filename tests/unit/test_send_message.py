@@ -139,7 +139,7 @@ async def test_a_failed_first_reply_creates_no_conversation(core: Core) -> None:
     core.assistant.replies.append(AssistantUnavailable("down"))
     with pytest.raises(AssistantUnavailable):
         await core.send(user_id=USER, content="hello")
-    assert await core.list_conversations(USER) == []
+    assert (await core.list_conversations(USER)).items == ()
     assert core.store.commits == 0
 
 
@@ -218,15 +218,15 @@ async def test_list_rename_and_delete(core: Core) -> None:
     first = await _converse(core, "first")
     core.clock.advance(timedelta(seconds=5))
     second = await _converse(core, "second")
-    assert [c.id for c in await core.list_conversations(USER)] == [second, first]
+    assert [c.id for c in (await core.list_conversations(USER)).items] == [second, first]
     core.clock.advance(timedelta(seconds=5))
     renamed = await core.rename(USER, first, "  Renamed   chat ")
     assert renamed.title == "Renamed chat"
-    assert [c.id for c in await core.list_conversations(USER)] == [first, second]
+    assert [c.id for c in (await core.list_conversations(USER)).items] == [first, second]
     with pytest.raises(InvalidInput):
         await core.rename(USER, first, "   ")
     await core.delete(USER, first)
-    assert [c.id for c in await core.list_conversations(USER)] == [second]
+    assert [c.id for c in (await core.list_conversations(USER)).items] == [second]
     with pytest.raises(ConversationNotFound):
         await core.history(USER, first)
     assert first not in core.store.state.messages

@@ -65,7 +65,7 @@ async def test_a_failure_mid_stream_stores_nothing(core: Core) -> None:
         await consume()
     assert received
     assert all(isinstance(e, ReplyDelta) for e in received)
-    assert await core.list_conversations(USER) == []
+    assert (await core.list_conversations(USER)).items == ()
     assert core.store.commits == 0
 
 
