@@ -89,6 +89,11 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
     ``distilled_through`` is the ``seq`` of the last message the metadata covers: the reply
     prompt carries only messages after it. ``prompt_tokens``/``completion_tokens`` total the LLM
     usage of every call made for the conversation.
+
+    What the metadata design saves is kept as character counts: ``history_chars`` is the length
+    of every message so far; per exchange, ``context_chars`` adds what the reply prompt actually
+    carried (metadata + recent turns + the new message) and ``full_history_chars`` what sending the
+    whole history instead would have carried.
     """
 
     id: UUID
@@ -100,8 +105,34 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
     distilled_through: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    history_chars: int = 0
+    context_chars: int = 0
+    full_history_chars: int = 0
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def sale_status(self) -> SaleStatus:
+        """Where the sale stands; a conversation not yet distilled is still exploring."""
+        return self.metadata.sale_status if self.metadata else SaleStatus.EXPLORING
+
+
+class ConversationCursor(msgspec.Struct, frozen=True, kw_only=True):
+    """A position in a list of conversations ordered by (updated_at, id), newest first."""
+
+    updated_at: datetime
+    id: UUID
+
+
+class Session(msgspec.Struct, frozen=True, kw_only=True):
+    """A signed-in device: one refresh-token family, seen through its live token."""
+
+    id: UUID  # the family id
+    created_at: datetime  # the login
+    last_used_at: datetime  # the login or the latest refresh
+    expires_at: datetime
+    user_agent: str | None = None
+    ip: str | None = None
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):

@@ -55,6 +55,20 @@ class ConversationNotFound(SalesbotError):
         super().__init__("Conversation not found")
 
 
+class SessionNotFound(SalesbotError):
+    """Missing and someone else's session answer the same."""
+
+    def __init__(self) -> None:
+        super().__init__("Session not found")
+
+
+class Forbidden(SalesbotError):
+    """The caller is signed in but may not do this (a customer on an admin route)."""
+
+    def __init__(self) -> None:
+        super().__init__("You do not have access to this resource")
+
+
 class AssistantUnavailable(SalesbotError):
     """The LLM failed (connection, 429/5xx after retries, malformed answer). Nothing was stored."""
 

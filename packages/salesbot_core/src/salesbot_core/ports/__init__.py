@@ -4,11 +4,21 @@ from salesbot_core.ports.assistant import (
     DistillationRequest,
     Distilled,
     Generated,
+    ReplyDelta,
     ReplyRequest,
     SalesAssistant,
+    StreamingSalesAssistant,
     TitleRequest,
 )
 from salesbot_core.ports.clock import Clock, IdSource
+from salesbot_core.ports.insight import (
+    Count,
+    DayConversion,
+    Lead,
+    SalesFigures,
+    SalesInsightReader,
+    UsageTotals,
+)
 from salesbot_core.ports.password_hasher import PasswordHasher
 from salesbot_core.ports.token_issuer import AccessClaims, AccessToken, TokenIssuer
 from salesbot_core.ports.unit_of_work import (
@@ -27,20 +37,28 @@ __all__ = [
     "AccessToken",
     "Clock",
     "ConversationRepository",
+    "Count",
+    "DayConversion",
     "DistillationRequest",
     "Distilled",
     "ExchangeRecord",
     "Generated",
     "IdSource",
+    "Lead",
     "MessageRepository",
     "PasswordHasher",
     "RefreshTokenRepository",
+    "ReplyDelta",
     "ReplyRequest",
     "SalesAssistant",
+    "SalesFigures",
+    "SalesInsightReader",
     "StoredExchange",
+    "StreamingSalesAssistant",
     "TitleRequest",
     "TokenIssuer",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UsageTotals",
     "UserRepository",
 ]

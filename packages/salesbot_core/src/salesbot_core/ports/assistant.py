@@ -6,7 +6,8 @@ Requests carry structured context; an LLM adapter turns it into a prompt with
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import AsyncIterator
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
@@ -57,4 +58,22 @@ class SalesAssistant(Protocol):
     async def distil(self, request: DistillationRequest) -> Distilled:
         """Distil the metadata. Raises ``InvalidMetadataAnswer`` when the answer does not
         validate, ``AssistantUnavailable`` when the LLM fails."""
+        ...
+
+
+class ReplyDelta(msgspec.Struct, frozen=True, kw_only=True):
+    """A piece of the bot's reply, as the LLM produces it."""
+
+    text: str
+
+
+@runtime_checkable
+class StreamingSalesAssistant(SalesAssistant, Protocol):
+    """An assistant that can also hand out its reply piece by piece.
+
+    Optional: the core streams an assistant without it as one piece once the reply is done."""
+
+    def stream_reply(self, request: ReplyRequest) -> AsyncIterator[ReplyDelta | Generated]:
+        """Yield ``ReplyDelta``s as they come, then exactly one ``Generated`` with the whole text
+        and the usage. Raises like ``reply``, possibly after some deltas."""
         ...

@@ -16,9 +16,11 @@ import msgspec
 
 from salesbot_core.domain import (
     Conversation,
+    ConversationCursor,
     Message,
     RefreshToken,
     SalesMetadata,
+    Session,
     TokenUsage,
     User,
 )
@@ -60,6 +62,18 @@ class RefreshTokenRepository(Protocol):
         """The user's unrevoked, unexpired tokens, newest first."""
         ...
 
+    async def sessions_for_user(self, user_id: UUID, now: datetime) -> Sequence[Session]:
+        """The user's live sessions (families with an unrevoked, unexpired token), most recently
+        used first; ``created_at`` is the family's first token, ``last_used_at`` its live one."""
+        ...
+
+    async def revoke_session(
+        self, user_id: UUID, session_id: UUID, reason: str, now: datetime
+    ) -> bool:
+        """Revoke the live tokens of the user's family ``session_id``; False when the user has no
+        live session with that id."""
+        ...
+
     async def delete_stale(self, now: datetime, revoked_before: datetime) -> int:
         """Delete expired tokens and tokens revoked before ``revoked_before``; safe when several
         processes run it at once. Returns how many were deleted."""
@@ -77,6 +91,8 @@ class ExchangeRecord(msgspec.Struct, frozen=True, kw_only=True):
     usage: TokenUsage
     user_created_at: datetime
     bot_created_at: datetime
+    # Characters the reply prompt carried as context (metadata, recent turns, the new message).
+    context_chars: int = 0
 
 
 class StoredExchange(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,6 +115,19 @@ class ConversationRepository(Protocol):
         """The user's conversations, most recently updated first."""
         ...
 
+    async def page_for_user(
+        self,
+        user_id: UUID,
+        *,
+        limit: int,
+        after: ConversationCursor | None = None,
+        query: str | None = None,
+    ) -> Sequence[Conversation]:
+        """Up to ``limit`` of the user's conversations, most recently updated first (ties by id,
+        descending), strictly after ``after``. With ``query``, only conversations whose title, or
+        one of whose messages, contains every word of the query (case-insensitive, whole words)."""
+        ...
+
     async def rename(
         self, conversation_id: UUID, user_id: UUID, title: str, now: datetime
     ) -> Conversation | None: ...
@@ -109,7 +138,10 @@ class ConversationRepository(Protocol):
 
     async def record_exchange(self, record: ExchangeRecord) -> StoredExchange:
         """Append both messages (next two ``seq`` numbers) and step the counter by 2 atomically,
-        touching ``updated_at``. Raises ``ConversationNotFound`` if the conversation is gone."""
+        touching ``updated_at``, adding the usage to the token totals and both messages' lengths
+        to ``history_chars``; ``context_chars`` grows by the record's, ``full_history_chars`` by
+        ``history_chars`` before the exchange plus the customer message's length. Raises
+        ``ConversationNotFound`` if the conversation is gone."""
         ...
 
     async def apply_distillation(
@@ -137,6 +169,14 @@ class MessageRepository(Protocol):
 
     async def list_after(self, conversation_id: UUID, after_seq: int) -> Sequence[Message]:
         """Messages with ``seq > after_seq``, oldest first (the window since a distillation)."""
+        ...
+
+    async def page_before(
+        self, conversation_id: UUID, *, limit: int, before_seq: int | None = None
+    ) -> Sequence[Message]:
+        """The ``limit`` messages just before ``before_seq`` (the latest ones when None), oldest
+        first. Walking back by the first ``seq`` of each page sees every message exactly once,
+        whatever is appended meanwhile."""
         ...
 
 

@@ -8,7 +8,7 @@
 - ``FakeClock``, ``SequentialIds``, ``FastPasswordHasher``, ``FakeTokenIssuer``.
 """
 
-from salesbot_core.testing.assistant import ScriptedAssistant
+from salesbot_core.testing.assistant import FailMidStream, ScriptedAssistant, pieces
 from salesbot_core.testing.memory import InMemoryStore, InMemoryUnitOfWork
 from salesbot_core.testing.support import (
     FakeClock,
@@ -18,6 +18,7 @@ from salesbot_core.testing.support import (
 )
 
 __all__ = [
+    "FailMidStream",
     "FakeClock",
     "FakeTokenIssuer",
     "FastPasswordHasher",
@@ -25,4 +26,5 @@ __all__ = [
     "InMemoryUnitOfWork",
     "ScriptedAssistant",
     "SequentialIds",
+    "pieces",
 ]

@@ -9,8 +9,10 @@ lock is short, as a database transaction would be.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from datetime import datetime
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from types import TracebackType
 from typing import Self
 from uuid import UUID
@@ -19,16 +21,27 @@ import msgspec
 
 from salesbot_core.domain import (
     Conversation,
+    ConversationCursor,
     Message,
     RefreshToken,
     Role,
     SalesMetadata,
+    SaleStatus,
     Sender,
+    Session,
     TokenUsage,
     User,
 )
 from salesbot_core.errors import ConversationNotFound, EmailAlreadyRegistered
-from salesbot_core.ports import ExchangeRecord, StoredExchange
+from salesbot_core.ports import (
+    Count,
+    DayConversion,
+    ExchangeRecord,
+    Lead,
+    SalesFigures,
+    StoredExchange,
+    UsageTotals,
+)
 
 replace = msgspec.structs.replace
 
@@ -58,6 +71,26 @@ class InMemoryStore:
 
     def uow_factory(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)
+
+    def insight(self) -> InMemoryInsight:
+        """A ``SalesInsightReader`` over what is committed."""
+        return InMemoryInsight(self)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
+
+
+def _newest_first(conversations: Iterable[Conversation]) -> list[Conversation]:
+    return sorted(conversations, key=lambda c: (c.updated_at, c.id), reverse=True)
+
+
+def _after(
+    conversations: list[Conversation], cursor: ConversationCursor | None
+) -> list[Conversation]:
+    if cursor is None:
+        return conversations
+    return [c for c in conversations if (c.updated_at, c.id) < (cursor.updated_at, cursor.id)]
 
 
 class _Users:
@@ -135,6 +168,33 @@ class _RefreshTokens:
         ]
         return await self._revoke_where(ids, reason, now)
 
+    async def sessions_for_user(self, user_id: UUID, now: datetime) -> Sequence[Session]:
+        live = [t for t in self._s.tokens.values() if t.user_id == user_id and t.is_active(now)]
+        sessions = []
+        for token in live:
+            family = [t for t in self._s.tokens.values() if t.family_id == token.family_id]
+            sessions.append(
+                Session(
+                    id=token.family_id,
+                    created_at=min(t.created_at for t in family),
+                    last_used_at=token.created_at,
+                    expires_at=token.expires_at,
+                    user_agent=token.user_agent,
+                    ip=token.ip,
+                )
+            )
+        return sorted(sessions, key=lambda s: (s.last_used_at, s.id), reverse=True)
+
+    async def revoke_session(
+        self, user_id: UUID, session_id: UUID, reason: str, now: datetime
+    ) -> bool:
+        ids = [
+            t.id
+            for t in self._s.tokens.values()
+            if t.user_id == user_id and t.family_id == session_id and t.is_active(now)
+        ]
+        return await self._revoke_where(ids, reason, now) > 0
+
     async def list_active_for_user(self, user_id: UUID, now: datetime) -> Sequence[RefreshToken]:
         active = [t for t in self._s.tokens.values() if t.user_id == user_id and t.is_active(now)]
         return sorted(active, key=lambda t: t.created_at, reverse=True)
@@ -168,6 +228,27 @@ class _Conversations:
     async def list_for_user(self, user_id: UUID) -> Sequence[Conversation]:
         mine = [c for c in self._s.conversations.values() if c.user_id == user_id]
         return sorted(mine, key=lambda c: (c.updated_at, c.id), reverse=True)
+
+    async def page_for_user(
+        self,
+        user_id: UUID,
+        *,
+        limit: int,
+        after: ConversationCursor | None = None,
+        query: str | None = None,
+    ) -> Sequence[Conversation]:
+        mine = _after(
+            _newest_first(c for c in self._s.conversations.values() if c.user_id == user_id), after
+        )
+        if query:
+            wanted = _words(query)
+            mine = [
+                c
+                for c in mine
+                if wanted <= _words(c.title)
+                or any(wanted <= _words(m.content) for m in self._s.messages.get(c.id, ()))
+            ]
+        return mine[:limit]
 
     async def rename(
         self, conversation_id: UUID, user_id: UUID, title: str, now: datetime
@@ -216,6 +297,13 @@ class _Conversations:
             message_count=seq + 2,
             prompt_tokens=conversation.prompt_tokens + record.usage.prompt_tokens,
             completion_tokens=conversation.completion_tokens + record.usage.completion_tokens,
+            history_chars=conversation.history_chars
+            + len(record.user_content)
+            + len(record.bot_content),
+            context_chars=conversation.context_chars + record.context_chars,
+            full_history_chars=conversation.full_history_chars
+            + conversation.history_chars
+            + len(record.user_content),
             updated_at=max(conversation.updated_at, record.bot_created_at),
         )
         self._s.conversations[conversation.id] = updated
@@ -261,6 +349,16 @@ class _Messages:
     async def list_after(self, conversation_id: UUID, after_seq: int) -> Sequence[Message]:
         return [m for m in self._s.messages.get(conversation_id, ()) if m.seq > after_seq]
 
+    async def page_before(
+        self, conversation_id: UUID, *, limit: int, before_seq: int | None = None
+    ) -> Sequence[Message]:
+        earlier = [
+            m
+            for m in self._s.messages.get(conversation_id, ())
+            if before_seq is None or m.seq < before_seq
+        ]
+        return earlier[-limit:] if limit > 0 else []
+
 
 class InMemoryUnitOfWork:
     """One serialised unit of work over an ``InMemoryStore``."""
@@ -301,3 +399,93 @@ class InMemoryUnitOfWork:
     async def rollback(self) -> None:
         self._work = self._store.state.copy()
         self._bind(self._work)
+
+
+def _top(values: Iterable[str], top: int) -> tuple[Count, ...]:
+    counts = Counter(values)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(Count(name=name, count=count) for name, count in ranked[:top])
+
+
+def _once_per_conversation(items: Iterable[str]) -> set[str]:
+    return {item.casefold() for item in items}
+
+
+class InMemoryInsight:
+    """Sales figures and leads computed from an ``InMemoryStore``'s committed state."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def figures(self, *, since: datetime, top: int) -> SalesFigures:
+        conversations = list(self._store.state.conversations.values())
+        by_status = dict.fromkeys(SaleStatus, 0)
+        interests: list[str] = []
+        offered: list[str] = []
+        rejected: list[str] = []
+        for c in conversations:
+            by_status[c.sale_status] += 1
+            if c.metadata is not None:
+                interests.extend(_once_per_conversation(c.metadata.interests))
+                offered.extend(_once_per_conversation(c.metadata.offered_products))
+                rejected.extend(_once_per_conversation(c.metadata.rejected_products))
+        days: dict[date, list[Conversation]] = {}
+        for c in conversations:
+            if c.created_at >= since:
+                days.setdefault(c.created_at.date(), []).append(c)
+        conversion = tuple(
+            DayConversion(
+                day=day,
+                started=len(started),
+                closed=sum(c.sale_status is SaleStatus.CLOSED for c in started),
+            )
+            for day, started in sorted(days.items())
+        )
+        return SalesFigures(
+            conversations=len(conversations),
+            by_status=by_status,
+            top_interests=_top(interests, top),
+            most_offered=_top(offered, top),
+            most_rejected=_top(rejected, top),
+            conversion=conversion,
+            usage=UsageTotals(
+                exchanges=sum(c.message_count // 2 for c in conversations),
+                prompt_tokens=sum(c.prompt_tokens for c in conversations),
+                completion_tokens=sum(c.completion_tokens for c in conversations),
+                context_chars=sum(c.context_chars for c in conversations),
+                full_history_chars=sum(c.full_history_chars for c in conversations),
+            ),
+        )
+
+    async def leads(
+        self,
+        *,
+        status: SaleStatus | None,
+        limit: int,
+        after: ConversationCursor | None = None,
+    ) -> Sequence[Lead]:
+        state = self._store.state
+        chosen = _after(
+            _newest_first(
+                c for c in state.conversations.values() if status is None or c.sale_status is status
+            ),
+            after,
+        )
+        leads = []
+        for c in chosen[:limit]:
+            customer = state.users[c.user_id]
+            messages = state.messages.get(c.id, [])
+            leads.append(
+                Lead(
+                    conversation_id=c.id,
+                    title=c.title,
+                    customer_id=customer.id,
+                    customer_name=customer.name,
+                    customer_email=customer.email,
+                    customer_phone=customer.phone,
+                    metadata=c.metadata,
+                    last_message=messages[-1] if messages else None,
+                    updated_at=c.updated_at,
+                )
+            )
+        return leads

@@ -2,6 +2,7 @@
 
 from salesbot_core.usecases.accounts import CheckEmail, GetProfile, GrantAdmin, RegisterUser
 from salesbot_core.usecases.chat import (
+    ConversationPage,
     DeleteConversation,
     ExchangeResult,
     GetHistory,
@@ -10,9 +11,17 @@ from salesbot_core.usecases.chat import (
     RenameConversation,
     SendMessage,
 )
+from salesbot_core.usecases.insight import (
+    GetSalesAnalytics,
+    LeadPage,
+    ListLeads,
+    SalesAnalytics,
+)
 from salesbot_core.usecases.sessions import (
     CleanupTokens,
     ClientInfo,
+    EndSession,
+    ListSessions,
     Login,
     LoginResult,
     Logout,
@@ -25,13 +34,19 @@ __all__ = [
     "CheckEmail",
     "CleanupTokens",
     "ClientInfo",
+    "ConversationPage",
     "DeleteConversation",
+    "EndSession",
     "ExchangeResult",
     "GetHistory",
     "GetProfile",
+    "GetSalesAnalytics",
     "GrantAdmin",
     "History",
+    "LeadPage",
     "ListConversations",
+    "ListLeads",
+    "ListSessions",
     "Login",
     "LoginResult",
     "Logout",
@@ -39,6 +54,7 @@ __all__ = [
     "RefreshSession",
     "RegisterUser",
     "RenameConversation",
+    "SalesAnalytics",
     "SendMessage",
     "TokenPair",
 ]

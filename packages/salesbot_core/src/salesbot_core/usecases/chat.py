@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from uuid import UUID
 
 import msgspec
 
-from salesbot_core.domain import Conversation, Message, TokenUsage, Turn
+from salesbot_core.domain import Conversation, ConversationCursor, Message, TokenUsage, Turn
 from salesbot_core.errors import AssistantUnavailable, ConversationNotFound, InvalidMetadataAnswer
 from salesbot_core.metadata import MetadataLimits, merge_metadata
+from salesbot_core.paging import PagingPolicy
 from salesbot_core.ports import (
     Clock,
     DistillationRequest,
     ExchangeRecord,
     Generated,
     IdSource,
+    ReplyDelta,
     ReplyRequest,
     SalesAssistant,
     StoredExchange,
+    StreamingSalesAssistant,
     TitleRequest,
     UnitOfWorkFactory,
 )
@@ -37,6 +42,8 @@ from salesbot_core.validation import clean_content, clean_title
 
 logger = logging.getLogger(__name__)
 
+SEARCH_MAX_CHARS = 200
+
 
 class ConversationPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """Bounds that keep prompts small even when distillation keeps failing."""
@@ -52,9 +59,38 @@ class ExchangeResult(msgspec.Struct, frozen=True, kw_only=True):
     bot_message: Message
 
 
+@dataclass
+class _Exchange:
+    """An exchange under way: what was read before the LLM call, and the title once written."""
+
+    user_id: UUID
+    conversation: Conversation | None
+    text: str
+    request: ReplyRequest
+    title: tuple[str, TokenUsage] | None = None
+
+
 class History(msgspec.Struct, frozen=True, kw_only=True):
+    """One page of a conversation's messages, oldest first. ``next_before`` is the ``seq`` to
+    ask the previous page with (None on the first page of the conversation)."""
+
     conversation: Conversation
     messages: tuple[Message, ...]
+    next_before: int | None = None
+
+
+class ConversationPage(msgspec.Struct, frozen=True, kw_only=True):
+    """One page of a user's conversations; ``next`` continues after the last one (None: done)."""
+
+    items: tuple[Conversation, ...]
+    next: ConversationCursor | None = None
+
+
+def context_chars(request: ReplyRequest) -> int:
+    """The conversation context a reply prompt carries: metadata, recent turns, new message."""
+    metadata = len(msgspec.json.encode(request.metadata)) if request.metadata else 0
+    turns = sum(len(turn.content) for turn in request.recent_turns)
+    return metadata + turns + len(request.customer_message)
 
 
 def _turns(messages: Sequence[Message], limit: int) -> tuple[Turn, ...]:
@@ -108,6 +144,44 @@ class SendMessage:
     async def __call__(
         self, *, user_id: UUID, content: str, conversation_id: UUID | None = None
     ) -> ExchangeResult:
+        async with self._exchange(user_id, content, conversation_id) as exchange:
+            reply = await self._assistant.reply(exchange.request)
+        return await self._finish(exchange, reply)
+
+    async def stream(
+        self, *, user_id: UUID, content: str, conversation_id: UUID | None = None
+    ) -> AsyncIterator[ReplyDelta | ExchangeResult]:
+        """The same exchange, yielding the reply piece by piece and then the stored result.
+
+        Nothing is stored until the reply is complete: a consumer that stops iterating (a client
+        that disconnects) or an assistant that fails mid-stream leaves the conversation as it was.
+        """
+        async with self._exchange(user_id, content, conversation_id) as exchange:
+            reply: Generated | None = None
+            async for event in self._reply_events(exchange.request):
+                if isinstance(event, Generated):
+                    reply = event
+                else:
+                    yield event
+            if reply is None:
+                raise AssistantUnavailable("The assistant's reply stream ended without a reply")
+        yield await self._finish(exchange, reply)
+
+    async def _reply_events(self, request: ReplyRequest) -> AsyncIterator[ReplyDelta | Generated]:
+        if isinstance(self._assistant, StreamingSalesAssistant):
+            async for event in self._assistant.stream_reply(request):
+                yield event
+            return
+        reply = await self._assistant.reply(request)
+        yield ReplyDelta(text=reply.text)
+        yield reply
+
+    @asynccontextmanager
+    async def _exchange(
+        self, user_id: UUID, content: str, conversation_id: UUID | None
+    ) -> AsyncIterator[_Exchange]:
+        """Validate, read what the prompt needs and start the title; inside the block the caller
+        gets the reply. Leaving the block by an error cancels the title: nothing is stored."""
         text = clean_content(content)
         conversation, window = await self._read_context(user_id, conversation_id)
         request = ReplyRequest(
@@ -121,14 +195,19 @@ class SendMessage:
             if Action.WRITE_TITLE in plan.actions and conversation is None
             else None
         )
+        exchange = _Exchange(user_id=user_id, conversation=conversation, text=text, request=request)
         try:
-            reply = await self._assistant.reply(request)
+            yield exchange
         except BaseException:
             if title_task is not None:
                 title_task.cancel()
             raise
-        title = await title_task if title_task is not None else None
-        stored = await self._store(user_id, conversation, text, reply, title)
+        if title_task is not None:
+            exchange.title = await title_task
+
+    async def _finish(self, exchange: _Exchange, reply: Generated) -> ExchangeResult:
+        """Store the exchange in one short transaction, then distil if the threshold says so."""
+        stored = await self._store(exchange, reply)
         result = ExchangeResult(
             conversation=stored.conversation,
             user_message=stored.user_message,
@@ -167,21 +246,15 @@ class SendMessage:
             return title_from_answer("", first_message), TokenUsage()
         return title_from_answer(answer.text, first_message), answer.usage
 
-    async def _store(
-        self,
-        user_id: UUID,
-        conversation: Conversation | None,
-        text: str,
-        reply: Generated,
-        title: tuple[str, TokenUsage] | None,
-    ) -> StoredExchange:
+    async def _store(self, exchange: _Exchange, reply: Generated) -> StoredExchange:
+        conversation, text, title = exchange.conversation, exchange.text, exchange.title
         now = self._clock.now()
         usage = reply.usage + (title[1] if title else TokenUsage())
         async with self._uow() as uow:
             if conversation is None:
                 conversation = Conversation(
                     id=self._ids.new_id(),
-                    user_id=user_id,
+                    user_id=exchange.user_id,
                     title=title[0] if title else title_from_answer("", text),
                     created_at=now,
                     updated_at=now,
@@ -197,6 +270,7 @@ class SendMessage:
                     usage=usage,
                     user_created_at=now,
                     bot_created_at=now,
+                    context_chars=context_chars(exchange.request),
                 )
             )
             await uow.commit()
@@ -251,29 +325,72 @@ class SendMessage:
 
 
 class ListConversations:
-    """The user's conversations, most recently updated first."""
+    """The user's conversations, most recently updated first, a page at a time.
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    Rules: the page size defaults to 50 and may not exceed 100; pages are keyset-paged on
+    (updated_at, id), so a page never repeats a conversation that has not changed since; with a
+    query, only conversations whose title or one message contains all its words.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, paging: PagingPolicy | None = None) -> None:
         self._uow = uow
+        self._limits = (paging or PagingPolicy()).conversations
 
-    async def __call__(self, user_id: UUID) -> Sequence[Conversation]:
+    async def __call__(
+        self,
+        user_id: UUID,
+        *,
+        limit: int | None = None,
+        after: ConversationCursor | None = None,
+        query: str | None = None,
+    ) -> ConversationPage:
+        size = self._limits.size(limit)
+        words = " ".join((query or "").split())[:SEARCH_MAX_CHARS] or None
         async with self._uow() as uow:
-            return await uow.conversations.list_for_user(user_id)
+            found = await uow.conversations.page_for_user(
+                user_id, limit=size + 1, after=after, query=words
+            )
+        items = tuple(found[:size])
+        more = len(found) > size
+        last = items[-1] if items else None
+        cursor = ConversationCursor(updated_at=last.updated_at, id=last.id) if last else None
+        return ConversationPage(items=items, next=cursor if more else None)
 
 
 class GetHistory:
-    """A conversation's messages, oldest first; someone else's conversation is not found."""
+    """A conversation's messages, oldest first, a page at a time (the latest page by default).
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    Rules: someone else's conversation is not found; the page size defaults to 100 and may not
+    exceed 500; ``before`` walks back through older pages without gaps or repeats, whatever is
+    appended meanwhile.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, paging: PagingPolicy | None = None) -> None:
         self._uow = uow
+        self._limits = (paging or PagingPolicy()).messages
 
-    async def __call__(self, user_id: UUID, conversation_id: UUID) -> History:
+    async def __call__(
+        self,
+        user_id: UUID,
+        conversation_id: UUID,
+        *,
+        limit: int | None = None,
+        before: int | None = None,
+    ) -> History:
+        size = self._limits.size(limit)
         async with self._uow() as uow:
             conversation = await uow.conversations.get_for_user(conversation_id, user_id)
             if conversation is None:
                 raise ConversationNotFound
-            messages = await uow.messages.list_for_conversation(conversation_id)
-        return History(conversation=conversation, messages=tuple(messages))
+            messages = tuple(
+                await uow.messages.page_before(conversation_id, limit=size, before_seq=before)
+            )
+        more = bool(messages) and messages[0].seq > 1
+        return History(
+            conversation=conversation,
+            messages=messages,
+            next_before=messages[0].seq if more else None,
+        )
 
 
 class RenameConversation:

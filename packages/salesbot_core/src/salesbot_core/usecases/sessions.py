@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 import msgspec
 
-from salesbot_core.domain import RefreshToken, User
-from salesbot_core.errors import InvalidCredentials, InvalidInput, InvalidRefreshToken
+from salesbot_core.domain import RefreshToken, Session, User
+from salesbot_core.errors import (
+    InvalidCredentials,
+    InvalidInput,
+    InvalidRefreshToken,
+    SessionNotFound,
+)
 from salesbot_core.ports import (
     AccessToken,
     Clock,
@@ -226,3 +232,35 @@ class CleanupTokens:
             )
             await uow.commit()
         return deleted
+
+
+END_SESSION = "session_ended"
+
+
+class ListSessions:
+    """The user's signed-in devices: live refresh-token families, most recently used first."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID) -> Sequence[Session]:
+        async with self._uow() as uow:
+            return await uow.refresh_tokens.sessions_for_user(user_id, self._clock.now())
+
+
+class EndSession:
+    """Sign one device out: its refresh token stops working (its access token expires within
+    the access TTL). Someone else's or an ended session is ``SessionNotFound``."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID, session_id: UUID) -> None:
+        async with self._uow() as uow:
+            if not await uow.refresh_tokens.revoke_session(
+                user_id, session_id, END_SESSION, self._clock.now()
+            ):
+                raise SessionNotFound
+            await uow.commit()

@@ -1,0 +1,152 @@
+"""Sales insight for the shop's staff: analytics over every conversation and the hot leads."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import msgspec
+
+from salesbot_core.domain import ConversationCursor, Role, SaleStatus
+from salesbot_core.errors import Forbidden, InvalidInput
+from salesbot_core.paging import PagingPolicy
+from salesbot_core.ports import Clock, Count, Lead, SalesInsightReader
+
+# A common rule of thumb for English text; only used to express saved characters as tokens.
+CHARS_PER_TOKEN = 4
+TOP_ITEMS = 10
+MAX_DAYS = 366
+
+
+class DayRate(msgspec.Struct, frozen=True, kw_only=True):
+    day: date
+    started: int
+    closed: int
+    rate: float
+
+
+class TokenFigures(msgspec.Struct, frozen=True, kw_only=True):
+    exchanges: int
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_per_exchange: float
+
+
+class ContextSaving(msgspec.Struct, frozen=True, kw_only=True):
+    """What the metadata design saved: context actually sent against the whole history.
+
+    Negative while conversations are short: the metadata block costs more than a few messages;
+    the saving grows with every exchange after that."""
+
+    sent_chars: int
+    full_history_chars: int
+    saved_chars: int
+    saved_ratio: float
+    estimated_saved_tokens: int
+
+
+class SalesAnalytics(msgspec.Struct, frozen=True, kw_only=True):
+    conversations: int
+    by_status: dict[SaleStatus, int]
+    top_interests: tuple[Count, ...]
+    most_offered: tuple[Count, ...]
+    most_rejected: tuple[Count, ...]
+    conversion: tuple[DayRate, ...]
+    tokens: TokenFigures
+    context: ContextSaving
+
+
+def _require_admin(role: Role) -> None:
+    if role is not Role.ADMIN:
+        raise Forbidden
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+class GetSalesAnalytics:
+    """Figures for the shop: conversations by sale status, top interests, most offered and most
+    rejected products, conversion per day over the last ``days`` days (1-366, default 30), tokens
+    per exchange and what the metadata design saved. Admins only."""
+
+    def __init__(self, reader: SalesInsightReader, clock: Clock) -> None:
+        self._reader = reader
+        self._clock = clock
+
+    async def __call__(self, *, role: Role, days: int | None = None) -> SalesAnalytics:
+        _require_admin(role)
+        window = 30 if days is None else days
+        if not 1 <= window <= MAX_DAYS:
+            raise InvalidInput("days", f"must be 1 to {MAX_DAYS}")
+        today = self._clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        figures = await self._reader.figures(
+            since=today - timedelta(days=window - 1), top=TOP_ITEMS
+        )
+        usage = figures.usage
+        saved = usage.full_history_chars - usage.context_chars
+        return SalesAnalytics(
+            conversations=figures.conversations,
+            by_status=figures.by_status,
+            top_interests=figures.top_interests,
+            most_offered=figures.most_offered,
+            most_rejected=figures.most_rejected,
+            conversion=tuple(
+                DayRate(
+                    day=d.day, started=d.started, closed=d.closed, rate=_ratio(d.closed, d.started)
+                )
+                for d in figures.conversion
+            ),
+            tokens=TokenFigures(
+                exchanges=usage.exchanges,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                tokens_per_exchange=round(
+                    (usage.prompt_tokens + usage.completion_tokens) / usage.exchanges, 2
+                )
+                if usage.exchanges
+                else 0.0,
+            ),
+            context=ContextSaving(
+                sent_chars=usage.context_chars,
+                full_history_chars=usage.full_history_chars,
+                saved_chars=saved,
+                saved_ratio=_ratio(saved, usage.full_history_chars),
+                estimated_saved_tokens=saved // CHARS_PER_TOKEN,
+            ),
+        )
+
+
+class LeadPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: tuple[Lead, ...]
+    next: ConversationCursor | None = None
+
+
+class ListLeads:
+    """Conversations with their customer, metadata and last message, optionally of one sale
+    status (e.g. the negotiating ones: the hot leads), most recently updated first, a page at a
+    time (50 by default, 200 at most). Admins only."""
+
+    def __init__(self, reader: SalesInsightReader, paging: PagingPolicy | None = None) -> None:
+        self._reader = reader
+        self._limits = (paging or PagingPolicy()).leads
+
+    async def __call__(
+        self,
+        *,
+        role: Role,
+        status: SaleStatus | None = None,
+        limit: int | None = None,
+        after: ConversationCursor | None = None,
+    ) -> LeadPage:
+        _require_admin(role)
+        size = self._limits.size(limit)
+        found = await self._reader.leads(status=status, limit=size + 1, after=after)
+        items = tuple(found[:size])
+        last = items[-1] if items else None
+        more = len(found) > size and last is not None
+        return LeadPage(
+            items=items,
+            next=ConversationCursor(updated_at=last.updated_at, id=last.conversation_id)
+            if more and last
+            else None,
+        )
