@@ -213,9 +213,10 @@ async def test_history_is_oldest_first_on_both_paths(
     response = await client.get(path.format(id=conversation_id), headers=customer.headers)
 
     data = ok_data(response)
-    assert set(data) == {"conversationId", "title", "messages", "totalMessages"}
+    assert set(data) == {"conversationId", "title", "messages", "totalMessages", "nextBefore"}
     assert data["conversationId"] == conversation_id
     assert data["totalMessages"] == 4
+    assert data["nextBefore"] is None
     assert [m["content"] for m in data["messages"]] == [
         "one",
         "Reply to: one",
@@ -380,3 +381,82 @@ async def test_a_malformed_conversation_id_in_the_path_is_400(
 async def test_every_chat_route_needs_a_token(client: Client, method: str, path: str) -> None:
     response = await client.request(method, path, json={"content": "hi", "title": "x"})
     error_body(response, 401, path)
+
+
+# ------------------------------------------------------------------ paging and search
+
+
+async def test_conversations_come_a_page_at_a_time_with_a_next_link(
+    client: Client, customer: Customer, clock: FakeClock
+) -> None:
+    started = []
+    for word in ("laptop", "mouse", "monitor"):
+        started.append(await start(client, customer, f"I need a {word}"))
+        clock.advance(timedelta(minutes=1))
+
+    first = await client.get("/chat/conversations?limit=2", headers=customer.headers)
+
+    assert [c["id"] for c in ok_data(first)] == started[:0:-1]
+    link = first.headers["link"]
+    match = re.fullmatch(r'<(?P<url>[^>]+)>; rel="next"', link)
+    assert match is not None, link
+    second = await client.get(match["url"], headers=customer.headers)
+    assert [c["id"] for c in ok_data(second)] == started[:1]
+    assert "link" not in second.headers
+
+
+async def test_conversations_can_be_searched(client: Client, customer: Customer) -> None:
+    laptop = await start(client, customer, "I need a laptop for gaming")
+    await start(client, customer, "I need a mouse")
+
+    found = await client.get(
+        "/chat/conversations", params={"q": "laptop"}, headers=customer.headers
+    )
+
+    assert [c["id"] for c in ok_data(found)] == [laptop]
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "limit=many", "cursor=not-a-cursor", "cursor=%25%25"]
+)
+async def test_conversation_paging_parameters_are_validated(
+    client: Client, customer: Customer, query: str
+) -> None:
+    response = await client.get(f"/chat/conversations?{query}", headers=customer.headers)
+    error_body(response, 400, "/chat/conversations")
+
+
+async def test_history_pages_back_from_the_latest_messages(
+    client: Client, customer: Customer
+) -> None:
+    conversation_id = await start(client, customer, "one")
+    await send(client, customer, "two", conversation_id)
+    await send(client, customer, "three", conversation_id)
+    path = f"/chat/history/{conversation_id}"
+
+    latest = ok_data(await client.get(path, params={"limit": 2}, headers=customer.headers))
+    older = ok_data(
+        await client.get(
+            path, params={"limit": 4, "before": latest["nextBefore"]}, headers=customer.headers
+        )
+    )
+
+    assert [m["content"] for m in latest["messages"]] == ["three", "Reply to: three"]
+    assert latest["totalMessages"] == 6
+    assert [m["content"] for m in older["messages"]] == [
+        "one",
+        "Reply to: one",
+        "two",
+        "Reply to: two",
+    ]
+    assert older["nextBefore"] is None
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=501", "before=0", "before=x"])
+async def test_history_paging_parameters_are_validated(
+    client: Client, customer: Customer, query: str
+) -> None:
+    conversation_id = await start(client, customer)
+    path = f"/chat/conversations/{conversation_id}/history"
+
+    error_body(await client.get(f"{path}?{query}", headers=customer.headers), 400, path)

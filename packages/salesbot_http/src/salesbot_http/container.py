@@ -15,6 +15,7 @@ from typing import cast
 
 from dependency_injector import containers, providers
 
+from salesbot_core.offline import OfflineSalesAssistant
 from salesbot_core.ports import (
     Clock,
     IdSource,
@@ -23,7 +24,7 @@ from salesbot_core.ports import (
     TokenIssuer,
     UnitOfWorkFactory,
 )
-from salesbot_core.testing import InMemoryStore, ScriptedAssistant
+from salesbot_core.testing import InMemoryStore
 from salesbot_core.tokens import TokenPolicy
 from salesbot_core.usecases import (
     CheckEmail,
@@ -73,17 +74,12 @@ def in_memory_unit_of_work(store: InMemoryStore) -> UnitOfWorkFactory:
     return cast("UnitOfWorkFactory", store.uow_factory)
 
 
-def offline_assistant() -> SalesAssistant:
-    # Placeholder until salesbot_core.offline lands: OfflineSalesAssistant() goes here.
-    return ScriptedAssistant()
-
-
 def openai_assistant(settings: Settings) -> SalesAssistant:
     # Placeholder until salesbot_openai lands: OpenAISalesAssistant from settings goes here.
     logger.warning(
         "OPENAI_API_KEY is set but the OpenAI adapter is not wired yet; answering offline"
     )
-    return ScriptedAssistant()
+    return OfflineSalesAssistant()
 
 
 def assistant_kind(settings: Settings) -> str:
@@ -103,7 +99,7 @@ class Assistants(containers.DeclarativeContainer):
     """The sales assistant: OpenAI-compatible when a key is set, else the offline seller."""
 
     settings = providers.Dependency(instance_of=Settings)
-    offline = providers.Singleton(offline_assistant)
+    offline = providers.Singleton(OfflineSalesAssistant)
     openai = providers.Singleton(openai_assistant, settings)
     assistant = providers.Selector(
         providers.Callable(assistant_kind, settings), offline=offline, openai=openai

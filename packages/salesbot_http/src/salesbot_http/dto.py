@@ -166,6 +166,15 @@ class HistoryOut(ResponseBody):
     title: str
     messages: list[MessageOut]
     total_messages: int
+    next_before: Annotated[
+        int | None,
+        msgspec.Meta(
+            description=(
+                "Older messages exist: pass this as `before` to read the page before these "
+                "(null on the conversation's first page)."
+            )
+        ),
+    ] = None
 
 
 class HealthOut(ResponseBody):
@@ -233,5 +242,6 @@ def history_out(history: History) -> HistoryOut:
         conversation_id=history.conversation.id,
         title=history.conversation.title,
         messages=[message_out(m) for m in history.messages],
-        total_messages=len(history.messages),
+        total_messages=history.conversation.message_count,
+        next_before=history.next_before,
     )

@@ -5,10 +5,11 @@ Every route needs an access token; another user's conversation answers 404 like 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -33,12 +34,32 @@ from salesbot_http.dto import (
 )
 from salesbot_http.envelope import Envelope, ok
 from salesbot_http.openapi import error_responses
+from salesbot_http.paging import decode_cursor, encode_cursor, next_link
 
 # Declared as ``str`` in the path and parsed as UUID by the handler's signature, so a malformed
 # id is a 400 validation error rather than a route that does not exist.
 ConversationId = Annotated[UUID, Parameter(description="The conversation's id (a UUID)")]
 
 HISTORY_SUMMARY = "A conversation's messages, oldest first"
+HISTORY_DESCRIPTION = (
+    "The latest page (100 messages by default); `nextBefore` in the answer reads the page "
+    "before it. `totalMessages` counts the whole conversation."
+)
+HistoryLimit = Annotated[int | None, Parameter(description="Page size: 1 to 500 [default 100]")]
+HistoryBefore = Annotated[
+    int | None, Parameter(description="Read the messages before this one (`nextBefore`)", ge=1)
+]
+
+
+async def _history(
+    get_history: GetHistory,
+    user_id: UUID,
+    conversation_id: UUID,
+    limit: int | None,
+    before: int | None,
+) -> Envelope[HistoryOut]:
+    found = await get_history(user_id, conversation_id, limit=limit, before=before)
+    return ok(history_out(found), "Conversation history retrieved successfully")
 
 
 class ChatController(Controller):
@@ -71,19 +92,55 @@ class ChatController(Controller):
     @get(
         "/conversations",
         summary="The user's conversations, most recently updated first",
-        responses=error_responses(401),
+        description=(
+            "A page at a time: when more remain, the `Link` header (rel=next) gives the URL of "
+            "the next page. With `q`, only conversations whose title or one of whose messages "
+            "contains every word."
+        ),
+        responses=error_responses(400, 401),
+        response_headers=[
+            ResponseHeader(
+                name="Link",
+                description='The next page, as `<url>; rel="next"` (absent on the last page).',
+                required=False,
+                documentation_only=True,
+            )
+        ],
     )
     async def conversations(
         self,
+        request: Request[Any, Any, Any],
         current_user_id: NamedDependency[UUID],
         list_conversations: NamedDependency[ListConversations],
-    ) -> Envelope[list[ConversationOut]]:
-        found = await list_conversations(current_user_id)
-        return ok([conversation_out(c) for c in found], "Conversations retrieved successfully")
+        limit: Annotated[
+            int | None, Parameter(description="Page size: 1 to 100 [default 50]")
+        ] = None,
+        cursor: Annotated[
+            str | None, Parameter(description="Where to continue: from the `Link` header")
+        ] = None,
+        q: Annotated[str | None, Parameter(description="Search words")] = None,
+    ) -> Response[Envelope[list[ConversationOut]]]:
+        page = await list_conversations(
+            current_user_id,
+            limit=limit,
+            after=decode_cursor(cursor) if cursor else None,
+            query=q,
+        )
+        body = ok([conversation_out(c) for c in page.items], "Conversations retrieved successfully")
+        headers: dict[str, str] = {}
+        if page.next is not None:
+            params: dict[str, str | int | None] = {
+                "limit": limit,
+                "q": q,
+                "cursor": encode_cursor(page.next),
+            }
+            headers["Link"] = next_link(request.url.path, params)
+        return Response(body, headers=headers)
 
     @get(
         "/conversations/{conversation_id:str}/history",
         summary=HISTORY_SUMMARY,
+        description=HISTORY_DESCRIPTION,
         responses=error_responses(400, 401, 404),
     )
     async def history(
@@ -91,13 +148,15 @@ class ChatController(Controller):
         conversation_id: ConversationId,
         current_user_id: NamedDependency[UUID],
         get_history: NamedDependency[GetHistory],
+        limit: HistoryLimit = None,
+        before: HistoryBefore = None,
     ) -> Envelope[HistoryOut]:
-        found = await get_history(current_user_id, conversation_id)
-        return ok(history_out(found), "Conversation history retrieved successfully")
+        return await _history(get_history, current_user_id, conversation_id, limit, before)
 
     @get(
         "/history/{conversation_id:str}",
         summary=f"{HISTORY_SUMMARY} (the original web client's path)",
+        description=HISTORY_DESCRIPTION,
         responses=error_responses(400, 401, 404),
     )
     async def history_legacy_path(
@@ -105,9 +164,10 @@ class ChatController(Controller):
         conversation_id: ConversationId,
         current_user_id: NamedDependency[UUID],
         get_history: NamedDependency[GetHistory],
+        limit: HistoryLimit = None,
+        before: HistoryBefore = None,
     ) -> Envelope[HistoryOut]:
-        found = await get_history(current_user_id, conversation_id)
-        return ok(history_out(found), "Conversation history retrieved successfully")
+        return await _history(get_history, current_user_id, conversation_id, limit, before)
 
     @patch(
         "/conversations/{conversation_id:str}/title",
