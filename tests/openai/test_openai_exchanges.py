@@ -5,7 +5,8 @@ a bounded reply prompt afterwards, validation of metadata answers, and token usa
 from __future__ import annotations
 
 import msgspec
-from openai_support import TEST_KEY, TEST_MODEL, Chat
+import pytest
+from openai_support import TEST_KEY, TEST_MODEL, Chat, MakeAssistant
 
 from salesbot_core.domain import SalesMetadata, SaleStatus
 from salesbot_core.ports import ReplyRequest, TitleRequest
@@ -219,3 +220,24 @@ async def test_a_failed_title_falls_back_to_the_message_and_the_exchange_succeed
     assert len(server.requests_of("title")) == 2  # the first try and the SDK's one retry
     assert result.conversation.title == "Hola, busco un portátil ligero para"
     assert result.bot_message.content == f"Reply to: {FIRST}"
+
+
+@pytest.mark.parametrize(
+    ("metadata_format", "response_format"),
+    [("json_object", {"type": "json_object"}), ("prompt", None)],
+)
+async def test_servers_without_json_schema_can_use_json_mode_or_the_prompt_alone(
+    server: FakeOpenAIServer,
+    make_assistant: MakeAssistant,
+    metadata_format: str,
+    response_format: dict[str, str] | None,
+) -> None:
+    chat = Chat(make_assistant(metadata_format=metadata_format))
+    server.enqueue("distil", Completion(f"```json\n{metadata_json(METADATA)}\n```"))
+
+    await three_exchanges(chat)
+
+    distils = server.requests_of("distil")
+    assert len(distils) == 1
+    assert distils[0].response_format == response_format
+    assert chat.conversation.metadata == METADATA
