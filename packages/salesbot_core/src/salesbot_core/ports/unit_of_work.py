@@ -181,10 +181,18 @@ class MessageRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    users: UserRepository
-    refresh_tokens: RefreshTokenRepository
-    conversations: ConversationRepository
-    messages: MessageRepository
+    # Read-only members, so an adapter may expose its own repository classes (covariance).
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository: ...
+
+    @property
+    def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def messages(self) -> MessageRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,0 +1,218 @@
+"""The core's ``SalesAssistant`` port on the openai SDK, for any OpenAI-compatible server.
+
+Every failure leaves as a core error: ``AssistantTimeout`` when the server is too slow,
+``AssistantUnavailable`` for everything else (connection, 429/5xx after the SDK's retries, 4xx, a
+malformed body), ``InvalidMetadataAnswer`` when a metadata answer does not validate. Messages
+never carry the key, the URL or the server's body; the logs say which call failed and how.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat.completion_create_params import ResponseFormat
+
+from salesbot_core.domain import ChatMessage
+from salesbot_core.errors import AssistantTimeout, AssistantUnavailable, InvalidMetadataAnswer
+from salesbot_core.ports import (
+    DistillationRequest,
+    Distilled,
+    Generated,
+    ReplyRequest,
+    TitleRequest,
+)
+from salesbot_core.prompts import (
+    clean_title,
+    distillation_prompt,
+    metadata_json_schema,
+    parse_metadata_answer,
+    reply_prompt,
+    title_prompt,
+)
+from salesbot_openai.config import OpenAIConfig
+from salesbot_openai.wire import Answer, MalformedCompletion, read_answer
+
+logger = logging.getLogger(__name__)
+
+METADATA_SCHEMA_NAME = "sales_metadata"
+
+
+def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
+    match message.role:
+        case "system":
+            return {"role": "system", "content": message.content}
+        case "user":
+            return {"role": "user", "content": message.content}
+        case "assistant":
+            return {"role": "assistant", "content": message.content}
+
+
+def _metadata_response_format(config: OpenAIConfig) -> ResponseFormat | openai.Omit:
+    match config.metadata_format:
+        case "json_schema":
+            return {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": METADATA_SCHEMA_NAME,
+                    "strict": True,
+                    "schema": metadata_json_schema(),
+                },
+            }
+        case "json_object":
+            return {"type": "json_object"}
+        case "prompt":
+            return openai.omit
+
+
+def _unfenced(text: str) -> str:
+    """Without a Markdown code fence around it: models without structured output (the
+    ``prompt`` format, or servers ignoring ``response_format``) often wrap JSON in one."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```") and len(stripped) >= 6:
+        body = stripped[3:-3]
+        first_line, _, rest = body.partition("\n")
+        return rest if first_line.strip().isalpha() or not first_line.strip() else body
+    return stripped
+
+
+class OpenAISalesAssistant:
+    """Replies, titles and metadata from Chat Completions.
+
+    The assistant owns its client: ``aclose()`` (or leaving ``async with``) closes it.
+    """
+
+    def __init__(self, client: AsyncOpenAI, config: OpenAIConfig) -> None:
+        self._client = client
+        self._config = config
+        self._metadata_format = _metadata_response_format(config)
+
+    @classmethod
+    def from_config(cls, config: OpenAIConfig) -> OpenAISalesAssistant:
+        """Build the SDK client with the configured URL, key, per-attempt timeout and retries."""
+        client = AsyncOpenAI(
+            api_key=config.api_key,
+            base_url=config.effective_base_url,
+            timeout=config.timeout_s,
+            max_retries=config.max_retries,
+        )
+        return cls(client, config)
+
+    @property
+    def config(self) -> OpenAIConfig:
+        return self._config
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def reply(self, request: ReplyRequest) -> Generated:
+        answer = await self._complete(
+            "reply", reply_prompt(request), max_tokens=self._config.max_reply_tokens
+        )
+        text = answer.content.strip() or (answer.refusal or "").strip()
+        if not text:
+            logger.warning("LLM reply was empty (finish_reason=%s)", answer.finish_reason)
+            raise AssistantUnavailable("The sales assistant returned an empty answer")
+        return Generated(text=text, usage=answer.usage)
+
+    async def title(self, request: TitleRequest) -> Generated:
+        answer = await self._complete(
+            "title", title_prompt(request), max_tokens=self._config.max_title_tokens
+        )
+        return Generated(
+            text=clean_title(answer.content, request.first_message), usage=answer.usage
+        )
+
+    async def distil(self, request: DistillationRequest) -> Distilled:
+        answer = await self._complete(
+            "distil",
+            distillation_prompt(request),
+            max_tokens=self._config.max_metadata_tokens,
+            response_format=self._metadata_format,
+        )
+        if answer.refusal and not answer.content:
+            raise InvalidMetadataAnswer("the model refused to write the metadata")
+        # A truncated answer (finish_reason "length") fails validation like any other.
+        metadata = parse_metadata_answer(_unfenced(answer.content))
+        return Distilled(metadata=metadata, usage=answer.usage)
+
+    async def _complete(
+        self,
+        kind: str,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int | None,
+        response_format: ResponseFormat | openai.Omit = openai.omit,
+    ) -> Answer:
+        config = self._config
+        try:
+            async with asyncio.timeout(config.deadline_s):
+                # The raw body, not the SDK's lenient model: see ``salesbot_openai.wire``.
+                raw = await self._client.chat.completions.with_raw_response.create(
+                    model=config.model,
+                    messages=[_message_param(message) for message in messages],
+                    max_completion_tokens=openai.omit if max_tokens is None else max_tokens,
+                    response_format=response_format,
+                )
+                body = raw.http_response.content
+        except TimeoutError as exc:
+            logger.warning("LLM %s call exceeded the %.1fs deadline", kind, config.deadline_s)
+            raise AssistantTimeout(
+                f"The sales assistant did not answer within {config.deadline_s:g} seconds"
+            ) from exc
+        except openai.APITimeoutError as exc:
+            logger.warning(
+                "LLM %s call timed out (%.1fs per attempt, %d retries)",
+                kind,
+                config.timeout_s,
+                config.max_retries,
+            )
+            raise AssistantTimeout(
+                f"The sales assistant did not answer within {config.timeout_s:g} seconds"
+            ) from exc
+        except openai.APIConnectionError as exc:
+            logger.warning("LLM %s call could not connect: %s", kind, type(exc.__cause__).__name__)
+            raise AssistantUnavailable("The sales assistant cannot be reached") from exc
+        except openai.APIStatusError as exc:
+            logger.warning(
+                "LLM %s call failed with HTTP %d (request id %s)",
+                kind,
+                exc.status_code,
+                exc.request_id,
+            )
+            raise AssistantUnavailable(_status_message(exc.status_code)) from exc
+        except openai.OpenAIError as exc:
+            logger.warning("LLM %s call failed: %s", kind, type(exc).__name__)
+            raise AssistantUnavailable("The sales assistant failed") from exc
+        try:
+            return read_answer(body)
+        except MalformedCompletion as exc:
+            logger.warning("LLM %s answer was malformed: %s", kind, exc)
+            raise AssistantUnavailable("The sales assistant sent a malformed answer") from exc
+
+
+def _status_message(status: int) -> str:
+    if status == 429:
+        return "The sales assistant is rate limited (HTTP 429); try again shortly"
+    if status >= 500:
+        return f"The sales assistant's server failed (HTTP {status})"
+    if status in (401, 403):
+        return f"The sales assistant refused our credentials (HTTP {status})"
+    return f"The sales assistant rejected the request (HTTP {status})"

@@ -1,0 +1,194 @@
+"""Each way the LLM can fail ends in the core's error within the configured budget, and the
+exchange leaves nothing stored: the same request can be sent again."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+import pytest
+from openai_support import TEST_KEY, Chat, MakeAssistant
+
+from salesbot_core.errors import AssistantTimeout, AssistantUnavailable, InvalidMetadataAnswer
+from salesbot_core.ports import DistillationRequest, ReplyRequest, TitleRequest
+from salesbot_openai import OpenAIConfig, OpenAISalesAssistant
+from salesbot_openai.testing import (
+    MALFORMED_JSON,
+    NO_CHOICES,
+    Completion,
+    Delay,
+    Disconnect,
+    FakeOpenAIServer,
+    HttpError,
+    Outcome,
+    RawBody,
+)
+
+SECRET_BODY = "upstream-internal-detail-7f3a"
+
+# (outcome of every request, expected error, requests the SDK makes with max_retries=1)
+FAILURES: dict[str, tuple[Outcome, type[AssistantUnavailable], int]] = {
+    "429 after the retry": (HttpError(429, SECRET_BODY), AssistantUnavailable, 2),
+    "500 after the retry": (HttpError(500, SECRET_BODY), AssistantUnavailable, 2),
+    "503 after the retry": (HttpError(503, SECRET_BODY), AssistantUnavailable, 2),
+    "400, not retried": (HttpError(400, SECRET_BODY), AssistantUnavailable, 1),
+    "401, not retried": (HttpError(401, SECRET_BODY), AssistantUnavailable, 1),
+    "malformed JSON body": (MALFORMED_JSON, AssistantUnavailable, 1),
+    "no choices": (NO_CHOICES, AssistantUnavailable, 1),
+    "not a completion": (RawBody(b'{"object": "error"}'), AssistantUnavailable, 1),
+    "HTML body": (
+        RawBody(b"<html>Bad gateway</html>", content_type="text/html"),
+        AssistantUnavailable,
+        1,
+    ),
+    "empty reply": (Completion(""), AssistantUnavailable, 1),
+    "dropped connection": (Disconnect(), AssistantUnavailable, 2),
+    "slower than the timeout": (Delay(3.0), AssistantTimeout, 2),
+}
+
+
+@pytest.mark.parametrize("failure", FAILURES, ids=list(FAILURES))
+async def test_a_failing_llm_raises_the_core_error_and_nothing_is_stored(
+    server: FakeOpenAIServer, make_assistant: MakeAssistant, failure: str
+) -> None:
+    outcome, error, attempts = FAILURES[failure]
+    chat = Chat(make_assistant(timeout_s=0.25, max_retries=1))
+    await chat.send("Busco una cafetera")
+    before = chat.snapshot()
+    server.reset()
+    server.set_default(outcome)
+
+    started = time.perf_counter()
+    with pytest.raises(error) as raised:
+        await chat.send("¿Tienes alguna con molinillo?")
+    elapsed = time.perf_counter() - started
+
+    assert type(raised.value) is error
+    assert len(server.requests) == attempts
+    # one attempt, or two with the SDK's back-off (0.375-0.5 s) between them
+    assert elapsed < 0.25 * attempts + 0.5 * (attempts - 1) + 0.5
+    assert chat.snapshot() == before
+    message = raised.value.message
+    assert SECRET_BODY not in message
+    assert TEST_KEY not in message
+    assert server.base_url not in message
+
+    server.set_default(None)
+    retried = await chat.send("¿Tienes alguna con molinillo?")
+    assert retried.bot_message.content == "Reply to: ¿Tienes alguna con molinillo?"
+    assert len(chat.messages) == 4
+
+
+async def test_a_failure_on_a_new_conversation_stores_no_conversation(
+    server: FakeOpenAIServer, chat: Chat
+) -> None:
+    server.set_default(HttpError(500), kind="reply")
+
+    with pytest.raises(AssistantUnavailable, match="HTTP 500"):
+        await chat.send("Busco una cafetera")
+
+    assert chat.store.state.conversations == {}
+    assert chat.store.commits == 0
+
+
+async def test_connection_refused_is_unavailable_within_the_budget() -> None:
+    with FakeOpenAIServer() as stopped:
+        base_url = stopped.base_url
+    assistant = OpenAISalesAssistant.from_config(
+        OpenAIConfig(api_key=TEST_KEY, base_url=base_url, timeout_s=0.25, max_retries=1)
+    )
+    chat = Chat(assistant)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(AssistantUnavailable, match="cannot be reached") as raised:
+            await chat.send("Busco una cafetera")
+        assert time.perf_counter() - started < 1.5
+    finally:
+        await assistant.aclose()
+    assert type(raised.value) is AssistantUnavailable
+    assert chat.store.state.conversations == {}
+
+
+async def test_the_deadline_caps_retries_the_server_asks_to_delay(
+    server: FakeOpenAIServer, make_assistant: MakeAssistant
+) -> None:
+    # The SDK would obey a Retry-After of up to two minutes; the deadline cuts the call short.
+    server.set_default(HttpError(429, retry_after_ms=60_000))
+    chat = Chat(make_assistant(max_retries=2, deadline_s=0.3))
+
+    started = time.perf_counter()
+    with pytest.raises(AssistantTimeout, match=r"0\.3 seconds"):
+        await chat.send("Busco una cafetera")
+
+    assert time.perf_counter() - started < 1.0
+    assert len(server.requests_of("reply")) == 1  # the SDK was sleeping before its retry
+    assert chat.store.state.conversations == {}
+
+
+async def test_a_failed_distillation_call_keeps_the_metadata_and_the_exchange(
+    server: FakeOpenAIServer, chat: Chat
+) -> None:
+    server.set_default(HttpError(500), kind="distil")
+
+    for content in ("Busco una cafetera", "De cápsulas no", "Menos de 200 euros"):
+        result = await chat.send(content)
+
+    assert result.bot_message.content == "Reply to: Menos de 200 euros"
+    assert chat.conversation.metadata is None
+    assert chat.conversation.messages_since_context_update == 6
+    assert len(server.requests_of("distil")) == 2  # one call and the SDK's retry, no core retry
+
+
+async def test_a_refused_metadata_answer_is_an_invalid_answer(
+    server: FakeOpenAIServer, make_assistant: MakeAssistant
+) -> None:
+    server.enqueue("distil", Completion(None, refusal="I can't help with that."))
+
+    with pytest.raises(InvalidMetadataAnswer):
+        await make_assistant().distil(DistillationRequest(previous=None, turns=()))
+
+
+async def test_a_title_without_usable_text_falls_back_to_the_message(
+    server: FakeOpenAIServer, make_assistant: MakeAssistant
+) -> None:
+    server.enqueue("title", Completion("  \n "))
+
+    title = await make_assistant().title(TitleRequest(first_message="Quiero una bici eléctrica"))
+
+    assert title.text == "Quiero una bici eléctrica"
+
+
+async def test_usage_missing_from_the_answer_counts_as_zero(
+    server: FakeOpenAIServer, make_assistant: MakeAssistant
+) -> None:
+    server.enqueue("reply", Completion("Hola", include_usage=False))
+    server.enqueue("reply", RawBody(msgspec.json.encode(_completion_with_null_usage())))
+
+    first = await make_assistant().reply(ReplyRequest(customer_message="Hola"))
+    second = await make_assistant().reply(ReplyRequest(customer_message="Hola"))
+
+    assert (first.usage.prompt_tokens, first.usage.completion_tokens) == (0, 0)
+    assert (second.usage.prompt_tokens, second.usage.completion_tokens) == (0, 0)
+    assert second.text == "Hola de nuevo"
+
+
+def _completion_with_null_usage() -> dict[str, object]:
+    return {
+        "id": "chatcmpl-x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hola de nuevo"}}],
+        "usage": {"prompt_tokens": None, "completion_tokens": None},
+    }
+
+
+def test_the_config_repr_hides_the_key_and_bad_values_are_refused() -> None:
+    config = OpenAIConfig(api_key=TEST_KEY)
+    assert TEST_KEY not in repr(config)
+    assert TEST_KEY not in str(config)
+    assert config.effective_base_url == "https://api.openai.com/v1"
+    assert (config.model, config.timeout_s, config.max_retries) == ("gpt-4o-mini", 10.0, 2)
+    for bad in ({"api_key": ""}, {"timeout_s": 0}, {"max_retries": -1}, {"max_reply_tokens": 0}):
+        with pytest.raises(ValueError):  # noqa: PT011 - each names its own field
+            OpenAIConfig(**{"api_key": TEST_KEY, **bad})
