@@ -72,6 +72,10 @@ def test_cors_origin_is_a_comma_list() -> None:
             {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "HEALTH_TIMEOUT_S": "0"},
             "HEALTH_TIMEOUT_S",
         ),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "OPENAI_METADATA_FORMAT": "xml"},
+            "OPENAI_METADATA_FORMAT",
+        ),
     ],
 )
 def test_a_bad_setting_is_refused_by_name(env: dict[str, str], variable: str) -> None:

@@ -102,9 +102,10 @@ async def _lifespan(
             cleanup_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await cleanup_task
-        shutdown = container.shutdown_resources()
-        if shutdown is not None:
-            await shutdown
+        await container.shutdown().run()
+        resources = container.shutdown_resources()
+        if resources is not None:
+            await resources
 
 
 def create_app(source: Container | Settings, *, schedule_token_cleanup: bool = True) -> Litestar:

@@ -42,10 +42,13 @@ from salesbot_core.usecases import (
     SendMessage,
 )
 from salesbot_http.health import DatabaseProbe
+from salesbot_http.lifecycle import ShutdownSteps
 from salesbot_http.passwords import BcryptPasswordHasher
 from salesbot_http.settings import Settings
 from salesbot_http.system import RandomIds, SystemClock
 from salesbot_http.tokens import JwtAccessTokens
+from salesbot_openai import OpenAIConfig, OpenAISalesAssistant
+from salesbot_openai.config import MetadataFormat
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +77,22 @@ def in_memory_unit_of_work(store: InMemoryStore) -> UnitOfWorkFactory:
     return cast("UnitOfWorkFactory", store.uow_factory)
 
 
-def openai_assistant(settings: Settings) -> SalesAssistant:
-    # Placeholder until salesbot_openai lands: OpenAISalesAssistant from settings goes here.
-    logger.warning(
-        "OPENAI_API_KEY is set but the OpenAI adapter is not wired yet; answering offline"
+def openai_config(settings: Settings) -> OpenAIConfig:
+    return OpenAIConfig(
+        api_key=settings.openai_api_key or "",
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        timeout_s=settings.openai_timeout_s,
+        max_retries=settings.openai_max_retries,
+        deadline_s=settings.openai_deadline_s,
+        metadata_format=cast("MetadataFormat", settings.openai_metadata_format),
     )
-    return OfflineSalesAssistant()
+
+
+def openai_assistant(config: OpenAIConfig, shutdown: ShutdownSteps) -> SalesAssistant:
+    assistant = OpenAISalesAssistant.from_config(config)
+    shutdown.add(assistant.aclose)
+    return assistant
 
 
 def assistant_kind(settings: Settings) -> str:
@@ -99,8 +112,10 @@ class Assistants(containers.DeclarativeContainer):
     """The sales assistant: OpenAI-compatible when a key is set, else the offline seller."""
 
     settings = providers.Dependency(instance_of=Settings)
+    shutdown = providers.Dependency(instance_of=ShutdownSteps)
     offline = providers.Singleton(OfflineSalesAssistant)
-    openai = providers.Singleton(openai_assistant, settings)
+    openai_config = providers.Singleton(openai_config, settings)
+    openai = providers.Singleton(openai_assistant, openai_config, shutdown)
     assistant = providers.Selector(
         providers.Callable(assistant_kind, settings), offline=offline, openai=openai
     )
@@ -151,12 +166,13 @@ class Container(containers.DeclarativeContainer):
     """salesbot, assembled."""
 
     settings = providers.Dependency(instance_of=Settings)
+    shutdown = providers.Singleton(ShutdownSteps)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(RandomIds)
     token_policy = providers.Singleton(token_policy_from, settings)
 
     persistence = providers.Container(Persistence, settings=settings)
-    assistants = providers.Container(Assistants, settings=settings)
+    assistants = providers.Container(Assistants, settings=settings, shutdown=shutdown)
     security = providers.Container(Security, settings=settings)
     usecases = providers.Container(
         UseCases,

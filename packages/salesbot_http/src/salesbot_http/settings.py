@@ -16,6 +16,7 @@ import msgspec
 from salesbot_core.clock import parse_duration
 
 JWT_SECRET_MIN_BYTES = 32
+METADATA_FORMATS = ("json_schema", "json_object", "prompt")
 
 
 class SettingsError(ValueError):
@@ -51,6 +52,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     openai_model: str = "gpt-4o-mini"
     openai_timeout_s: float = 10.0
     openai_max_retries: int = 2
+    openai_deadline_s: float = 30.0
+    openai_metadata_format: str = "json_schema"
     # Login rate limiting
     redis_url: str | None = None
     log_level: str = "INFO"
@@ -112,6 +115,15 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
     if value <= 0:
         raise SettingsError(f"{key} must be positive, got {value}")
     return value
+
+
+def _choice(env: Mapping[str, str], key: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (env.get(key) or "").strip()
+    if not raw:
+        return default
+    if raw not in allowed:
+        raise SettingsError(f"{key} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
 
 
 def _duration(env: Mapping[str, str], key: str, default: timedelta) -> timedelta:
@@ -194,6 +206,10 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         openai_model=env.get("OPENAI_MODEL") or "gpt-4o-mini",
         openai_timeout_s=_float(env, "OPENAI_TIMEOUT_S", 10.0),
         openai_max_retries=_int(env, "OPENAI_MAX_RETRIES", 2),
+        openai_deadline_s=_float(env, "OPENAI_DEADLINE_S", 30.0),
+        openai_metadata_format=_choice(
+            env, "OPENAI_METADATA_FORMAT", "json_schema", METADATA_FORMATS
+        ),
         redis_url=env.get("REDIS_URL") or None,
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
     )
