@@ -76,6 +76,7 @@ def test_cors_origin_is_a_comma_list() -> None:
             {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "OPENAI_METADATA_FORMAT": "xml"},
             "OPENAI_METADATA_FORMAT",
         ),
+        ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
     ],
 )
 def test_a_bad_setting_is_refused_by_name(env: dict[str, str], variable: str) -> None:

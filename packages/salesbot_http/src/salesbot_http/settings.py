@@ -17,6 +17,7 @@ from salesbot_core.clock import parse_duration
 
 JWT_SECRET_MIN_BYTES = 32
 METADATA_FORMATS = ("json_schema", "json_object", "prompt")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(ValueError):
@@ -211,7 +212,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
             env, "OPENAI_METADATA_FORMAT", "json_schema", METADATA_FORMATS
         ),
         redis_url=env.get("REDIS_URL") or None,
-        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        log_level=_choice(
+            {"LOG_LEVEL": (env.get("LOG_LEVEL") or "").upper()}, "LOG_LEVEL", "INFO", LOG_LEVELS
+        ),
     )
     if settings.bcrypt_rounds > 31:
         raise SettingsError("BCRYPT_ROUNDS must be between 4 and 31")
