@@ -41,8 +41,7 @@ def uow_factory() -> UnitOfWorkFactory:
     """The persistence backend under test: switch it here (e.g. to the PostgreSQL ``database``
     fixture of ``tests/support/database.py``) and the whole API suite follows."""
     store = InMemoryStore()
-    factory: UnitOfWorkFactory = store.uow_factory  # type: ignore[assignment]
-    return factory
+    return store.uow_factory
 
 
 @pytest.fixture

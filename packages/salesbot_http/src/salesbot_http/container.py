@@ -72,9 +72,7 @@ def hash_threads(threads: int) -> Iterator[ThreadPoolExecutor]:
 
 
 def in_memory_unit_of_work(store: InMemoryStore) -> UnitOfWorkFactory:
-    # mypy reads the port's repository attributes as mutable, hence invariant: the in-memory
-    # repositories implement them but are not declared as the protocol types.
-    return cast("UnitOfWorkFactory", store.uow_factory)
+    return store.uow_factory
 
 
 def openai_config(settings: Settings) -> OpenAIConfig:
