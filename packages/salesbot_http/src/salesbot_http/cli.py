@@ -173,3 +173,7 @@ def cleanup() -> None:
 
         deleted = asyncio.run(run())
     click.echo(f"deleted {deleted} stale refresh token(s)")
+
+
+if __name__ == "__main__":  # python -m salesbot_http.cli
+    main()
