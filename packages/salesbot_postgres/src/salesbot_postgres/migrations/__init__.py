@@ -8,6 +8,7 @@ blocking mode): run it before the event loop serves, or in a worker thread.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,9 +41,14 @@ def _config(url: str | None = None, version_path: Path | None = None) -> Config:
     return config
 
 
+# alembic keeps its running environment in module globals (alembic.context, alembic.op): one
+# command at a time per process. Across processes env.py's advisory lock takes over.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 @contextmanager
 def _reachable() -> Iterator[None]:
-    with unavailable_on_failure():
+    with _ONE_AT_A_TIME, unavailable_on_failure():
         yield
 
 
