@@ -22,13 +22,19 @@ def _json_dumps(value: Any) -> str:
 def build_engine(config: DatabaseConfig) -> AsyncEngine:
     """An engine that recovers by itself: each checkout pings its connection first
     (``pool_pre_ping``), so connections broken by a server restart are replaced, not handed out."""
+    url = sqlalchemy_url(config.url)
     server_options = (
         f"-c statement_timeout={config.statement_timeout_ms} "
         # Timestamps come back in UTC whatever the server's default time zone is.
         "-c TimeZone=UTC"
     )
+    given = url.query.get("options")
+    if given:  # the URL's own ?options=... come first, ours are appended
+        extra = given if isinstance(given, str) else " ".join(given)
+        server_options = f"{extra} {server_options}"
+        url = url.difference_update_query(["options"])
     return create_async_engine(
-        sqlalchemy_url(config.url),
+        url,
         pool_size=config.pool_size,
         max_overflow=config.max_overflow,
         pool_timeout=config.pool_timeout_s,

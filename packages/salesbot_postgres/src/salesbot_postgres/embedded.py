@@ -271,6 +271,13 @@ class EmbeddedPostgres:
     def _prepare_directories(self) -> None:
         for directory in (self.pgdata, self.socket_dir):
             directory.mkdir(mode=0o700, exist_ok=True)
+        # The socket directory may be the shared temp dir fallback: never use one someone else
+        # made (they could stand in for the server).
+        owner = self.socket_dir.stat().st_uid
+        if owner not in {os.geteuid(), self._account.uid if self._account else -1}:
+            raise EmbeddedPostgresError(
+                f"{self.socket_dir} belongs to another user; remove it or choose another data_dir"
+            )
         self.log_file.touch(exist_ok=True)
         if self._account is not None:
             _make_traversable(self.data_dir)
