@@ -289,3 +289,24 @@ async def test_metadata_is_stored_as_jsonb_with_the_seeds_keys(database: Databas
             )
         ).one()
     assert tuple(stored) == ("object", "Dell XPS 15", "lost")
+
+
+@pytest.mark.postgres
+async def test_sessions_carry_the_timeouts_and_keep_the_urls_own_options(database_url: str) -> None:
+    separator = "&" if "?" in database_url else "?"
+    url = f"{database_url}{separator}options=-c%20lock_timeout%3D1234"
+    database = Database(DatabaseConfig(url, statement_timeout_ms=4321))
+    try:
+        async with database.engine.connect() as connection:
+            settings = (
+                await connection.execute(
+                    text(
+                        "SELECT current_setting('statement_timeout'),"
+                        " current_setting('lock_timeout'), current_setting('TimeZone'),"
+                        " current_setting('application_name')"
+                    )
+                )
+            ).one()
+    finally:
+        await database.dispose()
+    assert tuple(settings) == ("4321ms", "1234ms", "UTC", "salesbot")
