@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import errors, sql
+from psycopg import sql
 from sqlalchemy import text
 
 from salesbot_postgres import Database, DatabaseConfig, EmbeddedPostgres, migrations, sqlalchemy_url
@@ -40,16 +40,11 @@ def url_with_database(server_url: str, name: str) -> str:
 def create_database(server_url: str, prefix: str = DATABASE_PREFIX) -> tuple[str, str]:
     """Create an empty, uniquely named database; return its name and URL."""
     name = f"{prefix}{secrets.token_hex(6)}"
+    # From template0, which nobody can connect to: copying template1 fails while another
+    # session (another test run on a shared server) is connected to it.
+    statement = sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'")
     with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as connection:
-        for attempt in range(5):
-            try:
-                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                break
-            except errors.ObjectInUse:
-                # Someone else is copying template1 right now; that takes a moment.
-                if attempt == 4:
-                    raise
-                connection.execute("SELECT pg_sleep(0.2)")
+        connection.execute(statement.format(sql.Identifier(name)))
     return name, url_with_database(server_url, name)
 
 

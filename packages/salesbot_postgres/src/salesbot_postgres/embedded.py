@@ -120,7 +120,7 @@ def _pid_is_postgres_of(pid: int, pgdata: Path) -> bool:
         args = cmdline.read_bytes().split(b"\0")
     except OSError:
         return False
-    return any(arg.endswith(b"postgres") for arg in args[:1]) and str(pgdata).encode() in args
+    return args[0].endswith(b"postgres") and str(pgdata).encode() in args
 
 
 class EmbeddedPostgres:
