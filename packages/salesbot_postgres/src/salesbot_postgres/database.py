@@ -4,15 +4,17 @@ work, the health check."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import msgspec
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from salesbot_postgres.config import DatabaseConfig, sqlalchemy_url
 from salesbot_postgres.unit_of_work import PostgresUnitOfWork
+
+logger = logging.getLogger(__name__)
 
 
 def _json_dumps(value: Any) -> str:
@@ -72,7 +74,9 @@ class Database:
             async with asyncio.timeout(self.config.ping_timeout_s):
                 async with self._engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError, TimeoutError):
+        except Exception:
+            # A health check answers; it does not raise. Unexpected failures are worth a log.
+            logger.debug("database ping failed", exc_info=True)
             return False
         return True
 
