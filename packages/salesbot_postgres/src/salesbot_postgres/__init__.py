@@ -1,1 +1,20 @@
-"""placeholder"""
+"""salesbot's PostgreSQL adapter: the schema, the repositories and unit of work behind the core's
+persistence port, alembic migrations (``salesbot_postgres.migrations``) and the embedded server
+used when no database is configured. Importing it starts and connects to nothing."""
+
+from salesbot_postgres.config import DatabaseConfig, redacted, sqlalchemy_url
+from salesbot_postgres.database import Database
+from salesbot_postgres.embedded import EmbeddedPostgres
+from salesbot_postgres.errors import DataDirectoryInUse, EmbeddedPostgresError
+from salesbot_postgres.unit_of_work import PostgresUnitOfWork
+
+__all__ = [
+    "DataDirectoryInUse",
+    "Database",
+    "DatabaseConfig",
+    "EmbeddedPostgres",
+    "EmbeddedPostgresError",
+    "PostgresUnitOfWork",
+    "redacted",
+    "sqlalchemy_url",
+]

@@ -1,0 +1,56 @@
+"""What this adapter raises, and how driver failures become the core's ``DatabaseUnavailable``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import exc as sa_exc
+
+from salesbot_core.errors import DatabaseUnavailable
+
+UNAVAILABLE_MESSAGE = "The database is unavailable; please try again shortly"
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded PostgreSQL server could not be set up, started or stopped."""
+
+
+class DataDirectoryInUse(EmbeddedPostgresError):
+    """Another live process holds the embedded server's data directory."""
+
+    def __init__(self, data_dir: Path, pid: int | None) -> None:
+        holder = f"process {pid}" if pid else "another process"
+        super().__init__(
+            f"The embedded database in {data_dir} is in use by {holder}. Stop that salesbot "
+            "first, or point this one elsewhere (SALESBOT_DATA_DIR or DATABASE_URL)."
+        )
+        self.data_dir = data_dir
+        self.pid = pid
+
+
+def is_unavailability(error: BaseException) -> bool:
+    """True for failures that mean "the store cannot answer now": no connection, lost connection,
+    no free connection in the pool, a statement cut by ``statement_timeout``, a server shutting
+    down. Integrity and programming errors are not: retrying would not help."""
+    if isinstance(error, sa_exc.TimeoutError | sa_exc.PendingRollbackError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error.orig, psycopg.OperationalError | psycopg.InterfaceError
+        )
+    return isinstance(error, OSError | TimeoutError)
+
+
+@contextmanager
+def unavailable_on_failure() -> Iterator[None]:
+    """Re-raise unavailability as ``DatabaseUnavailable`` (the driver error is kept as the cause
+    for the logs; its text, which may hold SQL, never reaches the message)."""
+    try:
+        yield
+    except (sa_exc.SQLAlchemyError, OSError, TimeoutError) as error:
+        if is_unavailability(error):
+            raise DatabaseUnavailable(UNAVAILABLE_MESSAGE) from error
+        raise

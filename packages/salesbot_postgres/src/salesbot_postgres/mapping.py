@@ -1,0 +1,149 @@
+"""Rows to domain values and back: the only place that knows both shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from sqlalchemy import RowMapping
+
+from salesbot_core.domain import (
+    Conversation,
+    Message,
+    RefreshToken,
+    Role,
+    SalesMetadata,
+    Sender,
+    User,
+)
+
+
+def metadata_to_json(metadata: SalesMetadata) -> dict[str, Any]:
+    """The metadata as stored in ``conversations.metadata``: the seed's camelCase keys."""
+    encoded: dict[str, Any] = msgspec.to_builtins(metadata)
+    return encoded
+
+
+def metadata_from_json(value: dict[str, Any] | None) -> SalesMetadata | None:
+    if value is None:
+        return None
+    return msgspec.convert(value, SalesMetadata)
+
+
+def user_from_row(row: RowMapping) -> User:
+    return User(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        phone=row["phone"],
+        password_hash=row["password_hash"],
+        role=Role(row["role"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def user_to_values(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "phone": user.phone,
+        "password_hash": user.password_hash,
+        "role": user.role,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+    }
+
+
+def token_from_row(row: RowMapping) -> RefreshToken:
+    return RefreshToken(
+        id=row["id"],
+        user_id=row["user_id"],
+        family_id=row["family_id"],
+        token_hash=row["token_hash"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
+        revoked_reason=row["revoked_reason"],
+        replaced_by=row["replaced_by"],
+        user_agent=row["user_agent"],
+        ip=row["ip"],
+    )
+
+
+def token_to_values(token: RefreshToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "user_id": token.user_id,
+        "family_id": token.family_id,
+        "token_hash": token.token_hash,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "last_used_at": token.last_used_at,
+        "revoked_at": token.revoked_at,
+        "revoked_reason": token.revoked_reason,
+        "replaced_by": token.replaced_by,
+        "user_agent": token.user_agent,
+        "ip": token.ip,
+    }
+
+
+def conversation_from_row(row: RowMapping) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        user_id=row["user_id"],
+        title=row["title"],
+        metadata=metadata_from_json(row["metadata"]),
+        messages_since_context_update=row["messages_since_context_update"],
+        message_count=row["message_count"],
+        distilled_through=row["distilled_through"],
+        prompt_tokens=row["prompt_tokens"],
+        completion_tokens=row["completion_tokens"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def conversation_to_values(conversation: Conversation) -> dict[str, Any]:
+    metadata = conversation.metadata
+    return {
+        "id": conversation.id,
+        "user_id": conversation.user_id,
+        "title": conversation.title,
+        "metadata": metadata_to_json(metadata) if metadata is not None else None,
+        "messages_since_context_update": conversation.messages_since_context_update,
+        "message_count": conversation.message_count,
+        "distilled_through": conversation.distilled_through,
+        "prompt_tokens": conversation.prompt_tokens,
+        "completion_tokens": conversation.completion_tokens,
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+    }
+
+
+def message_from_row(row: RowMapping) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        sender=Sender(row["sender"]),
+        content=row["content"],
+        created_at=row["created_at"],
+        prompt_tokens=row["prompt_tokens"],
+        completion_tokens=row["completion_tokens"],
+    )
+
+
+def message_to_values(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "sender": message.sender,
+        "content": message.content,
+        "created_at": message.created_at,
+        "prompt_tokens": message.prompt_tokens,
+        "completion_tokens": message.completion_tokens,
+    }

@@ -1,0 +1,358 @@
+"""The core's repositories over one PostgreSQL connection (the unit of work's transaction).
+
+Every write that races with another request is a single SQL statement whose ``WHERE`` clause
+decides the race (row locks do the rest), so no read-modify-write cycle spans a round trip.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    CursorResult,
+    DateTime,
+    Executable,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from salesbot_core.domain import (
+    Conversation,
+    Message,
+    RefreshToken,
+    Role,
+    SalesMetadata,
+    Sender,
+    TokenUsage,
+    User,
+)
+from salesbot_core.errors import ConversationNotFound, EmailAlreadyRegistered
+from salesbot_core.ports import ExchangeRecord, StoredExchange
+from salesbot_postgres.errors import unavailable_on_failure
+from salesbot_postgres.mapping import (
+    conversation_from_row,
+    conversation_to_values,
+    message_from_row,
+    message_to_values,
+    metadata_to_json,
+    token_from_row,
+    token_to_values,
+    user_from_row,
+    user_to_values,
+)
+from salesbot_postgres.schema import ConversationRow, MessageRow, RefreshTokenRow, UserRow
+
+ROTATED = "rotated"
+
+# One key for "a token cleanup is running" in this database (transaction-scoped advisory lock).
+TOKEN_CLEANUP_LOCK = zlib.crc32(b"salesbot:refresh-token-cleanup")
+
+_USERS = UserRow.__table__
+_TOKENS = RefreshTokenRow.__table__
+_CONVERSATIONS = ConversationRow.__table__
+_MESSAGES = MessageRow.__table__
+
+
+def _timestamp(value: datetime) -> Any:
+    """A bound ``timestamptz`` (not a naive ``timestamp``) for SQL expressions like greatest()."""
+    return literal(value, DateTime(timezone=True))
+
+
+class Transaction:
+    """The connection a unit of work lends its repositories while it is open."""
+
+    def __init__(self) -> None:
+        self._connection: AsyncConnection | None = None
+
+    def bind(self, connection: AsyncConnection | None) -> None:
+        self._connection = connection
+
+    async def execute(self, statement: Executable) -> CursorResult[Any]:
+        if self._connection is None:
+            raise RuntimeError("use the unit of work inside 'async with' before its repositories")
+        with unavailable_on_failure():
+            return await self._connection.execute(statement)
+
+
+class PostgresUsers:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    async def add(self, user: User) -> None:
+        # ON CONFLICT on the lower(email) index: a duplicate is an answer, not an error that
+        # would abort the caller's transaction.
+        statement = (
+            insert(UserRow)
+            .values(user_to_values(user))
+            .on_conflict_do_nothing(index_elements=[func.lower(UserRow.email)])
+            .returning(UserRow.id)
+        )
+        if (await self._tx.execute(statement)).first() is None:
+            raise EmailAlreadyRegistered
+
+    async def get(self, user_id: UUID) -> User | None:
+        result = await self._tx.execute(select(_USERS).where(UserRow.id == user_id))
+        row = result.mappings().first()
+        return user_from_row(row) if row is not None else None
+
+    async def get_by_email(self, email: str) -> User | None:
+        statement = select(_USERS).where(func.lower(UserRow.email) == func.lower(email.lower()))
+        row = (await self._tx.execute(statement)).mappings().first()
+        return user_from_row(row) if row is not None else None
+
+    async def set_role(self, user_id: UUID, role: str, now: datetime) -> bool:
+        statement = (
+            update(UserRow).where(UserRow.id == user_id).values(role=Role(role), updated_at=now)
+        )
+        return (await self._tx.execute(statement)).rowcount == 1
+
+
+class PostgresRefreshTokens:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    async def add(self, token: RefreshToken) -> None:
+        await self._tx.execute(insert(RefreshTokenRow).values(token_to_values(token)))
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        statement = select(_TOKENS).where(RefreshTokenRow.token_hash == token_hash)
+        row = (await self._tx.execute(statement)).mappings().first()
+        return token_from_row(row) if row is not None else None
+
+    async def rotate(self, token_id: UUID, replaced_by: UUID, now: datetime) -> bool:
+        # The row lock makes concurrent callers queue; each re-checks "revoked_at IS NULL" after
+        # the winner commits, so exactly one sees a row.
+        statement = (
+            update(RefreshTokenRow)
+            .where(RefreshTokenRow.id == token_id, RefreshTokenRow.revoked_at.is_(None))
+            .values(
+                revoked_at=now,
+                revoked_reason=ROTATED,
+                replaced_by=replaced_by,
+                last_used_at=now,
+            )
+        )
+        return (await self._tx.execute(statement)).rowcount == 1
+
+    async def revoke(self, token_id: UUID, reason: str, now: datetime) -> bool:
+        statement = (
+            update(RefreshTokenRow)
+            .where(RefreshTokenRow.id == token_id, RefreshTokenRow.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+        return (await self._tx.execute(statement)).rowcount == 1
+
+    async def revoke_family(self, family_id: UUID, reason: str, now: datetime) -> int:
+        statement = (
+            update(RefreshTokenRow)
+            .where(RefreshTokenRow.family_id == family_id, RefreshTokenRow.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+        return (await self._tx.execute(statement)).rowcount
+
+    async def revoke_all_for_user(self, user_id: UUID, reason: str, now: datetime) -> int:
+        statement = (
+            update(RefreshTokenRow)
+            .where(RefreshTokenRow.user_id == user_id, RefreshTokenRow.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+        return (await self._tx.execute(statement)).rowcount
+
+    async def list_active_for_user(self, user_id: UUID, now: datetime) -> Sequence[RefreshToken]:
+        statement = (
+            select(_TOKENS)
+            .where(
+                RefreshTokenRow.user_id == user_id,
+                RefreshTokenRow.revoked_at.is_(None),
+                RefreshTokenRow.expires_at > now,
+            )
+            .order_by(RefreshTokenRow.created_at.desc(), RefreshTokenRow.id.desc())
+        )
+        rows = (await self._tx.execute(statement)).mappings().all()
+        return [token_from_row(row) for row in rows]
+
+    async def delete_stale(self, now: datetime, revoked_before: datetime) -> int:
+        # Several server processes run the cleanup on a schedule: the first takes the lock and
+        # does the work; the others find it taken and have nothing to do.
+        locked = await self._tx.execute(
+            select(func.pg_try_advisory_xact_lock(literal(TOKEN_CLEANUP_LOCK, BigInteger)))
+        )
+        if not locked.scalar_one():
+            return 0
+        statement = delete(RefreshTokenRow).where(
+            or_(
+                RefreshTokenRow.expires_at <= now,
+                RefreshTokenRow.revoked_at < revoked_before,
+            )
+        )
+        return (await self._tx.execute(statement)).rowcount
+
+
+class PostgresConversations:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    async def add(self, conversation: Conversation) -> None:
+        await self._tx.execute(insert(ConversationRow).values(conversation_to_values(conversation)))
+
+    async def get_for_user(self, conversation_id: UUID, user_id: UUID) -> Conversation | None:
+        statement = select(_CONVERSATIONS).where(
+            ConversationRow.id == conversation_id, ConversationRow.user_id == user_id
+        )
+        row = (await self._tx.execute(statement)).mappings().first()
+        return conversation_from_row(row) if row is not None else None
+
+    async def list_for_user(self, user_id: UUID) -> Sequence[Conversation]:
+        statement = (
+            select(_CONVERSATIONS)
+            .where(ConversationRow.user_id == user_id)
+            .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
+        )
+        rows = (await self._tx.execute(statement)).mappings().all()
+        return [conversation_from_row(row) for row in rows]
+
+    async def rename(
+        self, conversation_id: UUID, user_id: UUID, title: str, now: datetime
+    ) -> Conversation | None:
+        statement = (
+            update(ConversationRow)
+            .where(ConversationRow.id == conversation_id, ConversationRow.user_id == user_id)
+            .values(title=title, updated_at=now)
+            .returning(*_CONVERSATIONS.c)
+        )
+        row = (await self._tx.execute(statement)).mappings().first()
+        return conversation_from_row(row) if row is not None else None
+
+    async def delete(self, conversation_id: UUID, user_id: UUID) -> bool:
+        # Messages go with it (ON DELETE CASCADE).
+        statement = delete(ConversationRow).where(
+            ConversationRow.id == conversation_id, ConversationRow.user_id == user_id
+        )
+        return (await self._tx.execute(statement)).rowcount == 1
+
+    async def record_exchange(self, record: ExchangeRecord) -> StoredExchange:
+        # The counter step is one UPDATE ... RETURNING: it locks the conversation's row until
+        # commit, so concurrent exchanges queue here and each gets its own two seq numbers.
+        step = (
+            update(ConversationRow)
+            .where(ConversationRow.id == record.conversation_id)
+            .values(
+                messages_since_context_update=ConversationRow.messages_since_context_update + 2,
+                message_count=ConversationRow.message_count + 2,
+                prompt_tokens=ConversationRow.prompt_tokens + record.usage.prompt_tokens,
+                completion_tokens=(
+                    ConversationRow.completion_tokens + record.usage.completion_tokens
+                ),
+                updated_at=func.greatest(
+                    ConversationRow.updated_at, _timestamp(record.bot_created_at)
+                ),
+            )
+            .returning(*_CONVERSATIONS.c)
+        )
+        row = (await self._tx.execute(step)).mappings().first()
+        if row is None:
+            raise ConversationNotFound
+        conversation = conversation_from_row(row)
+        user_message = Message(
+            id=record.user_message_id,
+            conversation_id=conversation.id,
+            seq=conversation.message_count - 1,
+            sender=Sender.USER,
+            content=record.user_content,
+            created_at=record.user_created_at,
+        )
+        bot_message = Message(
+            id=record.bot_message_id,
+            conversation_id=conversation.id,
+            seq=conversation.message_count,
+            sender=Sender.BOT,
+            content=record.bot_content,
+            created_at=record.bot_created_at,
+            prompt_tokens=record.usage.prompt_tokens,
+            completion_tokens=record.usage.completion_tokens,
+        )
+        await self._tx.execute(
+            insert(MessageRow).values(
+                [message_to_values(user_message), message_to_values(bot_message)]
+            )
+        )
+        return StoredExchange(
+            user_message=user_message, bot_message=bot_message, conversation=conversation
+        )
+
+    async def apply_distillation(
+        self,
+        conversation_id: UUID,
+        *,
+        expected_through: int,
+        new_through: int,
+        metadata: SalesMetadata,
+        covered_messages: int,
+        usage: TokenUsage,
+        now: datetime,
+    ) -> bool:
+        # Compare-and-set on distilled_through: of two racers distilling the same window, the
+        # second finds it moved and applies nothing.
+        statement = (
+            update(ConversationRow)
+            .where(
+                ConversationRow.id == conversation_id,
+                ConversationRow.distilled_through == expected_through,
+            )
+            .values(
+                {
+                    ConversationRow.metadata_: metadata_to_json(metadata),
+                    ConversationRow.distilled_through: new_through,
+                    ConversationRow.messages_since_context_update: func.greatest(
+                        0, ConversationRow.messages_since_context_update - covered_messages
+                    ),
+                    ConversationRow.prompt_tokens: (
+                        ConversationRow.prompt_tokens + usage.prompt_tokens
+                    ),
+                    ConversationRow.completion_tokens: (
+                        ConversationRow.completion_tokens + usage.completion_tokens
+                    ),
+                    ConversationRow.updated_at: func.greatest(
+                        ConversationRow.updated_at, _timestamp(now)
+                    ),
+                }
+            )
+        )
+        return (await self._tx.execute(statement)).rowcount == 1
+
+
+class PostgresMessages:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    async def list_for_conversation(self, conversation_id: UUID) -> Sequence[Message]:
+        return await self.list_after(conversation_id, 0)
+
+    async def list_after(self, conversation_id: UUID, after_seq: int) -> Sequence[Message]:
+        statement = (
+            select(_MESSAGES)
+            .where(MessageRow.conversation_id == conversation_id, MessageRow.seq > after_seq)
+            .order_by(MessageRow.seq)
+        )
+        rows = (await self._tx.execute(statement)).mappings().all()
+        return [message_from_row(row) for row in rows]
+
+
+__all__ = [
+    "PostgresConversations",
+    "PostgresMessages",
+    "PostgresRefreshTokens",
+    "PostgresUsers",
+    "Transaction",
+]

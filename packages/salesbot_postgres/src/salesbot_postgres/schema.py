@@ -1,0 +1,156 @@
+"""The tables salesbot keeps in PostgreSQL, as SQLAlchemy 2 typed models.
+
+These models describe the schema (alembic autogenerates from ``Base.metadata``); repositories
+query them with Core statements and map rows to the core's domain types, so the ORM never leaves
+this package.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from salesbot_core.domain import Role, Sender
+
+# Deterministic constraint and index names, so migrations can name what they drop.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Ids come from the application; the default (built into PostgreSQL 13+, no uuid-ossp) serves
+# rows written by hand.
+_NEW_UUID = text("gen_random_uuid()")
+_ZERO = text("0")
+
+
+def _enum_values(enum_type: type[enum.Enum]) -> list[str]:
+    """Store enum *values* (``user``), not SQLAlchemy's default member names (``USER``)."""
+    return [str(member.value) for member in enum_type]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {datetime: DateTime(timezone=True)}  # noqa: RUF012
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, server_default=_NEW_UUID)
+    email: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, name="user_role", values_callable=_enum_values),
+        server_default=Role.CUSTOMER.value,
+    )
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class RefreshTokenRow(Base):
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        Index("ix_refresh_tokens_user_id", "user_id"),
+        Index("ix_refresh_tokens_family_id", "family_id"),
+        # Cleanup: expired tokens, and revoked ones past the audit retention.
+        Index("ix_refresh_tokens_expires_at", "expires_at"),
+        Index(
+            "ix_refresh_tokens_revoked_at",
+            "revoked_at",
+            postgresql_where=text("revoked_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, server_default=_NEW_UUID)
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    family_id: Mapped[UUID]
+    # SHA-256 hex of the secret; the secret itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    # An audit pointer, not a foreign key: rotation names the successor before inserting it,
+    # and cleanup may delete either end of the chain.
+    replaced_by: Mapped[UUID | None]
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    ip: Mapped[str | None] = mapped_column(Text)
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        # A user's conversations, most recently updated first (scanned backwards).
+        Index("ix_conversations_user_id_updated_at", "user_id", "updated_at", "id"),
+        CheckConstraint(
+            "messages_since_context_update >= 0 AND message_count >= 0"
+            " AND distilled_through >= 0 AND distilled_through <= message_count",
+            name="counters",
+        ),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, server_default=_NEW_UUID)
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(255))
+    # The distilled SalesMetadata with the seed's camelCase keys; NULL until the first one.
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    messages_since_context_update: Mapped[int] = mapped_column(SmallInteger, server_default=_ZERO)
+    message_count: Mapped[int] = mapped_column(Integer, server_default=_ZERO)
+    distilled_through: Mapped[int] = mapped_column(Integer, server_default=_ZERO)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, server_default=_ZERO)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, server_default=_ZERO)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # A conversation's messages in order; also serves the cascade from conversations.
+        UniqueConstraint("conversation_id", "seq"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, server_default=_NEW_UUID)
+    conversation_id: Mapped[UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[Sender] = mapped_column(
+        Enum(Sender, name="message_sender", values_callable=_enum_values)
+    )
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    prompt_tokens: Mapped[int] = mapped_column(Integer, server_default=_ZERO)
+    completion_tokens: Mapped[int] = mapped_column(Integer, server_default=_ZERO)
+
+
+# Emails are unique case-insensitively; lookups compare the same expression.
+EMAIL_KEY = Index("uq_users_email_lower", func.lower(UserRow.email), unique=True)

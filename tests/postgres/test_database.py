@@ -1,0 +1,312 @@
+"""The Database handle: URL conversion, settings, the health check and failure behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import text
+
+from salesbot_core.domain import Conversation, RefreshToken, SalesMetadata, SaleStatus, User
+from salesbot_core.errors import DatabaseUnavailable
+from salesbot_postgres import Database, DatabaseConfig, redacted, sqlalchemy_url
+
+T0 = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- configuration (no server)
+
+
+def test_config_defaults_are_the_documented_ones() -> None:
+    config = DatabaseConfig("postgresql://postgres@127.0.0.1:5432/salesbot")
+    assert (config.pool_size, config.max_overflow) == (10, 10)
+    assert (config.pool_timeout_s, config.statement_timeout_ms) == (5.0, 5000)
+    assert (config.connect_timeout_s, config.ping_timeout_s) == (3.0, 2.0)
+    assert config.connect_timeout_whole_s == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"pool_size": 0}, "pool_size"),
+        ({"max_overflow": -1}, "max_overflow"),
+        ({"pool_timeout_s": 0}, "pool_timeout_s"),
+        ({"statement_timeout_ms": 0}, "statement_timeout_ms"),
+        ({"url": "mysql://root@localhost/shop"}, "postgresql://"),
+        ({"url": "not a url"}, "not a valid"),
+    ],
+)
+def test_config_refuses_nonsense(changes: dict[str, object], complaint: str) -> None:
+    arguments: dict[str, object] = {"url": "postgresql://postgres@localhost/db", **changes}
+    with pytest.raises(ValueError, match=complaint):
+        DatabaseConfig(**arguments)  # type: ignore[arg-type]
+
+
+def test_libpq_urls_become_psycopg_urls() -> None:
+    tcp = sqlalchemy_url("postgresql://shop:p%40ss@db.internal:5433/sales?sslmode=require")
+    assert tcp.drivername == "postgresql+psycopg"
+    assert (tcp.username, tcp.password, tcp.host, tcp.port, tcp.database) == (
+        "shop",
+        "p@ss",
+        "db.internal",
+        5433,
+        "sales",
+    )
+    assert tcp.query == {"sslmode": "require"}
+    unix = sqlalchemy_url("postgres://postgres@/salesbot?host=/run/salesbot")
+    assert (unix.drivername, unix.host, unix.query["host"]) == (
+        "postgresql+psycopg",
+        None,
+        "/run/salesbot",
+    )
+
+
+def test_redacted_hides_the_password() -> None:
+    shown = redacted("postgresql://shop:secret@db:5432/sales")
+    assert "secret" not in shown
+    assert shown.startswith("postgresql://shop:***@db:5432/sales")
+    assert redacted("::nonsense::") == "<invalid database URL>"
+
+
+async def test_constructing_a_database_connects_to_nothing() -> None:
+    database = Database(DatabaseConfig("postgresql://nobody@127.0.0.1:1/nowhere"))
+    assert database.engine.pool.checkedout() == 0
+    await database.dispose()
+
+
+# ---------------------------------------------------------------- unreachable servers
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that accepts TCP connections and never says a word, like a hung server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield listener.getsockname()[1]
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_refused_connection_is_unavailable_at_once() -> None:
+    database = Database(DatabaseConfig(f"postgresql://postgres@127.0.0.1:{_closed_port()}/x"))
+    started = time.monotonic()
+    assert await database.ping() is False
+    with pytest.raises(DatabaseUnavailable):
+        async with database.unit_of_work():
+            pass
+    assert time.monotonic() - started < 2
+    await database.dispose()
+
+
+async def test_a_hung_server_fails_the_ping_within_its_timeout(silent_server: int) -> None:
+    database = Database(
+        DatabaseConfig(
+            f"postgresql://postgres@127.0.0.1:{silent_server}/x",
+            connect_timeout_s=2,
+            ping_timeout_s=0.5,
+        )
+    )
+    started = time.monotonic()
+    assert await database.ping() is False
+    assert time.monotonic() - started < 1.5
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable):
+        async with database.unit_of_work():
+            pass
+    assert time.monotonic() - started < 4
+    await database.dispose()
+
+
+# ---------------------------------------------------------------- a live server
+
+
+@pytest.mark.postgres
+async def test_ping_answers_true_when_the_database_answers(database: Database) -> None:
+    assert await database.ping() is True
+
+
+@pytest.mark.postgres
+async def test_an_exhausted_pool_is_unavailable_after_the_pool_timeout(database_url: str) -> None:
+    database = Database(
+        DatabaseConfig(database_url, pool_size=1, max_overflow=0, pool_timeout_s=0.3)
+    )
+    try:
+        async with database.unit_of_work():
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailable):
+                async with database.unit_of_work():
+                    pass
+            assert 0.25 < time.monotonic() - started < 2
+        async with database.unit_of_work() as work:  # the connection came back
+            assert await work.users.get(uuid4()) is None
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_statement_over_the_timeout_is_unavailable(
+    database: Database, database_url: str
+) -> None:
+    user = User(
+        id=uuid4(),
+        email="ann@example.com",
+        name="Ann",
+        phone=None,
+        password_hash="x",
+        created_at=T0,
+        updated_at=T0,
+    )
+    token = RefreshToken(
+        id=uuid4(),
+        user_id=user.id,
+        family_id=uuid4(),
+        token_hash="a" * 64,
+        created_at=T0,
+        expires_at=T0 + timedelta(days=7),
+    )
+    async with database.unit_of_work() as work:
+        await work.users.add(user)
+        await work.refresh_tokens.add(token)
+        await work.commit()
+    impatient = Database(DatabaseConfig(database_url, statement_timeout_ms=200))
+    try:
+        async with database.unit_of_work() as holder:
+            assert await holder.refresh_tokens.revoke(token.id, "logout", T0)  # row locked
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailable):
+                async with impatient.unit_of_work() as waiter:
+                    await waiter.refresh_tokens.rotate(token.id, uuid4(), T0)
+            assert time.monotonic() - started < 2
+    finally:
+        await impatient.dispose()
+
+
+@pytest.mark.postgres
+async def test_repositories_refuse_use_outside_the_block(database: Database) -> None:
+    work = database.unit_of_work()
+    with pytest.raises(RuntimeError, match="async with"):
+        await work.users.get(uuid4())
+    with pytest.raises(RuntimeError, match="async with"):
+        await work.commit()
+
+
+@pytest.mark.postgres
+async def test_units_of_work_return_their_connections(database: Database) -> None:
+    async def use() -> None:
+        async with database.unit_of_work() as work:
+            await work.users.get(uuid4())
+
+    await asyncio.gather(*(use() for _ in range(10)))
+    assert database.engine.pool.checkedout() == 0
+
+
+# ---------------------------------------------------------------- the schema itself
+
+
+@pytest.mark.postgres
+async def test_deleting_a_user_cascades_to_everything_theirs(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        user_id = (
+            await connection.execute(
+                text(
+                    "INSERT INTO users (email, password_hash, name) "
+                    "VALUES ('ann@example.com', 'x', 'Ann') RETURNING id"
+                )
+            )
+        ).scalar_one()
+        conversation_id = (
+            await connection.execute(
+                text("INSERT INTO conversations (user_id, title) VALUES (:u, 't') RETURNING id"),
+                {"u": user_id},
+            )
+        ).scalar_one()
+        await connection.execute(
+            text(
+                "INSERT INTO messages (conversation_id, seq, sender, content) "
+                "VALUES (:c, 1, 'user', 'hi'), (:c, 2, 'bot', 'hello')"
+            ),
+            {"c": conversation_id},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at) "
+                "VALUES (:u, gen_random_uuid(), :h, now() + interval '1 day')"
+            ),
+            {"u": user_id, "h": "b" * 64},
+        )
+        await connection.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})
+        counts = (
+            await connection.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages),"
+                    " (SELECT count(*) FROM refresh_tokens)"
+                )
+            )
+        ).one()
+    assert tuple(counts) == (0, 0, 0)
+
+
+@pytest.mark.postgres
+async def test_metadata_is_stored_as_jsonb_with_the_seeds_keys(database: Database) -> None:
+    owner = User(
+        id=uuid4(),
+        email="ann@example.com",
+        name="Ann",
+        phone=None,
+        password_hash="x",
+        created_at=T0,
+        updated_at=T0,
+    )
+    conversation = Conversation(
+        id=uuid4(),
+        user_id=owner.id,
+        title="t",
+        metadata=SalesMetadata(offered_products=("Dell XPS 15",), sale_status=SaleStatus.LOST),
+        created_at=T0,
+        updated_at=T0,
+    )
+    async with database.unit_of_work() as work:
+        await work.users.add(owner)
+        await work.conversations.add(conversation)
+        await work.commit()
+    async with database.engine.connect() as connection:
+        stored = (
+            await connection.execute(
+                text(
+                    "SELECT jsonb_typeof(metadata), metadata->'offeredProducts'->>0,"
+                    " metadata->>'saleStatus' FROM conversations"
+                )
+            )
+        ).one()
+    assert tuple(stored) == ("object", "Dell XPS 15", "lost")
+
+
+@pytest.mark.postgres
+async def test_sessions_carry_the_timeouts_and_keep_the_urls_own_options(database_url: str) -> None:
+    separator = "&" if "?" in database_url else "?"
+    url = f"{database_url}{separator}options=-c%20lock_timeout%3D1234"
+    database = Database(DatabaseConfig(url, statement_timeout_ms=4321))
+    try:
+        async with database.engine.connect() as connection:
+            settings = (
+                await connection.execute(
+                    text(
+                        "SELECT current_setting('statement_timeout'),"
+                        " current_setting('lock_timeout'), current_setting('TimeZone'),"
+                        " current_setting('application_name')"
+                    )
+                )
+            ).one()
+    finally:
+        await database.dispose()
+    assert tuple(settings) == ("4321ms", "1234ms", "UTC", "salesbot")

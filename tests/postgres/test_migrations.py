@@ -1,0 +1,128 @@
+"""The shipped migrations and the models agree, and they go down and up again."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, pool
+
+from salesbot_core.errors import DatabaseUnavailable
+from salesbot_postgres import migrations, sqlalchemy_url
+from salesbot_postgres.schema import Base
+from tests.support.database import create_database, drop_database
+
+pytestmark = pytest.mark.postgres
+
+TABLES = {"users", "refresh_tokens", "conversations", "messages"}
+TYPES = {"user_role", "message_sender"}
+
+
+def _schema(url: str) -> tuple[set[str], set[str]]:
+    with psycopg.connect(url, autocommit=True) as connection:
+        tables = connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+        types = connection.execute(
+            "SELECT typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+            " WHERE n.nspname = 'public' AND t.typtype = 'e'"
+        ).fetchall()
+    return {t[0] for t in tables}, {t[0] for t in types}
+
+
+def test_autogenerate_finds_no_difference_from_the_models(database_url: str) -> None:
+    engine = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_new_revision_against_an_up_to_date_database_is_empty(
+    database_url: str, tmp_path: Path
+) -> None:
+    written = migrations.revision(database_url, "nothing to do", version_path=tmp_path)
+    assert written.parent == tmp_path
+    assert written.name.startswith("r0002_")
+    script = written.read_text()
+    assert "down_revision: str | Sequence[str] | None = '0001'" in script
+    body = script.split("def upgrade() -> None:", 1)[1].split("def downgrade", 1)[0]
+    statements = [line.strip() for line in body.splitlines() if line.strip()]
+    assert [s for s in statements if not s.startswith("#")] == ["pass"]
+    assert "op." not in script
+
+
+def test_downgrade_to_base_and_upgrade_again(postgres_server_url: str) -> None:
+    name, url = create_database(postgres_server_url, prefix="salesbot_m_")
+    try:
+        assert migrations.current(url) is None
+        migrations.upgrade(url)
+        assert migrations.current(url) == migrations.head()
+        assert _schema(url) == (TABLES | {"alembic_version"}, TYPES)
+
+        migrations.downgrade(url, "base")
+        assert migrations.current(url) is None
+        assert _schema(url) == ({"alembic_version"}, set())
+
+        migrations.upgrade(url, "head")
+        assert migrations.current(url) == migrations.head()
+        assert _schema(url)[0] == TABLES | {"alembic_version"}
+    finally:
+        drop_database(postgres_server_url, name)
+
+
+@pytest.mark.slow
+def test_concurrent_upgrades_of_a_fresh_database_take_turns(postgres_server_url: str) -> None:
+    """Several server processes starting at once all migrate the same fresh database."""
+    name, url = create_database(postgres_server_url, prefix="salesbot_m_")
+    code = "import sys; from salesbot_postgres import migrations; migrations.upgrade(sys.argv[1])"
+    try:
+        starters = [
+            subprocess.Popen(  # noqa: S603 - our own interpreter and code
+                [sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        for starter in starters:
+            _, errors = starter.communicate(timeout=60)
+            assert starter.returncode == 0, errors
+        assert migrations.current(url) == migrations.head()
+        # In-process callers (threads) are serialised too.
+        failures: list[BaseException] = []
+
+        def upgrade_in_thread() -> None:
+            try:
+                migrations.upgrade(url)
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=upgrade_in_thread) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert failures == []
+        assert migrations.current(url) == migrations.head()
+    finally:
+        drop_database(postgres_server_url, name)
+
+
+def test_history_names_every_revision() -> None:
+    lines = migrations.history()
+    assert lines[0].startswith("<base> -> 0001 (head), initial schema")
+    assert migrations.head() == "0001"
+
+
+def test_an_unreachable_database_is_unavailable() -> None:
+    with pytest.raises(DatabaseUnavailable):
+        migrations.current("postgresql://postgres@127.0.0.1:1/nowhere")
+    with pytest.raises(DatabaseUnavailable):
+        migrations.upgrade("postgresql://postgres@127.0.0.1:1/nowhere")
