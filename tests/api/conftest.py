@@ -1,8 +1,8 @@
 """The API suite: the real app from ``create_app`` through Litestar's async test client.
 
-Everything is real (bcrypt at cost 4, JWT, routing, envelope) except what the container's
-overrides swap: the persistence backend (the ``uow_factory`` fixture, the one place to switch it),
-the assistant (scripted) and the clock (moved by hand).
+Everything is real (PostgreSQL, bcrypt at cost 4, JWT, routing, envelope) except what the
+container's overrides swap: the unit of work (to the test session's database, see the
+``uow_factory`` fixture), the assistant (scripted) and the clock (moved by hand).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from salesbot_core.ports import UnitOfWorkFactory
-from salesbot_core.testing import FakeClock, InMemoryStore, ScriptedAssistant
+from salesbot_core.testing import FakeClock, ScriptedAssistant
 from salesbot_http.app import create_app
 from salesbot_http.container import Container, build_container
 from salesbot_http.settings import Settings
+from salesbot_postgres import Database
 
 Client = AsyncTestClient[Litestar]
 
@@ -37,11 +38,11 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def uow_factory() -> UnitOfWorkFactory:
-    """The persistence backend under test: switch it here (e.g. to the PostgreSQL ``database``
-    fixture of ``tests/support/database.py``) and the whole API suite follows."""
-    store = InMemoryStore()
-    return store.uow_factory
+def uow_factory(database: Database) -> UnitOfWorkFactory:
+    """The persistence backend under test, the one place to switch it: PostgreSQL (the
+    ``database`` fixture of ``tests/support/database.py``: this session's migrated database,
+    emptied before each test). ``InMemoryStore().uow_factory`` runs the suite without it."""
+    return database.unit_of_work
 
 
 @pytest.fixture

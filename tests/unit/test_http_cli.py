@@ -1,15 +1,24 @@
-"""The ``salesbot`` command line: help everywhere, clear configuration errors, token cleanup."""
+"""The ``salesbot`` command line: help everywhere, clear configuration and database errors,
+migrations and token cleanup on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from click.testing import CliRunner
 
+from salesbot_core.domain import RefreshToken, User
 from salesbot_http.cli import describe_assistant, describe_database, main
 from salesbot_http.database import redact
 from salesbot_http.settings import Settings
+from salesbot_postgres import Database, migrations
+from tests.support.database import create_database, drop_database
 
 SECRET = "s" * 40
 
@@ -74,26 +83,97 @@ def test_a_configuration_error_is_one_line_and_exit_2(
     assert "Traceback" not in result.output
 
 
-def test_tokens_cleanup_reports_what_it_deleted(runner: CliRunner) -> None:
-    result = runner.invoke(
-        main,
-        ["tokens", "cleanup"],
-        env={
-            "JWT_SECRET": SECRET,
-            "JWT_REFRESH_SECRET": SECRET,
-            "DATABASE_URL": "postgresql://x/y",
-        },
+def _on(url: str) -> dict[str, str]:
+    return {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DATABASE_URL": url}
+
+
+async def test_tokens_cleanup_deletes_stale_tokens(
+    runner: CliRunner, database: Database, database_url: str
+) -> None:
+    now = datetime.now(UTC)
+    user = User(
+        id=uuid.uuid4(),
+        email="jane@example.com",
+        name="Jane",
+        phone=None,
+        password_hash="x",
+        created_at=now,
+        updated_at=now,
+    )
+    expired = RefreshToken(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        family_id=uuid.uuid4(),
+        token_hash="e" * 64,
+        created_at=now - timedelta(days=8),
+        expires_at=now - timedelta(days=1),
+    )
+    alive = msgspec.structs.replace(
+        expired, id=uuid.uuid4(), token_hash="a" * 64, expires_at=now + timedelta(days=1)
+    )
+    async with database.unit_of_work() as uow:
+        await uow.users.add(user)
+        await uow.refresh_tokens.add(expired)
+        await uow.refresh_tokens.add(alive)
+        await uow.commit()
+
+    result = await asyncio.to_thread(
+        runner.invoke, main, ["tokens", "cleanup"], env=_on(database_url)
     )
 
     assert result.exit_code == 0, result.output
-    assert "deleted 0 stale refresh token(s)" in result.output
+    assert "deleted 1 stale refresh token(s)" in result.output
+    async with database.unit_of_work() as uow:
+        assert await uow.refresh_tokens.get_by_hash("e" * 64) is None
+        assert await uow.refresh_tokens.get_by_hash("a" * 64) is not None
+
+
+@pytest.fixture
+def fresh_database_url(postgres_server_url: str) -> Iterator[str]:
+    name, url = create_database(postgres_server_url)
+    try:
+        yield url
+    finally:
+        drop_database(postgres_server_url, name)
+
+
+def test_db_commands_walk_the_migrations(runner: CliRunner, fresh_database_url: str) -> None:
+    env = _on(fresh_database_url)
+    head = migrations.head()
+
+    before = runner.invoke(main, ["db", "current"], env=env)
+    upgraded = runner.invoke(main, ["db", "upgrade"], env=env)
+    current = runner.invoke(main, ["db", "current"], env=env)
+    history = runner.invoke(main, ["db", "history"], env=env)
+    downgraded = runner.invoke(main, ["db", "downgrade", "base"], env=env)
+
+    assert before.exit_code == 0, before.output
+    assert "never migrated" in before.output
+    assert upgraded.exit_code == 0, upgraded.output
+    assert head in upgraded.output
+    assert current.output.strip() == head
+    assert head in history.output
+    assert downgraded.exit_code == 0, downgraded.output
+    assert "base" in downgraded.output
+
+
+def test_an_unreachable_database_is_one_line_and_exit_1(runner: CliRunner) -> None:
+    # A port nothing listens on: refused at once.
+    unreachable = _on("postgresql://nobody@127.0.0.1:9/salesbot")
+
+    for command in (["db", "current"], ["tokens", "cleanup"]):
+        result = runner.invoke(main, command, env=unreachable)
+        assert result.exit_code == 1, result.output
+        assert "unavailable" in result.output
+        assert "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
 
 
 def test_the_database_url_is_logged_without_its_password() -> None:
     assert redact("postgresql://app:s3cret@db:5432/shop") == "postgresql://app:***@db:5432/shop"
     assert redact("postgresql://app@db/shop") == "postgresql://app@db/shop"
     settings = Settings(database_url="postgresql://app:s3cret@db/shop")
-    assert "s3cret" not in describe_database(settings, settings.database_url)
+    assert "s3cret" not in describe_database(settings, "postgresql://app:s3cret@db/shop")
 
 
 def test_the_startup_log_says_which_assistant_answers() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from salesbot_core.offline import OfflineSalesAssistant
 from salesbot_http.container import build_container
 from salesbot_http.passwords import BcryptPasswordHasher
 from salesbot_http.settings import Settings
 from salesbot_http.tokens import JwtAccessTokens
 from salesbot_openai import OpenAISalesAssistant
+from salesbot_postgres import Database
 
 SECRET = "s" * 40
 
@@ -32,8 +35,11 @@ def test_security_adapters_follow_the_settings() -> None:
 
 
 def test_use_cases_are_built_once_per_container() -> None:
-    container = build_container(Settings(jwt_secret=SECRET, jwt_refresh_secret=SECRET))
-    other = build_container(Settings(jwt_secret=SECRET, jwt_refresh_secret=SECRET))
+    settings = Settings(
+        jwt_secret=SECRET, jwt_refresh_secret=SECRET, database_url="postgresql://x@db/shop"
+    )
+    container = build_container(settings)
+    other = build_container(settings)
 
     assert container.usecases.login() is container.usecases.login()
     assert container.usecases.login() is not other.usecases.login()
@@ -65,3 +71,31 @@ async def test_with_an_openai_key_the_openai_assistant_answers_and_is_closed_at_
     assert not assistant._client.is_closed()
     await container.shutdown().run()
     assert assistant._client.is_closed()
+
+
+async def test_persistence_is_postgresql_configured_from_settings() -> None:
+    settings = Settings(
+        jwt_secret=SECRET,
+        jwt_refresh_secret=SECRET,
+        database_url="postgresql://app:secret@db.example:5432/shop",
+        db_pool_size=3,
+        db_statement_timeout_ms=1500,
+        health_timeout_s=1.5,
+    )
+    container = build_container(settings)
+
+    database = container.persistence.database()  # connects to nothing yet
+
+    assert isinstance(database, Database)
+    assert database.config.url == settings.database_url
+    assert database.config.pool_size == 3
+    assert database.config.statement_timeout_ms == 1500
+    assert database.config.ping_timeout_s == 1.5
+    assert container.persistence.uow_factory() == database.unit_of_work
+    await container.shutdown().run()  # disposes of the (empty) pool
+
+
+def test_without_a_database_url_the_container_says_how_to_get_one() -> None:
+    container = build_container(Settings(jwt_secret=SECRET, jwt_refresh_secret=SECRET))
+    with pytest.raises(RuntimeError, match="DATABASE_URL"):
+        container.persistence.uow_factory()

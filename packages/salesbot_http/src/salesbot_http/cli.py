@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import click
+import msgspec
 
 from salesbot_http import database
 from salesbot_http.logs import configure_logging
@@ -38,11 +39,10 @@ def describe_assistant(settings: Settings) -> str:
     return f"OpenAI-compatible assistant, model {settings.openai_model} at {base_url}"
 
 
-def describe_database(settings: Settings, url: str | None) -> str:
+def describe_database(settings: Settings, url: str) -> str:
     if settings.uses_embedded_database:
-        where = f"embedded PostgreSQL with data in {settings.data_dir}"
-        return f"{where} ({database.redact(url)})" if url else where
-    return f"PostgreSQL at {database.redact(url or '')}"
+        return f"embedded PostgreSQL with data in {settings.data_dir} ({database.redact(url)})"
+    return f"PostgreSQL at {database.redact(url)}"
 
 
 @click.group(name="salesbot", context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,11 +95,10 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         server.serve()
 
 
-def _hand_over_to_workers(settings: Settings, url: str | None) -> None:
+def _hand_over_to_workers(settings: Settings, url: str) -> None:
     """Workers build their settings from the environment: give them what this process resolved
     (the embedded database's URL and the secrets generated for it)."""
-    if url is not None:
-        os.environ["DATABASE_URL"] = url
+    os.environ["DATABASE_URL"] = url
     os.environ["JWT_SECRET"] = settings.jwt_secret
     os.environ["JWT_REFRESH_SECRET"] = settings.jwt_refresh_secret
 
@@ -109,7 +108,7 @@ def db() -> None:
     """Database migrations (alembic) on the configured database."""
 
 
-def _on_database(action: Callable[[str | None], T]) -> T:
+def _on_database(action: Callable[[str], T]) -> T:
     settings = _settings()
     with database.configured_database(settings, migrate=False) as url:
         return action(url)
@@ -119,26 +118,30 @@ def _on_database(action: Callable[[str | None], T]) -> T:
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
     """Upgrade the schema to REVISION [default: head]."""
-    _on_database(lambda url: database.upgrade(url, revision))
+    now = _on_database(lambda url: database.upgrade(url, revision))
+    click.echo(f"database at revision {now}")
 
 
 @db.command()
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Downgrade the schema to REVISION: -1 for one step back, base for all."""
-    _on_database(lambda url: database.downgrade(url, revision))
+    now = _on_database(lambda url: database.downgrade(url, revision))
+    click.echo(f"database at revision {now}")
 
 
 @db.command()
 def current() -> None:
     """Show the schema's current revision."""
-    _on_database(database.current)
+    revision = _on_database(database.current)
+    click.echo(revision or "base (never migrated)")
 
 
 @db.command()
 def history() -> None:
-    """List the migrations."""
-    _on_database(database.history)
+    """List the migrations, newest first."""
+    for line in database.history():
+        click.echo(line)
 
 
 @db.command()
@@ -149,8 +152,9 @@ def history() -> None:
     help="Compare the tables with the database [default] or write an empty migration.",
 )
 def revision(message: str, autogenerate: bool) -> None:
-    """Create a new migration."""
-    _on_database(lambda url: database.revision(url, message, autogenerate))
+    """Create a new migration (the database must be at head to autogenerate)."""
+    path = _on_database(lambda url: database.revision(url, message, autogenerate))
+    click.echo(f"wrote {path}")
 
 
 @main.group()
@@ -164,14 +168,18 @@ def cleanup() -> None:
     from salesbot_http.container import build_container  # noqa: PLC0415
 
     settings = _settings()
-    with database.configured_database(settings, migrate=False):
-        container = build_container(settings)
+    with database.configured_database(settings, migrate=False) as url:
+        container = build_container(msgspec.structs.replace(settings, database_url=url))
 
         async def run() -> int:
-            deleted: int = await container.usecases.cleanup_tokens()()
+            try:
+                deleted: int = await container.usecases.cleanup_tokens()()
+            finally:
+                await container.shutdown().run()
             return deleted
 
-        deleted = asyncio.run(run())
+        with database.reported_failures():
+            deleted = asyncio.run(run())
     click.echo(f"deleted {deleted} stale refresh token(s)")
 
 

@@ -24,7 +24,6 @@ from salesbot_core.ports import (
     TokenIssuer,
     UnitOfWorkFactory,
 )
-from salesbot_core.testing import InMemoryStore
 from salesbot_core.tokens import TokenPolicy
 from salesbot_core.usecases import (
     CheckEmail,
@@ -49,6 +48,7 @@ from salesbot_http.system import RandomIds, SystemClock
 from salesbot_http.tokens import JwtAccessTokens
 from salesbot_openai import OpenAIConfig, OpenAISalesAssistant
 from salesbot_openai.config import MetadataFormat
+from salesbot_postgres import Database, DatabaseConfig
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +71,31 @@ def hash_threads(threads: int) -> Iterator[ThreadPoolExecutor]:
         executor.shutdown(wait=False, cancel_futures=True)
 
 
-def in_memory_unit_of_work(store: InMemoryStore) -> UnitOfWorkFactory:
-    return store.uow_factory
+def database_config(settings: Settings) -> DatabaseConfig:
+    if settings.database_url is None:
+        raise RuntimeError(
+            "no database URL: set DATABASE_URL, or run `salesbot serve`, which starts the "
+            "embedded database and hands its URL over"
+        )
+    return DatabaseConfig(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        ping_timeout_s=settings.health_timeout_s,
+    )
+
+
+def open_database(config: DatabaseConfig, shutdown: ShutdownSteps) -> Database:
+    """The pool; it connects on first use and is disposed of when the app stops."""
+    database = Database(config)
+    shutdown.add(database.dispose)
+    return database
+
+
+def unit_of_work_factory(database: Database) -> UnitOfWorkFactory:
+    return database.unit_of_work
 
 
 def openai_config(settings: Settings) -> OpenAIConfig:
@@ -98,12 +121,13 @@ def assistant_kind(settings: Settings) -> str:
 
 
 class Persistence(containers.DeclarativeContainer):
-    """Where salesbot keeps its data."""
+    """Where salesbot keeps its data: PostgreSQL (the configured server or the embedded one)."""
 
     settings = providers.Dependency(instance_of=Settings)
-    # Placeholder until salesbot_postgres lands: the PostgreSQL unit of work goes here.
-    store = providers.Singleton(InMemoryStore)
-    uow_factory = providers.Singleton(in_memory_unit_of_work, store)
+    shutdown = providers.Dependency(instance_of=ShutdownSteps)
+    config = providers.Singleton(database_config, settings)
+    database = providers.Singleton(open_database, config, shutdown)
+    uow_factory = providers.Singleton(unit_of_work_factory, database)
 
 
 class Assistants(containers.DeclarativeContainer):
@@ -169,7 +193,7 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(RandomIds)
     token_policy = providers.Singleton(token_policy_from, settings)
 
-    persistence = providers.Container(Persistence, settings=settings)
+    persistence = providers.Container(Persistence, settings=settings, shutdown=shutdown)
     assistants = providers.Container(Assistants, settings=settings, shutdown=shutdown)
     security = providers.Container(Security, settings=settings)
     usecases = providers.Container(

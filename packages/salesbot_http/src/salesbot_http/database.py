@@ -1,7 +1,7 @@
 """The database the CLI works on: the configured one, or the embedded server it starts.
 
-PLACEHOLDER until ``salesbot_postgres`` lands on main: the embedded server and the alembic
-commands are stubs that say so; ``serve`` then runs on the in-memory store of the container.
+Migrations run synchronously here, before any event loop serves (``salesbot_postgres.migrations``
+is blocking by design).
 """
 
 from __future__ import annotations
@@ -9,58 +9,74 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 
+from salesbot_core.errors import DatabaseUnavailable
 from salesbot_http.settings import Settings
+from salesbot_postgres import EmbeddedPostgres, EmbeddedPostgresError, migrations, redacted
 
 logger = logging.getLogger(__name__)
 
 
-class DatabaseToolsUnavailable(click.ClickException):
-    """A database command that needs ``salesbot_postgres``, which is not wired yet."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(f"{what} needs salesbot_postgres, which is not wired in yet")
-
-
 def redact(url: str) -> str:
     """``url`` without its password, for logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return redacted(url)
 
 
 @contextlib.contextmanager
-def configured_database(settings: Settings, *, migrate: bool) -> Iterator[str | None]:
+def reported_failures() -> Iterator[None]:
+    """Database failures a command cannot recover from, as one line and exit status 1."""
+    try:
+        yield
+    except EmbeddedPostgresError as exc:  # includes DataDirectoryInUse
+        raise click.ClickException(str(exc)) from None
+    except DatabaseUnavailable as exc:
+        cause = f" ({type(exc.__cause__).__name__})" if exc.__cause__ else ""
+        raise click.ClickException(f"{exc.message}{cause}") from None
+
+
+@contextlib.contextmanager
+def configured_database(settings: Settings, *, migrate: bool) -> Iterator[str]:
     """Yield the database URL to use. With the embedded default, start the server under the data
-    directory first (and ``migrate`` it), and stop it on exit."""
+    directory first (and ``migrate`` it to head), and stop it on exit."""
     if settings.database_url is not None:
         yield settings.database_url
         return
-    # PLACEHOLDER: salesbot_postgres.EmbeddedPostgres(settings.data_dir) goes here.
-    logger.warning("embedded PostgreSQL not wired yet: data lives in memory only")
-    yield None
+    server = EmbeddedPostgres(settings.data_dir)
+    with reported_failures():
+        url = server.start()
+    try:
+        if migrate:
+            with reported_failures():
+                migrations.upgrade(url)
+            logger.info("embedded database migrated to %s", migrations.head())
+        yield url
+    finally:
+        server.stop()
 
 
-def upgrade(url: str | None, revision: str) -> None:
-    raise DatabaseToolsUnavailable("db upgrade")
+def upgrade(url: str, revision: str) -> str:
+    with reported_failures():
+        migrations.upgrade(url, revision)
+        return migrations.current(url) or "base"
 
 
-def downgrade(url: str | None, revision: str) -> None:
-    raise DatabaseToolsUnavailable("db downgrade")
+def downgrade(url: str, revision: str) -> str:
+    with reported_failures():
+        migrations.downgrade(url, revision)
+        return migrations.current(url) or "base"
 
 
-def current(url: str | None) -> None:
-    raise DatabaseToolsUnavailable("db current")
+def current(url: str) -> str | None:
+    with reported_failures():
+        return migrations.current(url)
 
 
-def history(url: str | None) -> None:
-    raise DatabaseToolsUnavailable("db history")
+def history() -> list[str]:
+    return migrations.history()
 
 
-def revision(url: str | None, message: str, autogenerate: bool) -> None:
-    raise DatabaseToolsUnavailable("db revision")
+def revision(url: str, message: str, autogenerate: bool) -> str:
+    with reported_failures():
+        return str(migrations.revision(url, message, autogenerate))
