@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
@@ -168,7 +168,7 @@ class OpenAISalesAssistant:
             raise AssistantUnavailable("The sales assistant returned an empty answer")
         return Generated(text=text, usage=answer.usage)
 
-    async def stream_reply(self, request: ReplyRequest) -> AsyncIterator[ReplyDelta | Generated]:
+    async def stream_reply(self, request: ReplyRequest) -> AsyncGenerator[ReplyDelta | Generated]:
         """The reply of ``reply``, handed out as the server streams it: ``ReplyDelta``s, then one
         ``Generated`` with the whole text (the deltas joined) and the usage (0 when the server
         sends none). Same prompt, model, caps, timeouts and errors as ``reply``; an error may come
