@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
-from salesbot_core.ports import UnitOfWorkFactory
+from salesbot_core.ports import SalesInsightReader, UnitOfWorkFactory
 from salesbot_core.testing import InMemoryStore
 
 
+@dataclass(frozen=True)
+class Backend:
+    uow: UnitOfWorkFactory
+    insight: SalesInsightReader
+
+
 @pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.postgres)])
-def uow(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "memory":
-        return InMemoryStore().uow_factory
+        store = InMemoryStore()
+        return Backend(uow=store.uow_factory, insight=store.insight())
     database = request.getfixturevalue("database")
-    factory: UnitOfWorkFactory = database.unit_of_work
-    return factory
+    return Backend(uow=database.unit_of_work, insight=database.insight())
+
+
+@pytest.fixture
+def uow(backend: Backend) -> UnitOfWorkFactory:
+    return backend.uow

@@ -492,11 +492,14 @@ async def test_record_exchange_appends_two_messages_and_steps_the_counter(
     user = await stored_user(uow)
     conversation = await stored_conversation(uow, user)
     first = exchange(conversation.id, 1, T0 + timedelta(minutes=1))
-    second = exchange(
-        conversation.id,
-        2,
-        T0 + timedelta(minutes=2),
-        TokenUsage(prompt_tokens=7, completion_tokens=3),
+    second = replace(
+        exchange(
+            conversation.id,
+            2,
+            T0 + timedelta(minutes=2),
+            TokenUsage(prompt_tokens=7, completion_tokens=3),
+        ),
+        context_chars=25,
     )
     async with uow() as work:
         stored_first = await work.conversations.record_exchange(first)
@@ -532,6 +535,10 @@ async def test_record_exchange_appends_two_messages_and_steps_the_counter(
         message_count=4,
         prompt_tokens=17,
         completion_tokens=8,
+        # "question N" and "answer N": 10 + 8 characters an exchange.
+        history_chars=36,
+        context_chars=25,
+        full_history_chars=10 + (18 + 10),
         updated_at=second.bot_created_at,
     )
     async with uow() as work:

@@ -1,4 +1,5 @@
-"""Helpers of the adapter tests: a customer's conversation over ``SendMessage`` and the store."""
+"""Helpers of the adapter tests: a customer's conversation over ``SendMessage`` and the store, and
+the ways an LLM call can fail."""
 
 from __future__ import annotations
 
@@ -8,15 +9,50 @@ from uuid import UUID
 import msgspec
 
 from salesbot_core.domain import Conversation, Message
+from salesbot_core.errors import AssistantTimeout, AssistantUnavailable
+from salesbot_core.ports import ReplyDelta
 from salesbot_core.testing import FakeClock, InMemoryStore, SequentialIds
 from salesbot_core.usecases import ExchangeResult, SendMessage
 from salesbot_openai import OpenAISalesAssistant
+from salesbot_openai.testing import (
+    MALFORMED_JSON,
+    NO_CHOICES,
+    Completion,
+    Delay,
+    Disconnect,
+    HttpError,
+    Outcome,
+    RawBody,
+)
 
 TEST_MODEL = "gpt-test-model"
 TEST_KEY = "sk-test-secret-key"
 CUSTOMER = UUID(int=0xC0FFEE)
 
 MakeAssistant = Callable[..., OpenAISalesAssistant]
+
+SECRET_BODY = "upstream-internal-detail-7f3a"
+
+# (outcome of every request, expected error, requests the SDK makes with max_retries=1), for a
+# whole reply and a streamed one alike
+FAILURES: dict[str, tuple[Outcome, type[AssistantUnavailable], int]] = {
+    "429 after the retry": (HttpError(429, SECRET_BODY), AssistantUnavailable, 2),
+    "500 after the retry": (HttpError(500, SECRET_BODY), AssistantUnavailable, 2),
+    "503 after the retry": (HttpError(503, SECRET_BODY), AssistantUnavailable, 2),
+    "400, not retried": (HttpError(400, SECRET_BODY), AssistantUnavailable, 1),
+    "401, not retried": (HttpError(401, SECRET_BODY), AssistantUnavailable, 1),
+    "malformed JSON body": (MALFORMED_JSON, AssistantUnavailable, 1),
+    "no choices": (NO_CHOICES, AssistantUnavailable, 1),
+    "not a completion": (RawBody(b'{"object": "error"}'), AssistantUnavailable, 1),
+    "HTML body": (
+        RawBody(b"<html>Bad gateway</html>", content_type="text/html"),
+        AssistantUnavailable,
+        1,
+    ),
+    "empty reply": (Completion(""), AssistantUnavailable, 1),
+    "dropped connection": (Disconnect(), AssistantUnavailable, 2),
+    "slower than the timeout": (Delay(3.0), AssistantTimeout, 2),
+}
 
 
 class Chat:
@@ -33,6 +69,23 @@ class Chat:
         result = await self.send_message(
             user_id=CUSTOMER, content=content, conversation_id=self.conversation_id
         )
+        self.conversation_id = result.conversation.id
+        return result
+
+    async def stream(self, content: str, deltas: list[str] | None = None) -> ExchangeResult:
+        """Send through ``SendMessage.stream``, appending each delta's text to ``deltas`` as it
+        arrives (so a caller still has them when the stream fails)."""
+        received = [] if deltas is None else deltas
+        result: ExchangeResult | None = None
+        async for event in self.send_message.stream(
+            user_id=CUSTOMER, content=content, conversation_id=self.conversation_id
+        ):
+            if isinstance(event, ReplyDelta):
+                assert result is None, "a delta after the result"
+                received.append(event.text)
+            else:
+                result = event
+        assert result is not None, "the stream ended without a result"
         self.conversation_id = result.conversation.id
         return result
 

@@ -7,44 +7,12 @@ import time
 
 import msgspec
 import pytest
-from openai_support import TEST_KEY, Chat, MakeAssistant
+from openai_support import FAILURES, SECRET_BODY, TEST_KEY, Chat, MakeAssistant
 
 from salesbot_core.errors import AssistantTimeout, AssistantUnavailable, InvalidMetadataAnswer
 from salesbot_core.ports import DistillationRequest, ReplyRequest, TitleRequest
 from salesbot_openai import OpenAIConfig, OpenAISalesAssistant
-from salesbot_openai.testing import (
-    MALFORMED_JSON,
-    NO_CHOICES,
-    Completion,
-    Delay,
-    Disconnect,
-    FakeOpenAIServer,
-    HttpError,
-    Outcome,
-    RawBody,
-)
-
-SECRET_BODY = "upstream-internal-detail-7f3a"
-
-# (outcome of every request, expected error, requests the SDK makes with max_retries=1)
-FAILURES: dict[str, tuple[Outcome, type[AssistantUnavailable], int]] = {
-    "429 after the retry": (HttpError(429, SECRET_BODY), AssistantUnavailable, 2),
-    "500 after the retry": (HttpError(500, SECRET_BODY), AssistantUnavailable, 2),
-    "503 after the retry": (HttpError(503, SECRET_BODY), AssistantUnavailable, 2),
-    "400, not retried": (HttpError(400, SECRET_BODY), AssistantUnavailable, 1),
-    "401, not retried": (HttpError(401, SECRET_BODY), AssistantUnavailable, 1),
-    "malformed JSON body": (MALFORMED_JSON, AssistantUnavailable, 1),
-    "no choices": (NO_CHOICES, AssistantUnavailable, 1),
-    "not a completion": (RawBody(b'{"object": "error"}'), AssistantUnavailable, 1),
-    "HTML body": (
-        RawBody(b"<html>Bad gateway</html>", content_type="text/html"),
-        AssistantUnavailable,
-        1,
-    ),
-    "empty reply": (Completion(""), AssistantUnavailable, 1),
-    "dropped connection": (Disconnect(), AssistantUnavailable, 2),
-    "slower than the timeout": (Delay(3.0), AssistantTimeout, 2),
-}
+from salesbot_openai.testing import Completion, FakeOpenAIServer, HttpError, RawBody
 
 
 @pytest.mark.parametrize("failure", FAILURES, ids=list(FAILURES))

@@ -51,9 +51,9 @@ def test_a_new_revision_against_an_up_to_date_database_is_empty(
 ) -> None:
     written = migrations.revision(database_url, "nothing to do", version_path=tmp_path)
     assert written.parent == tmp_path
-    assert written.name.startswith("r0002_")
+    assert written.name.startswith(f"r{int(migrations.head()) + 1:04d}_")
     script = written.read_text()
-    assert "down_revision: str | Sequence[str] | None = '0001'" in script
+    assert f"down_revision: str | Sequence[str] | None = '{migrations.head()}'" in script
     body = script.split("def upgrade() -> None:", 1)[1].split("def downgrade", 1)[0]
     statements = [line.strip() for line in body.splitlines() if line.strip()]
     assert [s for s in statements if not s.startswith("#")] == ["pass"]
@@ -117,8 +117,11 @@ def test_concurrent_upgrades_of_a_fresh_database_take_turns(postgres_server_url:
 
 def test_history_names_every_revision() -> None:
     lines = migrations.history()
-    assert lines[0].startswith("<base> -> 0001 (head), initial schema")
-    assert migrations.head() == "0001"
+    # Newest first, each revision following the one before it.
+    assert lines[-1].startswith("<base> -> 0001")
+    assert "initial schema" in lines[-1]
+    assert lines[0].startswith(f"{int(migrations.head()) - 1:04d} -> {migrations.head()} (head)")
+    assert len(lines) == int(migrations.head())
 
 
 def test_an_unreachable_database_is_unavailable() -> None:

@@ -1,16 +1,19 @@
-"""The core's ``SalesAssistant`` port on the openai SDK, for any OpenAI-compatible server.
+"""The core's ``SalesAssistant`` port (and its optional ``StreamingSalesAssistant``) on the openai
+SDK, for any OpenAI-compatible server.
 
-Every failure leaves as a core error: ``AssistantTimeout`` when the server is too slow,
-``AssistantUnavailable`` for everything else (connection, 429/5xx after the SDK's retries, 4xx, a
-malformed body), ``InvalidMetadataAnswer`` when a metadata answer does not validate. Messages
-never carry the key, the URL or the server's body; the logs say which call failed and how.
+Every failure leaves as a core error: ``AssistantTimeout`` when the server is too slow (a streamed
+reply included, when it stalls between chunks), ``AssistantUnavailable`` for everything else
+(connection, 429/5xx after the SDK's retries, 4xx, a malformed body or chunk, a stream that breaks
+off), ``InvalidMetadataAnswer`` when a metadata answer does not validate. Messages never carry the
+key, the URL or the server's body; the logs say which call failed and how.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
@@ -19,12 +22,13 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
 
-from salesbot_core.domain import ChatMessage
+from salesbot_core.domain import ChatMessage, TokenUsage
 from salesbot_core.errors import AssistantTimeout, AssistantUnavailable, InvalidMetadataAnswer
 from salesbot_core.ports import (
     DistillationRequest,
     Distilled,
     Generated,
+    ReplyDelta,
     ReplyRequest,
     TitleRequest,
 )
@@ -37,7 +41,7 @@ from salesbot_core.prompts import (
     title_prompt,
 )
 from salesbot_openai.config import OpenAIConfig
-from salesbot_openai.wire import Answer, MalformedCompletion, read_answer
+from salesbot_openai.wire import Answer, MalformedCompletion, read_answer, read_chunk
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +86,40 @@ def _unfenced(text: str) -> str:
     return stripped
 
 
+class _TrimmedReply:
+    """A streamed reply trimmed as ``reply`` trims a whole one: leading whitespace is dropped and
+    trailing whitespace held back until more text follows, so the pieces handed out join to
+    exactly the stripped whole."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._held = ""
+
+    def add(self, piece: str) -> str:
+        """The part of ``piece`` to hand out now (possibly empty)."""
+        text = self._held + piece
+        if not self._parts:
+            text = text.lstrip()
+        kept = text.rstrip()
+        self._held = text[len(kept) :]
+        if kept:
+            self._parts.append(kept)
+        return kept
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+
+def _chunk_fields(chunk: object) -> dict[str, object]:
+    """The fields the server sent in a chunk the SDK parsed (it builds them leniently)."""
+    if not isinstance(chunk, openai.BaseModel):
+        raise MalformedCompletion("a streamed chunk is not a JSON object")
+    return chunk.to_dict(warnings=False)
+
+
 class OpenAISalesAssistant:
-    """Replies, titles and metadata from Chat Completions.
+    """Replies (whole or streamed), titles and metadata from Chat Completions.
 
     The assistant owns its client: ``aclose()`` (or leaving ``async with``) closes it.
     """
@@ -132,6 +168,61 @@ class OpenAISalesAssistant:
             raise AssistantUnavailable("The sales assistant returned an empty answer")
         return Generated(text=text, usage=answer.usage)
 
+    async def stream_reply(self, request: ReplyRequest) -> AsyncGenerator[ReplyDelta | Generated]:
+        """The reply of ``reply``, handed out as the server streams it: ``ReplyDelta``s, then one
+        ``Generated`` with the whole text (the deltas joined) and the usage (0 when the server
+        sends none). Same prompt, model, caps, timeouts and errors as ``reply``; an error may come
+        after some deltas. ``timeout_s`` bounds each wait for the next chunk, ``deadline_s`` the
+        whole stream (the consumer's time between pieces included). A stream that ends without a
+        finish reason was cut off: ``AssistantUnavailable``. Closing the generator early closes
+        the HTTP stream."""
+        config = self._config
+        kind = "streamed reply"
+        deadline = asyncio.get_running_loop().time() + config.deadline_s
+        with self._failures(kind):
+            async with asyncio.timeout_at(deadline):
+                stream = await self._client.chat.completions.create(
+                    model=config.model,
+                    messages=[_message_param(message) for message in reply_prompt(request)],
+                    max_completion_tokens=(
+                        openai.omit if config.max_reply_tokens is None else config.max_reply_tokens
+                    ),
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+        async with stream:  # closed on every way out, a consumer that stops early included
+            reply, refusal = _TrimmedReply(), []
+            finish_reason: str | None = None
+            usage = TokenUsage()
+            while True:
+                # The deadline is for the whole stream, but its scope covers only our own waits,
+                # so its cancellation never lands in the consumer's code between our yields.
+                with self._failures(kind):
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            chunk: object = await anext(stream, None)
+                    except ValueError as exc:  # an event whose data is not JSON (or not UTF-8)
+                        raise MalformedCompletion("a streamed event is not JSON") from exc
+                    if chunk is None:
+                        break
+                    piece = read_chunk(_chunk_fields(chunk))
+                finish_reason = piece.finish_reason or finish_reason
+                usage = piece.usage or usage
+                refusal.append(piece.refusal)
+                if delta := reply.add(piece.content):
+                    yield ReplyDelta(text=delta)
+        if finish_reason is None:
+            # A body that simply ends (a proxy closing cleanly) must not pass for a whole reply.
+            logger.warning("LLM %s ended without a finish reason", kind)
+            raise AssistantUnavailable("The sales assistant's answer broke off")
+        text = reply.text
+        if not text and (text := "".join(refusal).strip()):
+            yield ReplyDelta(text=text)
+        if not text:
+            logger.warning("LLM %s was empty (finish_reason=%s)", kind, finish_reason)
+            raise AssistantUnavailable("The sales assistant returned an empty answer")
+        yield Generated(text=text, usage=usage)
+
     async def title(self, request: TitleRequest) -> Generated:
         answer = await self._complete(
             "title", title_prompt(request), max_tokens=self._config.max_title_tokens
@@ -162,7 +253,7 @@ class OpenAISalesAssistant:
         response_format: ResponseFormat | openai.Omit = openai.omit,
     ) -> Answer:
         config = self._config
-        try:
+        with self._failures(kind):
             async with asyncio.timeout(config.deadline_s):
                 # The raw body, not the SDK's lenient model: see ``salesbot_openai.wire``.
                 raw = await self._client.chat.completions.with_raw_response.create(
@@ -172,6 +263,14 @@ class OpenAISalesAssistant:
                     response_format=response_format,
                 )
                 body = raw.http_response.content
+            return read_answer(body)
+
+    @contextmanager
+    def _failures(self, kind: str) -> Iterator[None]:
+        """Turn what the SDK, the deadline and the wire raise into the core's errors."""
+        config = self._config
+        try:
+            yield
         except TimeoutError as exc:
             logger.warning("LLM %s call exceeded the %.1fs deadline", kind, config.deadline_s)
             raise AssistantTimeout(
@@ -201,8 +300,6 @@ class OpenAISalesAssistant:
         except openai.OpenAIError as exc:
             logger.warning("LLM %s call failed: %s", kind, type(exc).__name__)
             raise AssistantUnavailable("The sales assistant failed") from exc
-        try:
-            return read_answer(body)
         except MalformedCompletion as exc:
             logger.warning("LLM %s answer was malformed: %s", kind, exc)
             raise AssistantUnavailable("The sales assistant sent a malformed answer") from exc

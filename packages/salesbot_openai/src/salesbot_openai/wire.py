@@ -1,11 +1,15 @@
-"""The part of a Chat Completions response salesbot reads, validated with msgspec.
+"""The part of a Chat Completions response (or of a streamed chunk) salesbot reads, validated with
+msgspec.
 
 The SDK builds its response models leniently (a body of the wrong shape becomes an object with
 missing attributes, a non-JSON body becomes a string), so the adapter reads the raw body itself
-and decodes only what it needs; anything else is a malformed answer.
+and decodes only what it needs; anything else is a malformed answer. A streamed chunk comes from
+the SDK already parsed, so it is validated from the fields the server actually sent.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import msgspec
 
@@ -45,7 +49,39 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     usage: TokenUsage
 
 
+class WireDelta(msgspec.Struct, frozen=True, kw_only=True):
+    content: str | None = None
+    refusal: str | None = None
+
+
+class WireChunkChoice(msgspec.Struct, frozen=True, kw_only=True):
+    index: int = 0
+    delta: WireDelta = WireDelta()
+    finish_reason: str | None = None
+
+
+class WireChunk(msgspec.Struct, frozen=True, kw_only=True):
+    choices: tuple[WireChunkChoice, ...]
+    usage: WireUsage | None = None
+
+
+class ChunkPiece(msgspec.Struct, frozen=True, kw_only=True):
+    """What one streamed chunk adds to the first choice, and the usage when it carries it."""
+
+    content: str = ""
+    refusal: str = ""
+    finish_reason: str | None = None
+    usage: TokenUsage | None = None
+
+
 _decoder = msgspec.json.Decoder(WireCompletion)
+
+
+def _token_usage(usage: WireUsage) -> TokenUsage:
+    return TokenUsage(
+        prompt_tokens=max(0, usage.prompt_tokens or 0),
+        completion_tokens=max(0, usage.completion_tokens or 0),
+    )
 
 
 def read_answer(body: bytes) -> Answer:
@@ -57,13 +93,29 @@ def read_answer(body: bytes) -> Answer:
     if not completion.choices:
         raise MalformedCompletion("the response has no choices")
     choice = completion.choices[0]
-    usage = completion.usage or WireUsage()
     return Answer(
         content=choice.message.content or "",
         refusal=choice.message.refusal,
         finish_reason=choice.finish_reason,
-        usage=TokenUsage(
-            prompt_tokens=max(0, usage.prompt_tokens or 0),
-            completion_tokens=max(0, usage.completion_tokens or 0),
-        ),
+        usage=_token_usage(completion.usage or WireUsage()),
+    )
+
+
+def read_chunk(fields: Mapping[str, object]) -> ChunkPiece:
+    """Validate one streamed chunk, given the fields the server sent; raise
+    ``MalformedCompletion`` when it is not a Chat Completions chunk. Only the first choice
+    counts; the final usage chunk has no choices."""
+    try:
+        chunk = msgspec.convert(fields, WireChunk)
+    except msgspec.ValidationError as exc:
+        raise MalformedCompletion("a streamed chunk is not a Chat Completions chunk") from exc
+    usage = _token_usage(chunk.usage) if chunk.usage else None
+    first = next((choice for choice in chunk.choices if choice.index == 0), None)
+    if first is None:
+        return ChunkPiece(usage=usage)
+    return ChunkPiece(
+        content=first.delta.content or "",
+        refusal=first.delta.refusal or "",
+        finish_reason=first.finish_reason,
+        usage=usage,
     )

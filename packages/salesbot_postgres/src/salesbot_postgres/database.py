@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from salesbot_postgres.config import DatabaseConfig, sqlalchemy_url
+from salesbot_postgres.insight import PostgresInsight
 from salesbot_postgres.unit_of_work import PostgresUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ class Database:
 
     def unit_of_work(self) -> PostgresUnitOfWork:
         return PostgresUnitOfWork(self._engine)
+
+    def insight(self) -> PostgresInsight:
+        """The core's ``SalesInsightReader`` over this database."""
+        return PostgresInsight(self._engine)
 
     async def ping(self) -> bool:
         """True if the server answers ``SELECT 1`` within ``ping_timeout_s``; never raises."""

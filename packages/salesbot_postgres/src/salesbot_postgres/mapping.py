@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -101,6 +102,9 @@ def conversation_from_row(row: RowMapping) -> Conversation:
         distilled_through=row["distilled_through"],
         prompt_tokens=row["prompt_tokens"],
         completion_tokens=row["completion_tokens"],
+        history_chars=row["history_chars"],
+        context_chars=row["context_chars"],
+        full_history_chars=row["full_history_chars"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -118,12 +122,15 @@ def conversation_to_values(conversation: Conversation) -> dict[str, Any]:
         "distilled_through": conversation.distilled_through,
         "prompt_tokens": conversation.prompt_tokens,
         "completion_tokens": conversation.completion_tokens,
+        "history_chars": conversation.history_chars,
+        "context_chars": conversation.context_chars,
+        "full_history_chars": conversation.full_history_chars,
         "created_at": conversation.created_at,
         "updated_at": conversation.updated_at,
     }
 
 
-def message_from_row(row: RowMapping) -> Message:
+def message_from_row(row: Mapping[Any, Any]) -> Message:
     return Message(
         id=row["id"],
         conversation_id=row["conversation_id"],

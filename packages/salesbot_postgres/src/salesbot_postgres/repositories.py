@@ -14,14 +14,19 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     CursorResult,
     DateTime,
     Executable,
+    and_,
     delete,
+    exists,
     func,
     literal,
     or_,
     select,
+    text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -29,11 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salesbot_core.domain import (
     Conversation,
+    ConversationCursor,
     Message,
     RefreshToken,
     Role,
     SalesMetadata,
     Sender,
+    Session,
     TokenUsage,
     User,
 )
@@ -51,7 +58,13 @@ from salesbot_postgres.mapping import (
     user_from_row,
     user_to_values,
 )
-from salesbot_postgres.schema import ConversationRow, MessageRow, RefreshTokenRow, UserRow
+from salesbot_postgres.schema import (
+    SEARCH_CONFIG,
+    ConversationRow,
+    MessageRow,
+    RefreshTokenRow,
+    UserRow,
+)
 
 ROTATED = "rotated"
 
@@ -67,6 +80,21 @@ _MESSAGES = MessageRow.__table__
 def _timestamp(value: datetime) -> Any:
     """A bound ``timestamptz`` (not a naive ``timestamp``) for SQL expressions like greatest()."""
     return literal(value, DateTime(timezone=True))
+
+
+def newer_than_cursor(cursor: ConversationCursor | None) -> ColumnElement[bool]:
+    """Conversations after ``cursor`` in newest-first (updated_at, id) order."""
+    if cursor is None:
+        return literal(True)
+    return tuple_(ConversationRow.updated_at, ConversationRow.id) < tuple_(
+        _timestamp(cursor.updated_at), literal(cursor.id)
+    )
+
+
+def _matches(column: Any, query: str) -> ColumnElement[bool]:
+    """``column`` contains every word of ``query`` (the expression the search indexes cover)."""
+    config = text(f"'{SEARCH_CONFIG}'::regconfig")
+    return func.to_tsvector(config, column).bool_op("@@")(func.plainto_tsquery(config, query))
 
 
 class Transaction:
@@ -182,6 +210,50 @@ class PostgresRefreshTokens:
         rows = (await self._tx.execute(statement)).mappings().all()
         return [token_from_row(row) for row in rows]
 
+    async def sessions_for_user(self, user_id: UUID, now: datetime) -> Sequence[Session]:
+        family = RefreshTokenRow.__table__.alias("family")
+        started = (
+            select(func.min(family.c.created_at))
+            .where(family.c.family_id == RefreshTokenRow.family_id)
+            .scalar_subquery()
+        )
+        statement = (
+            select(_TOKENS, started.label("session_started_at"))
+            .where(
+                RefreshTokenRow.user_id == user_id,
+                RefreshTokenRow.revoked_at.is_(None),
+                RefreshTokenRow.expires_at > now,
+            )
+            .order_by(RefreshTokenRow.created_at.desc(), RefreshTokenRow.family_id.desc())
+        )
+        rows = (await self._tx.execute(statement)).mappings().all()
+        return [
+            Session(
+                id=row["family_id"],
+                created_at=row["session_started_at"],
+                last_used_at=row["created_at"],
+                expires_at=row["expires_at"],
+                user_agent=row["user_agent"],
+                ip=row["ip"],
+            )
+            for row in rows
+        ]
+
+    async def revoke_session(
+        self, user_id: UUID, session_id: UUID, reason: str, now: datetime
+    ) -> bool:
+        statement = (
+            update(RefreshTokenRow)
+            .where(
+                RefreshTokenRow.user_id == user_id,
+                RefreshTokenRow.family_id == session_id,
+                RefreshTokenRow.revoked_at.is_(None),
+                RefreshTokenRow.expires_at > now,
+            )
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+        return (await self._tx.execute(statement)).rowcount > 0
+
     async def delete_stale(self, now: datetime, revoked_before: datetime) -> int:
         # Several server processes run the cleanup on a schedule: the first takes the lock and
         # does the work; the others find it taken and have nothing to do.
@@ -222,6 +294,32 @@ class PostgresConversations:
         rows = (await self._tx.execute(statement)).mappings().all()
         return [conversation_from_row(row) for row in rows]
 
+    async def page_for_user(
+        self,
+        user_id: UUID,
+        *,
+        limit: int,
+        after: ConversationCursor | None = None,
+        query: str | None = None,
+    ) -> Sequence[Conversation]:
+        conditions = [ConversationRow.user_id == user_id, newer_than_cursor(after)]
+        if query:
+            in_messages = exists().where(
+                and_(
+                    MessageRow.conversation_id == ConversationRow.id,
+                    _matches(MessageRow.content, query),
+                )
+            )
+            conditions.append(or_(_matches(ConversationRow.title, query), in_messages))
+        statement = (
+            select(_CONVERSATIONS)
+            .where(*conditions)
+            .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
+            .limit(limit)
+        )
+        rows = (await self._tx.execute(statement)).mappings().all()
+        return [conversation_from_row(row) for row in rows]
+
     async def rename(
         self, conversation_id: UUID, user_id: UUID, title: str, now: datetime
     ) -> Conversation | None:
@@ -253,6 +351,19 @@ class PostgresConversations:
                 prompt_tokens=ConversationRow.prompt_tokens + record.usage.prompt_tokens,
                 completion_tokens=(
                     ConversationRow.completion_tokens + record.usage.completion_tokens
+                ),
+                # Right-hand sides read the row as it was: the whole history before this
+                # exchange is the old history_chars.
+                history_chars=(
+                    ConversationRow.history_chars
+                    + len(record.user_content)
+                    + len(record.bot_content)
+                ),
+                context_chars=ConversationRow.context_chars + record.context_chars,
+                full_history_chars=(
+                    ConversationRow.full_history_chars
+                    + ConversationRow.history_chars
+                    + len(record.user_content)
                 ),
                 updated_at=func.greatest(
                     ConversationRow.updated_at, _timestamp(record.bot_created_at)
@@ -347,6 +458,18 @@ class PostgresMessages:
         )
         rows = (await self._tx.execute(statement)).mappings().all()
         return [message_from_row(row) for row in rows]
+
+    async def page_before(
+        self, conversation_id: UUID, *, limit: int, before_seq: int | None = None
+    ) -> Sequence[Message]:
+        conditions = [MessageRow.conversation_id == conversation_id]
+        if before_seq is not None:
+            conditions.append(MessageRow.seq < before_seq)
+        statement = (
+            select(_MESSAGES).where(*conditions).order_by(MessageRow.seq.desc()).limit(limit)
+        )
+        rows = (await self._tx.execute(statement)).mappings().all()
+        return [message_from_row(row) for row in reversed(rows)]
 
 
 __all__ = [

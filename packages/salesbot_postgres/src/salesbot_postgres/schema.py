@@ -15,6 +15,7 @@ from uuid import UUID
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     Enum,
     ForeignKey,
@@ -105,11 +106,23 @@ class RefreshTokenRow(Base):
     ip: Mapped[str | None] = mapped_column(Text)
 
 
+# Full-text search uses the 'simple' configuration: no stemming and no stop words, so it works
+# the same for every language customers write in (English and Spanish at least).
+SEARCH_CONFIG = "simple"
+
+# Where the sale stands, derived from the metadata (no metadata yet: still exploring).
+SALE_STATUS_SQL = "COALESCE(metadata ->> 'saleStatus', 'exploring')"
+
+
 class ConversationRow(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         # A user's conversations, most recently updated first (scanned backwards).
         Index("ix_conversations_user_id_updated_at", "user_id", "updated_at", "id"),
+        # Leads and analytics: every conversation, or one sale status, newest first.
+        Index("ix_conversations_updated_at", "updated_at", "id"),
+        Index("ix_conversations_sale_status_updated_at", "sale_status", "updated_at", "id"),
+        Index("ix_conversations_created_at", "created_at"),
         CheckConstraint(
             "messages_since_context_update >= 0 AND message_count >= 0"
             " AND distilled_through >= 0 AND distilled_through <= message_count",
@@ -127,6 +140,11 @@ class ConversationRow(Base):
     distilled_through: Mapped[int] = mapped_column(Integer, server_default=_ZERO)
     prompt_tokens: Mapped[int] = mapped_column(BigInteger, server_default=_ZERO)
     completion_tokens: Mapped[int] = mapped_column(BigInteger, server_default=_ZERO)
+    # What the metadata design saves, in characters (see the core's Conversation).
+    history_chars: Mapped[int] = mapped_column(BigInteger, server_default=_ZERO)
+    context_chars: Mapped[int] = mapped_column(BigInteger, server_default=_ZERO)
+    full_history_chars: Mapped[int] = mapped_column(BigInteger, server_default=_ZERO)
+    sale_status: Mapped[str] = mapped_column(String(16), Computed(SALE_STATUS_SQL, persisted=True))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -136,6 +154,11 @@ class MessageRow(Base):
     __table_args__ = (
         # A conversation's messages in order; also serves the cascade from conversations.
         UniqueConstraint("conversation_id", "seq"),
+        Index(
+            "ix_messages_content_search",
+            func.to_tsvector(text(f"'{SEARCH_CONFIG}'::regconfig"), text("content")),
+            postgresql_using="gin",
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, server_default=_NEW_UUID)
@@ -154,3 +177,10 @@ class MessageRow(Base):
 
 # Emails are unique case-insensitively; lookups compare the same expression.
 EMAIL_KEY = Index("uq_users_email_lower", func.lower(UserRow.email), unique=True)
+
+# Searching a user's conversations by title.
+TITLE_SEARCH = Index(
+    "ix_conversations_title_search",
+    func.to_tsvector(text(f"'{SEARCH_CONFIG}'::regconfig"), ConversationRow.title),
+    postgresql_using="gin",
+)

@@ -10,7 +10,7 @@ customer's language (English or Spanish).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from salesbot_core.domain import SalesMetadata, SaleStatus, Sender, TokenUsage, Turn
 from salesbot_core.offline.catalogue import PRODUCTS, Category, Product
@@ -181,7 +181,7 @@ class OfflineSalesAssistant:
     async def reply(self, request: ReplyRequest) -> Generated:
         return Generated(text=compose_reply(_Context(request)), usage=_NO_USAGE)
 
-    async def stream_reply(self, request: ReplyRequest) -> AsyncIterator[ReplyDelta | Generated]:
+    async def stream_reply(self, request: ReplyRequest) -> AsyncGenerator[ReplyDelta | Generated]:
         """The same reply, word by word, as an LLM would stream it."""
         text = compose_reply(_Context(request))
         for piece in re.findall(r"\s*\S+\s*", text):

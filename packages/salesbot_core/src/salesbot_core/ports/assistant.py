@@ -6,7 +6,7 @@ Requests carry structured context; an LLM adapter turns it into a prompt with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -73,7 +73,7 @@ class StreamingSalesAssistant(SalesAssistant, Protocol):
 
     Optional: the core streams an assistant without it as one piece once the reply is done."""
 
-    def stream_reply(self, request: ReplyRequest) -> AsyncIterator[ReplyDelta | Generated]:
+    def stream_reply(self, request: ReplyRequest) -> AsyncGenerator[ReplyDelta | Generated]:
         """Yield ``ReplyDelta``s as they come, then exactly one ``Generated`` with the whole text
         and the usage. Raises like ``reply``, possibly after some deltas."""
         ...

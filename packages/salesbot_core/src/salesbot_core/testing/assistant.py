@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 
 import msgspec
 
@@ -79,7 +79,7 @@ class ScriptedAssistant:
             raise outcome
         return Generated(text=outcome, usage=self.usage)
 
-    async def stream_reply(self, request: ReplyRequest) -> AsyncIterator[ReplyDelta | Generated]:
+    async def stream_reply(self, request: ReplyRequest) -> AsyncGenerator[ReplyDelta | Generated]:
         outcome = self._next_reply(request)
         if isinstance(outcome, Exception):
             raise outcome

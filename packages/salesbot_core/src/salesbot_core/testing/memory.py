@@ -408,7 +408,7 @@ def _top(values: Iterable[str], top: int) -> tuple[Count, ...]:
 
 
 def _once_per_conversation(items: Iterable[str]) -> set[str]:
-    return {item.casefold() for item in items}
+    return {item.lower() for item in items}  # as PostgreSQL lower() does
 
 
 class InMemoryInsight:

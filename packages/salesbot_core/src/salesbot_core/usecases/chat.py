@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -150,15 +150,19 @@ class SendMessage:
 
     async def stream(
         self, *, user_id: UUID, content: str, conversation_id: UUID | None = None
-    ) -> AsyncIterator[ReplyDelta | ExchangeResult]:
+    ) -> AsyncGenerator[ReplyDelta | ExchangeResult]:
         """The same exchange, yielding the reply piece by piece and then the stored result.
 
         Nothing is stored until the reply is complete: a consumer that stops iterating (a client
         that disconnects) or an assistant that fails mid-stream leaves the conversation as it was.
         """
-        async with self._exchange(user_id, content, conversation_id) as exchange:
+        async with (
+            self._exchange(user_id, content, conversation_id) as exchange,
+            # Closed at once when our consumer stops, so the LLM stream is not left open.
+            aclosing(self._reply_events(exchange.request)) as events,
+        ):
             reply: Generated | None = None
-            async for event in self._reply_events(exchange.request):
+            async for event in events:
                 if isinstance(event, Generated):
                     reply = event
                 else:
@@ -167,10 +171,11 @@ class SendMessage:
                 raise AssistantUnavailable("The assistant's reply stream ended without a reply")
         yield await self._finish(exchange, reply)
 
-    async def _reply_events(self, request: ReplyRequest) -> AsyncIterator[ReplyDelta | Generated]:
+    async def _reply_events(self, request: ReplyRequest) -> AsyncGenerator[ReplyDelta | Generated]:
         if isinstance(self._assistant, StreamingSalesAssistant):
-            async for event in self._assistant.stream_reply(request):
-                yield event
+            async with aclosing(self._assistant.stream_reply(request)) as events:
+                async for event in events:
+                    yield event
             return
         reply = await self._assistant.reply(request)
         yield ReplyDelta(text=reply.text)

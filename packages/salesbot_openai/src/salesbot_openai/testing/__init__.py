@@ -7,6 +7,11 @@ and the load benchmark can use it too.
         config = OpenAIConfig(api_key="test", base_url=server.base_url)
         ...
         server.requests_of("distil")[0].response_format
+
+A request with ``stream: true`` gets its answer as Server-Sent Events; ``DropMidStream``,
+``MalformedChunk``, ``StallMidStream`` and ``ErrorMidStream`` make a stream go wrong midway, and
+``server.stream_ends`` says how each stream ended (``StreamEnd.CLIENT_CLOSED`` when the client
+hung up first).
 """
 
 from salesbot_openai.testing.outcomes import (
@@ -15,16 +20,23 @@ from salesbot_openai.testing.outcomes import (
     Completion,
     Delay,
     Disconnect,
+    DropMidStream,
+    ErrorMidStream,
     HttpError,
+    MalformedChunk,
+    MidStream,
     Outcome,
     RawBody,
     RequestKind,
+    StallMidStream,
+    StreamEnd,
 )
 from salesbot_openai.testing.server import (
     FakeOpenAIServer,
     RecordedRequest,
     classify,
     default_answer,
+    word_pieces,
 )
 
 __all__ = [
@@ -33,12 +45,19 @@ __all__ = [
     "Completion",
     "Delay",
     "Disconnect",
+    "DropMidStream",
+    "ErrorMidStream",
     "FakeOpenAIServer",
     "HttpError",
+    "MalformedChunk",
+    "MidStream",
     "Outcome",
     "RawBody",
     "RecordedRequest",
     "RequestKind",
+    "StallMidStream",
+    "StreamEnd",
     "classify",
     "default_answer",
+    "word_pieces",
 ]

@@ -4,7 +4,8 @@ It is an asyncio server (HTTP/1.1 with keep-alive, standard library only) on its
 in a background thread, so sync and async tests, a Litestar test client on another loop and a
 load benchmark can all use it. Every request is recorded and classified as a reply, title or
 distillation call; answers come from per-kind queues, then per-kind or global defaults, then a
-deterministic built-in answer.
+deterministic built-in answer. A request with ``stream: true`` gets its answer as Server-Sent
+Events in the Chat Completions chunk format (``Transfer-Encoding: chunked``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import re
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self
@@ -26,10 +29,16 @@ from salesbot_openai.testing.outcomes import (
     Completion,
     Delay,
     Disconnect,
+    DropMidStream,
+    ErrorMidStream,
     HttpError,
+    MalformedChunk,
+    MidStream,
     Outcome,
     RawBody,
     RequestKind,
+    StallMidStream,
+    StreamEnd,
 )
 
 CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
@@ -61,18 +70,63 @@ class RecordedRequest(msgspec.Struct, frozen=True, kw_only=True):
         return response_format if isinstance(response_format, dict) else None
 
     @property
+    def streamed(self) -> bool:
+        """Whether the request asked for a streamed answer (``stream: true``)."""
+        return self.body.get("stream") is True
+
+    @property
+    def include_usage(self) -> bool:
+        """Whether a streamed request asked for a final usage chunk (``stream_options``)."""
+        options = self.body.get("stream_options")
+        return isinstance(options, dict) and options.get("include_usage") is True
+
+    @property
     def prompt_text(self) -> str:
         """Every message's text, joined: what a test searches for leaked or expected content."""
         return "\n".join(_text(message.get("content")) for message in self.messages)
 
 
 class _HttpResponse(msgspec.Struct, frozen=True, kw_only=True):
-    # A streamed (SSE) answer would add a chunk iterator here, written with
-    # ``Transfer-Encoding: chunked``; ``_write`` is the only place that would change.
     status: int
     body: bytes
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Pause:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Drop:
+    pass
+
+
+# One step of a streamed answer: an SSE event to send, a pause, or dropping the connection.
+_Step = bytes | _Pause | _Drop
+
+
+@dataclass(frozen=True)
+class _StreamedResponse:
+    """A 200 ``text/event-stream`` answer, written step by step with chunked encoding."""
+
+    steps: tuple[_Step, ...]
+
+
+_WORD_START = re.compile(r"(?<=\s)(?=\S)")
+
+
+def word_pieces(text: str) -> list[str]:
+    """``text`` split before each word, whitespace kept: the pieces join back to ``text``."""
+    return [piece for piece in _WORD_START.split(text) if piece]
+
+
+def _event(payload: object) -> bytes:
+    return b"data: " + msgspec.json.encode(payload) + b"\n\n"
+
+
+DONE_EVENT = b"data: [DONE]\n\n"
 
 
 def _text(content: object) -> str:
@@ -136,6 +190,19 @@ def default_answer(kind: RequestKind, body: dict[str, Any]) -> str:
     return msgspec.json.encode(metadata).decode()
 
 
+def _plain(outcome: MidStream) -> Outcome:
+    """What a mid-stream outcome answers to a request that does not stream."""
+    match outcome:
+        case DropMidStream():
+            return Disconnect()
+        case MalformedChunk(data=data):
+            return RawBody(data)
+        case StallMidStream(seconds=seconds, content=content):
+            return Delay(seconds, then=None if content is None else Completion(content))
+        case ErrorMidStream(message=message):
+            return HttpError(500, message)
+
+
 def _error(status: int, message: str, extra: tuple[tuple[str, str], ...] = ()) -> _HttpResponse:
     error_type = "rate_limit_exceeded" if status == 429 else "fake_error"
     body = {"error": {"message": message, "type": error_type, "param": None, "code": error_type}}
@@ -165,6 +232,9 @@ class FakeOpenAIServer:
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
+        self._stream_ends: list[StreamEnd] = []
+        self._stream_ended = threading.Condition(self._lock)
+        self._generation = 0  # bumped by ``reset()``
 
     # ------------------------------------------------------------------ scripting and records
     @property
@@ -194,6 +264,26 @@ class FakeOpenAIServer:
         with self._lock:
             return self._connections_opened
 
+    @property
+    def stream_ends(self) -> list[StreamEnd]:
+        """How each streamed answer ended, in the order they ended."""
+        with self._lock:
+            return list(self._stream_ends)
+
+    def wait_for_stream_ends(self, count: int = 1, timeout: float = 5.0) -> list[StreamEnd]:
+        """Block until ``count`` streamed answers have ended (``TimeoutError`` after ``timeout``
+        seconds) and return how each ended. From async code: ``await asyncio.to_thread(...)``."""
+        with self._stream_ended:
+            if not self._stream_ended.wait_for(lambda: len(self._stream_ends) >= count, timeout):
+                raise TimeoutError(f"{len(self._stream_ends)} of {count} streams ended in time")
+            return list(self._stream_ends)
+
+    def _stream_ended_as(self, end: StreamEnd, generation: int) -> None:
+        with self._stream_ended:
+            if generation == self._generation:  # not a stream from before ``reset()``
+                self._stream_ends.append(end)
+                self._stream_ended.notify_all()
+
     def enqueue(self, kind: RequestKind | str, *outcomes: Outcome) -> None:
         """Answer the next requests of ``kind`` with these outcomes, in order (a retried request
         takes the next one)."""
@@ -216,9 +306,12 @@ class FakeOpenAIServer:
             return len(self._queues[RequestKind(kind)])
 
     def reset(self) -> None:
-        """Forget requests, queues and defaults (between tests sharing one server)."""
+        """Forget requests, queues, defaults and stream ends (between tests sharing one
+        server); a stream still running then is not recorded when it ends."""
         with self._lock:
             self._requests.clear()
+            self._stream_ends.clear()
+            self._generation += 1
             for queue in self._queues.values():
                 queue.clear()
             self._defaults.clear()
@@ -341,6 +434,8 @@ class FakeOpenAIServer:
         response = await self._answer(method, path.split("?", 1)[0], headers, body)
         if response is None:
             return False
+        if isinstance(response, _StreamedResponse):
+            return await self._write_stream(reader, writer, response, keep_alive=keep_alive)
         await self._write(writer, response, keep_alive=keep_alive)
         return keep_alive
 
@@ -358,9 +453,65 @@ class FakeOpenAIServer:
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body)
         await writer.drain()
 
+    async def _write_stream(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        response: _StreamedResponse,
+        *,
+        keep_alive: bool,
+    ) -> bool:
+        """Send the steps, watching for the client closing the connection meanwhile (even during
+        a pause); record how the stream ended. True when the connection can take a next request."""
+        lines = [
+            "HTTP/1.1 200 OK",
+            "Content-Type: text/event-stream; charset=utf-8",
+            "Cache-Control: no-cache",
+            "Transfer-Encoding: chunked",
+            f"Connection: {'keep-alive' if keep_alive else 'close'}",
+        ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        generation = self._generation
+        sending = asyncio.create_task(self._send_steps(writer, response.steps))
+        # A client does not send while an answer is coming (no pipelining), so anything read
+        # now is the end of the connection: EOF, or data we then refuse by closing.
+        watching = asyncio.create_task(reader.read(1))
+        try:
+            await asyncio.wait((sending, watching), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sending, watching):
+                task.cancel()
+            await asyncio.gather(sending, watching, return_exceptions=True)
+        end = StreamEnd.CLIENT_CLOSED
+        if sending.done() and not sending.cancelled():
+            error = sending.exception()
+            if error is None:
+                end = sending.result()
+            elif not isinstance(error, ConnectionError):
+                raise error
+        self._stream_ended_as(end, generation)
+        client_spoke = not watching.cancelled()  # EOF, or data a client may not send yet
+        return keep_alive and end is StreamEnd.COMPLETE and not client_spoke
+
+    @staticmethod
+    async def _send_steps(writer: asyncio.StreamWriter, steps: tuple[_Step, ...]) -> StreamEnd:
+        for step in steps:
+            match step:
+                case bytes():
+                    writer.write(f"{len(step):X}\r\n".encode("latin-1") + step + b"\r\n")
+                    await writer.drain()
+                case _Pause(seconds=seconds):
+                    await asyncio.sleep(seconds)
+                case _Drop():
+                    writer.close()  # mid-body: the client sees an incomplete chunked body
+                    return StreamEnd.DROPPED
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return StreamEnd.COMPLETE
+
     async def _answer(
         self, method: str, path: str, headers: dict[str, str], raw_body: bytes
-    ) -> _HttpResponse | None:
+    ) -> _HttpResponse | _StreamedResponse | None:
         if path == MODELS_PATH and method == "GET":
             models = {"object": "list", "data": [{"id": "fake-model", "object": "model"}]}
             return _HttpResponse(status=200, body=msgspec.json.encode(models))
@@ -374,15 +525,47 @@ class FakeOpenAIServer:
             body = None
         if not isinstance(body, dict):
             return _error(400, "the request body is not a JSON object")
-        if body.get("stream"):
-            return _error(400, "the fake server does not stream yet (stream: true)")
         kind = classify(body)
         request = RecordedRequest(kind=kind, method=method, path=path, headers=headers, body=body)
         outcome = self._take(request)
+        if isinstance(outcome, DropMidStream | MalformedChunk | StallMidStream | ErrorMidStream):
+            if request.streamed:
+                return self._stream(outcome, request)
+            outcome = _plain(outcome)
         if isinstance(outcome, Delay):
             await asyncio.sleep(outcome.seconds)
             outcome = outcome.then
+        if request.streamed and (outcome is None or isinstance(outcome, Completion)):
+            completion = outcome or Completion(default_answer(kind, body))
+            return _StreamedResponse(steps=self._chunks(completion, request).complete())
         return self._render(outcome, kind, body)
+
+    def _stream(self, outcome: MidStream, request: RecordedRequest) -> _StreamedResponse:
+        content = outcome.content
+        if content is None:
+            content = default_answer(request.kind, request.body)
+        chunks = self._chunks(Completion(content), request)
+        head, tail = chunks.split(outcome.after_chunks)
+        middle: tuple[_Step, ...]
+        match outcome:
+            case DropMidStream():
+                middle, tail = (_Drop(),), ()
+            case MalformedChunk(data=data):
+                middle = (b"data: " + data + b"\n\n",)
+            case StallMidStream(seconds=seconds):
+                middle = (_Pause(seconds),)
+            case ErrorMidStream(message=message):
+                error = {"message": message, "type": "server_error", "param": None, "code": None}
+                middle, tail = (_event({"error": error}),), ()
+        return _StreamedResponse(steps=(*head, *middle, *tail))
+
+    def _chunks(self, completion: Completion, request: RecordedRequest) -> _Chunks:
+        return _Chunks(
+            completion=completion,
+            request=request,
+            id=f"chatcmpl-fake-{next(self._ids)}",
+            usage=self._usage(completion, request.body) if request.include_usage else None,
+        )
 
     def _render(
         self, outcome: Outcome | None, kind: RequestKind, body: dict[str, Any]
@@ -400,9 +583,29 @@ class FakeOpenAIServer:
             case _:
                 return self._completion(Completion(default_answer(kind, body)), body)
 
+    @staticmethod
+    def _usage(completion: Completion, body: dict[str, Any]) -> dict[str, int] | None:
+        if not completion.include_usage:
+            return None
+        prompt_text = "".join(_text(m.get("content")) for m in body.get("messages", ()))
+        prompt_tokens = (
+            completion.prompt_tokens
+            if completion.prompt_tokens is not None
+            else _estimate_tokens(prompt_text)
+        )
+        completion_tokens = (
+            completion.completion_tokens
+            if completion.completion_tokens is not None
+            else _estimate_tokens(completion.content or "")
+        )
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+
     def _completion(self, completion: Completion, body: dict[str, Any]) -> _HttpResponse:
         content = completion.content
-        prompt_text = "".join(_text(m.get("content")) for m in body.get("messages", ()))
         payload: dict[str, Any] = {
             "id": f"chatcmpl-fake-{next(self._ids)}",
             "object": "chat.completion",
@@ -421,20 +624,63 @@ class FakeOpenAIServer:
                 }
             ],
         }
-        if completion.include_usage:
-            prompt_tokens = (
-                completion.prompt_tokens
-                if completion.prompt_tokens is not None
-                else _estimate_tokens(prompt_text)
-            )
-            completion_tokens = (
-                completion.completion_tokens
-                if completion.completion_tokens is not None
-                else _estimate_tokens(content or "")
-            )
-            payload["usage"] = {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            }
+        usage = self._usage(completion, body)
+        if usage is not None:
+            payload["usage"] = usage
         return _HttpResponse(status=200, body=msgspec.json.encode(payload))
+
+
+@dataclass(frozen=True)
+class _Chunks:
+    """A completion as Chat Completions chunks: a role chunk, one chunk per word piece of the
+    content (then of a refusal), a chunk with the finish reason, the usage chunk when the request
+    asked for it (``usage: null`` on the others then, as OpenAI does), and ``[DONE]``."""
+
+    completion: Completion
+    request: RecordedRequest
+    id: str
+    usage: dict[str, int] | None
+
+    def complete(self) -> tuple[bytes, ...]:
+        head, tail = self.split(len(self.pieces))
+        return (*head, *tail)
+
+    def split(self, after_pieces: int) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+        """The events up to and including the first ``after_pieces`` content pieces, and the
+        rest."""
+        pieces = self.pieces
+        cut = max(0, min(after_pieces, len(pieces)))
+        refusal = word_pieces(self.completion.refusal or "")
+        head = (
+            self._chunk({"role": "assistant", "content": ""}),
+            *(self._chunk({"content": piece}) for piece in pieces[:cut]),
+        )
+        tail = (
+            *(self._chunk({"content": piece}) for piece in pieces[cut:]),
+            *(self._chunk({"refusal": piece}) for piece in refusal),
+            self._chunk({}, finish_reason=self.completion.finish_reason),
+            *(() if self.usage is None else (self._payload([], usage=self.usage),)),
+            DONE_EVENT,
+        )
+        return head, tail
+
+    @property
+    def pieces(self) -> list[str]:
+        return word_pieces(self.completion.content or "")
+
+    def _chunk(self, delta: dict[str, str], finish_reason: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return self._payload([choice], usage=None)
+
+    def _payload(self, choices: list[dict[str, Any]], usage: dict[str, int] | None) -> bytes:
+        payload: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.request.model or "fake-model",
+            "system_fingerprint": None,
+            "choices": choices,
+        }
+        if self.request.include_usage:
+            payload["usage"] = usage
+        return _event(payload)

@@ -1,0 +1,201 @@
+"""The contract of paging, search, sessions and sales insight, on every backend."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from uuid import UUID, uuid4
+
+from salesbot_core.domain import ConversationCursor, SalesMetadata, SaleStatus, User
+from salesbot_core.ports import UnitOfWorkFactory
+from tests.contract.conftest import Backend
+from tests.contract.test_repositories import (
+    T0,
+    exchange,
+    make_token,
+    replace,
+    stored_conversation,
+    stored_user,
+)
+
+
+async def test_conversation_pages_newest_first_with_a_keyset_cursor(
+    uow: UnitOfWorkFactory,
+) -> None:
+    user = await stored_user(uow)
+    other = await stored_user(uow)
+    same_time = T0 + timedelta(hours=1)
+    made = [
+        await stored_conversation(uow, user, updated_at=T0 + timedelta(minutes=n)) for n in range(5)
+    ]
+    made += [await stored_conversation(uow, user, updated_at=same_time) for _ in range(2)]
+    await stored_conversation(uow, other)
+    expected = sorted(made, key=lambda c: (c.updated_at, c.id), reverse=True)
+    async with uow() as work:
+        first = await work.conversations.page_for_user(user.id, limit=3)
+        cursor = ConversationCursor(updated_at=first[-1].updated_at, id=first[-1].id)
+        rest = await work.conversations.page_for_user(user.id, limit=10, after=cursor)
+    assert [c.id for c in first] == [c.id for c in expected[:3]]
+    assert [c.id for c in rest] == [c.id for c in expected[3:]]
+
+
+async def test_search_matches_whole_words_of_the_title_or_one_message(
+    uow: UnitOfWorkFactory,
+) -> None:
+    user = await stored_user(uow)
+    titled = await stored_conversation(uow, user, title="Gaming laptop")
+    talked = await stored_conversation(uow, user, title="Hello")
+    split = await stored_conversation(uow, user, title="Other")
+    async with uow() as work:
+        await work.conversations.record_exchange(
+            replace(exchange(talked.id), user_content="I want an RTX graphics card")
+        )
+        await work.conversations.record_exchange(
+            replace(exchange(split.id), user_content="graphics", bot_content="card")
+        )
+        await work.commit()
+
+    async def found(query: str) -> set[UUID]:
+        async with uow() as work:
+            page = await work.conversations.page_for_user(user.id, limit=10, query=query)
+        return {c.id for c in page}
+
+    assert await found("laptop") == {titled.id}
+    assert await found("Graphics CARD") == {talked.id}
+    assert await found("graphics") == {talked.id, split.id}
+    assert await found("graph") == set()
+    assert await found("gaming card") == set()
+
+
+async def test_message_pages_walk_back_by_seq(uow: UnitOfWorkFactory) -> None:
+    user = await stored_user(uow)
+    conversation = await stored_conversation(uow, user)
+    async with uow() as work:
+        for n in range(5):
+            await work.conversations.record_exchange(exchange(conversation.id, n))
+        await work.commit()
+        latest = await work.messages.page_before(conversation.id, limit=4)
+        older = await work.messages.page_before(conversation.id, limit=4, before_seq=7)
+        oldest = await work.messages.page_before(conversation.id, limit=4, before_seq=3)
+    assert [m.seq for m in latest] == [7, 8, 9, 10]
+    assert [m.seq for m in older] == [3, 4, 5, 6]
+    assert [m.seq for m in oldest] == [1, 2]
+
+
+async def test_sessions_are_live_families(uow: UnitOfWorkFactory) -> None:
+    user = await stored_user(uow)
+    other = await stored_user(uow)
+    now = T0 + timedelta(hours=2)
+    family = uuid4()
+    first = make_token(user, family_id=family, created_at=T0, revoked_at=T0 + timedelta(hours=1))
+    live = make_token(user, family_id=family, created_at=T0 + timedelta(hours=1), ip="10.0.0.9")
+    older_session = make_token(user, created_at=T0 + timedelta(minutes=30))
+    expired = make_token(user, expires_at=now - timedelta(seconds=1))
+    async with uow() as work:
+        for token in (first, live, older_session, expired, make_token(other)):
+            await work.refresh_tokens.add(token)
+        await work.commit()
+        sessions = await work.refresh_tokens.sessions_for_user(user.id, now)
+    assert [s.id for s in sessions] == [family, older_session.family_id]
+    assert sessions[0].created_at == T0
+    assert sessions[0].last_used_at == live.created_at
+    assert sessions[0].expires_at == live.expires_at
+    assert sessions[0].ip == "10.0.0.9"
+    async with uow() as work:
+        assert not await work.refresh_tokens.revoke_session(other.id, family, "ended", now)
+        assert not await work.refresh_tokens.revoke_session(user.id, expired.family_id, "x", now)
+        assert await work.refresh_tokens.revoke_session(user.id, family, "ended", now)
+        await work.commit()
+        remaining = await work.refresh_tokens.sessions_for_user(user.id, now)
+        revoked = await work.refresh_tokens.get_by_hash(live.token_hash)
+    assert [s.id for s in remaining] == [older_session.family_id]
+    assert revoked is not None
+    assert revoked.revoked_reason == "ended"
+
+
+async def _distilled(
+    backend: Backend, user: User, metadata: SalesMetadata | None, created: int
+) -> UUID:
+    """A conversation created ``created`` days after T0 with one exchange and ``metadata``."""
+    at = T0 + timedelta(days=created)
+    conversation = await stored_conversation(backend.uow, user, created_at=at, updated_at=at)
+    async with backend.uow() as work:
+        await work.conversations.record_exchange(exchange(conversation.id, created, at))
+        if metadata is not None:
+            await work.conversations.apply_distillation(
+                conversation.id,
+                expected_through=0,
+                new_through=2,
+                metadata=metadata,
+                covered_messages=2,
+                usage=replace(exchange(conversation.id).usage, prompt_tokens=100),
+                now=at,
+            )
+        await work.commit()
+    return conversation.id
+
+
+async def test_insight_figures_and_leads(backend: Backend) -> None:
+    anna = await stored_user(backend.uow)
+    bruno = await stored_user(backend.uow)
+    closed = await _distilled(
+        backend,
+        anna,
+        SalesMetadata(
+            interests=("laptop", "Gaming"), offered_products=("XPS",), sale_status="closed"
+        ),
+        0,
+    )
+    hot = await _distilled(
+        backend,
+        bruno,
+        SalesMetadata(
+            interests=("laptop",),
+            offered_products=("XPS", "MacBook"),
+            rejected_products=("Chromebook",),
+            sale_status=SaleStatus.NEGOTIATING,
+        ),
+        1,
+    )
+    hotter = await _distilled(
+        backend,
+        anna,
+        SalesMetadata(interests=("gaming", "phone"), sale_status=SaleStatus.NEGOTIATING),
+        2,
+    )
+    fresh = await _distilled(backend, bruno, None, 3)
+
+    figures = await backend.insight.figures(since=T0 + timedelta(days=1), top=2)
+    assert figures.conversations == 4
+    assert figures.by_status == {
+        SaleStatus.EXPLORING: 1,
+        SaleStatus.INTERESTED: 0,
+        SaleStatus.NEGOTIATING: 2,
+        SaleStatus.CLOSED: 1,
+        SaleStatus.LOST: 0,
+    }
+    assert [(c.name, c.count) for c in figures.top_interests] == [("gaming", 2), ("laptop", 2)]
+    assert [(c.name, c.count) for c in figures.most_offered] == [("xps", 2), ("macbook", 1)]
+    assert [(c.name, c.count) for c in figures.most_rejected] == [("chromebook", 1)]
+    assert [(d.day, d.started, d.closed) for d in figures.conversion] == [
+        (date(2025, 1, 16), 1, 0),
+        (date(2025, 1, 17), 1, 0),
+        (date(2025, 1, 18), 1, 0),
+    ]
+    assert figures.usage.exchanges == 4
+    assert figures.usage.prompt_tokens == 4 * 10 + 3 * 100
+    assert figures.usage.completion_tokens == 4 * 5 + 3 * 5
+
+    leads = await backend.insight.leads(status=SaleStatus.NEGOTIATING, limit=10)
+    assert [lead.conversation_id for lead in leads] == [hotter, hot]
+    assert leads[0].customer_email == anna.email
+    assert leads[0].last_message is not None
+    assert leads[0].last_message.content == "answer 2"
+    assert leads[0].sale_status is SaleStatus.NEGOTIATING
+    everyone = await backend.insight.leads(status=None, limit=2)
+    assert [lead.conversation_id for lead in everyone] == [fresh, hotter]
+    cursor = ConversationCursor(updated_at=everyone[-1].updated_at, id=everyone[-1].conversation_id)
+    rest = await backend.insight.leads(status=None, limit=5, after=cursor)
+    assert [lead.conversation_id for lead in rest] == [hot, closed]
+    exploring = await backend.insight.leads(status=SaleStatus.EXPLORING, limit=5)
+    assert [lead.conversation_id for lead in exploring] == [fresh]
+    assert exploring[0].metadata is None
