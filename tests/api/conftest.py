@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from api_helpers import PASSWORD, Customer
 from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -21,6 +20,7 @@ from salesbot_http.app import create_app
 from salesbot_http.container import Container, build_container
 from salesbot_http.settings import Settings
 from salesbot_postgres import Database
+from tests.api.api_helpers import PASSWORD, Customer
 
 Client = AsyncTestClient[Litestar]
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import jwt
 import pytest
-from api_helpers import PASSWORD, Customer, error_body, ok_data
-from conftest import Client, SignUp
 
 from salesbot_core.ports import UnitOfWorkFactory
 from salesbot_core.testing import FakeClock
 from salesbot_http.settings import Settings
+from tests.api.api_helpers import PASSWORD, Customer, error_body, ok_data
+from tests.api.conftest import Client, SignUp
 
 INVALID_TOKEN = "Invalid or expired access token"
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from api_helpers import Customer, error_body, ok_data
-from conftest import Client, SignUp
 
 from salesbot_core.errors import AssistantTimeout, AssistantUnavailable
 from salesbot_core.testing import FakeClock, ScriptedAssistant
+from tests.api.api_helpers import Customer, error_body, ok_data
+from tests.api.conftest import Client, SignUp
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 

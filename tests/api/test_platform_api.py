@@ -10,8 +10,6 @@ from types import TracebackType
 from typing import Any, Self
 
 import pytest
-from api_helpers import Customer, error_body, ok_data, replace_settings
-from conftest import Client
 from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -23,6 +21,8 @@ from salesbot_core.tokens import hash_refresh_secret
 from salesbot_http.app import create_app
 from salesbot_http.container import Container
 from salesbot_http.settings import Settings
+from tests.api.api_helpers import Customer, error_body, ok_data, replace_settings
+from tests.api.conftest import Client
 
 
 class _DownUnitOfWork:

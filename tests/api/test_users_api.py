@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 import pytest
-from api_helpers import PASSWORD, Customer, error_body, ok_data
-from conftest import Client, SignUp
+
+from tests.api.api_helpers import PASSWORD, Customer, error_body, ok_data
+from tests.api.conftest import Client, SignUp
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
