@@ -1,8 +1,9 @@
 """The API suite: the real app from ``create_app`` through Litestar's async test client.
 
 Everything is real (PostgreSQL, bcrypt at cost 4, JWT, routing, envelope) except what the
-container's overrides swap: the unit of work (to the test session's database, see the
-``uow_factory`` fixture), the assistant (scripted) and the clock (moved by hand).
+container's overrides swap: the unit of work and the insight reader (to the test session's
+database, see the ``uow_factory`` and ``insight`` fixtures), the assistant (scripted) and the
+clock (moved by hand).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from salesbot_core.ports import UnitOfWorkFactory
+from salesbot_core.ports import SalesInsightReader, UnitOfWorkFactory
 from salesbot_core.testing import FakeClock, ScriptedAssistant
 from salesbot_http.app import create_app
 from salesbot_http.container import Container, build_container
@@ -46,6 +47,12 @@ def uow_factory(database: Database) -> UnitOfWorkFactory:
 
 
 @pytest.fixture
+def insight(database: Database) -> SalesInsightReader:
+    """The sales insight reader over the same backend (``InMemoryStore().insight()`` with it)."""
+    return database.insight()
+
+
+@pytest.fixture
 def assistant() -> ScriptedAssistant:
     return ScriptedAssistant()
 
@@ -59,11 +66,13 @@ def clock() -> FakeClock:
 def container(
     settings: Settings,
     uow_factory: UnitOfWorkFactory,
+    insight: SalesInsightReader,
     assistant: ScriptedAssistant,
     clock: FakeClock,
 ) -> Container:
     container = build_container(settings)
     container.persistence.uow_factory.override(providers.Object(uow_factory))
+    container.persistence.insight.override(providers.Object(insight))
     container.assistants.assistant.override(providers.Object(assistant))
     container.clock.override(providers.Object(clock))
     return container

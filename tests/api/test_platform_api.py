@@ -239,6 +239,17 @@ CONTRACT_PATHS = {
     ("delete", "/chat/conversations/{conversation_id}"),
     ("get", "/health"),
 }
+# Beyond the contract (issue 8): streaming, sessions, sales insight.
+BEYOND_PATHS = {
+    ("post", "/chat/send/stream"),
+    ("get", "/auth/sessions"),
+    ("delete", "/auth/sessions/{session_id}"),
+    ("get", "/admin/analytics"),
+    ("get", "/admin/leads"),
+    ("get", "/admin/leads.csv"),
+}
+# Success bodies that are not the JSON envelope.
+STREAMED = {"/chat/send/stream": "text/event-stream", "/admin/leads.csv": "text/csv; charset=utf-8"}
 PROTECTED = {
     "/users/profile",
     "/auth/logout-all",
@@ -249,6 +260,12 @@ PROTECTED = {
     "/chat/history/{conversation_id}",
     "/chat/conversations/{conversation_id}/title",
     "/chat/conversations/{conversation_id}",
+    "/chat/send/stream",
+    "/auth/sessions",
+    "/auth/sessions/{session_id}",
+    "/admin/analytics",
+    "/admin/leads",
+    "/admin/leads.csv",
 }
 
 
@@ -264,7 +281,7 @@ async def test_the_openapi_document_is_3_1_and_has_every_route(openapi: dict[str
     assert openapi["openapi"].startswith("3.1")
     assert openapi["info"]["title"] == "salesbot"
     operations = {(method, path) for path, item in openapi["paths"].items() for method in item}
-    assert operations == CONTRACT_PATHS
+    assert operations == CONTRACT_PATHS | BEYOND_PATHS
 
 
 async def test_the_openapi_document_describes_the_envelopes(openapi: dict[str, Any]) -> None:
@@ -275,9 +292,12 @@ async def test_the_openapi_document_describes_the_envelopes(openapi: dict[str, A
         for method, operation in item.items():
             responses = operation["responses"]
             success = next(code for code in responses if code.startswith("2"))
-            ref = responses[success]["content"]["application/json"]["schema"]["$ref"]
-            envelope = schemas[ref.rsplit("/", 1)[-1]]
-            assert set(envelope["properties"]) == {"success", "message", "data", "timestamp"}
+            if path in STREAMED:
+                assert set(responses[success]["content"]) == {STREAMED[path]}, path
+            else:
+                ref = responses[success]["content"]["application/json"]["schema"]["$ref"]
+                envelope = schemas[ref.rsplit("/", 1)[-1]]
+                assert set(envelope["properties"]) == {"success", "message", "data", "timestamp"}
             errors = {code: r for code, r in responses.items() if not code.startswith("2")}
             assert {"500", "503"} <= set(errors), (method, path)
             for code, response in errors.items():

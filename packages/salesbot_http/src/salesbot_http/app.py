@@ -14,11 +14,14 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from salesbot_http.auth import provide_client_info, provide_current_user_id
+from salesbot_http.auth import provide_client_info, provide_current_role, provide_current_user_id
 from salesbot_http.cleanup import clean_tokens_periodically
 from salesbot_http.container import Container, build_container
 from salesbot_http.controllers import (
+    AdminController,
     ChatController,
+    ChatStreamController,
+    DevicesController,
     HealthController,
     SessionsController,
     UsersController,
@@ -60,8 +63,13 @@ def _dependencies(container: Container) -> dict[str, Provide]:
         "get_history": _provide(usecases.get_history),
         "rename_conversation": _provide(usecases.rename_conversation),
         "delete_conversation": _provide(usecases.delete_conversation),
+        "list_sessions": _provide(usecases.list_sessions),
+        "end_session": _provide(usecases.end_session),
+        "get_sales_analytics": _provide(usecases.get_sales_analytics),
+        "list_leads": _provide(usecases.list_leads),
         "database_probe": _provide(container.database_probe),
         "current_user_id": Provide(provide_current_user_id, sync_to_thread=False),
+        "current_role": Provide(provide_current_role, sync_to_thread=False),
         "client_info": Provide(provide_client_info, sync_to_thread=False),
     }
 
@@ -115,7 +123,15 @@ def create_app(source: Container | Settings, *, schedule_token_cleanup: bool = T
     container = build_container(source) if isinstance(source, Settings) else source
     settings: Settings = container.settings()
     return Litestar(
-        route_handlers=[UsersController, SessionsController, ChatController, HealthController],
+        route_handlers=[
+            UsersController,
+            SessionsController,
+            DevicesController,
+            ChatController,
+            ChatStreamController,
+            AdminController,
+            HealthController,
+        ],
         dependencies=_dependencies(container),
         exception_handlers=exception_handlers(),
         cors_config=_cors(settings),

@@ -1,8 +1,10 @@
-"""Bearer authentication: the guard that checks the access token, and who is asking.
+"""Bearer authentication: the guard that checks the access token, the admin guard, and who is
+asking.
 
-The guard runs before the body is read, so an anonymous request is refused with 401 whatever it
+The guards run before the body is read, so an anonymous request is refused with 401 whatever it
 sends. Every failure (no header, another scheme, a bad, foreign, expired or refresh token) raises
-the same ``InvalidAccessToken``, hence the same 401.
+the same ``InvalidAccessToken``, hence the same 401; a valid token without the admin role on an
+admin route raises ``Forbidden`` (403).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from salesbot_core.errors import InvalidAccessToken
+from salesbot_core.domain import Role
+from salesbot_core.errors import Forbidden, InvalidAccessToken
 from salesbot_core.ports import AccessClaims
 from salesbot_core.usecases import ClientInfo
 from salesbot_http.state import container_of
@@ -45,13 +48,32 @@ async def require_access_token(
     connection.state[_CLAIMS_KEY] = claims
 
 
-def provide_current_user_id(request: Request[Any, Any, Any]) -> UUID:
-    """The signed-in user's id, as checked by ``require_access_token``."""
-    claims = request.state.get(_CLAIMS_KEY)
+async def require_admin(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Litestar guard: a valid access token (401 otherwise) carrying the admin role (403
+    otherwise). The role is the token's, so a change of role counts from the next refresh."""
+    await require_access_token(connection, handler)
+    if _claims(connection).role is not Role.ADMIN:
+        raise Forbidden
+
+
+def _claims(connection: ASGIConnection[Any, Any, Any, Any]) -> AccessClaims:
+    claims = connection.state.get(_CLAIMS_KEY)
     if not isinstance(claims, AccessClaims):
         # A protected route without the guard: refuse rather than serve anonymously.
         raise InvalidAccessToken
-    return claims.user_id
+    return claims
+
+
+def provide_current_user_id(request: Request[Any, Any, Any]) -> UUID:
+    """The signed-in user's id, as checked by ``require_access_token``."""
+    return _claims(request).user_id
+
+
+def provide_current_role(request: Request[Any, Any, Any]) -> Role:
+    """The signed-in user's role, as the access token states it."""
+    return _claims(request).role
 
 
 def provide_client_info(request: Request[Any, Any, Any]) -> ClientInfo:

@@ -1,4 +1,5 @@
-"""The ``salesbot`` command: serve the API, run migrations, clean up refresh tokens."""
+"""The ``salesbot`` command: serve the API, run migrations, clean up refresh tokens, grant the
+admin role."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TypeVar
 import click
 import msgspec
 
+from salesbot_core.errors import InvalidInput, UserNotFound
 from salesbot_http import database
 from salesbot_http.logs import configure_logging
 from salesbot_http.settings import Settings, SettingsError, load_environment, settings_from_env
@@ -181,6 +183,41 @@ def cleanup() -> None:
         with database.reported_failures():
             deleted = asyncio.run(run())
     click.echo(f"deleted {deleted} stale refresh token(s)")
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command(name="grant-admin")
+@click.argument("email")
+def grant_admin(email: str) -> None:
+    """Give the account of EMAIL the admin role (the /admin routes).
+
+    The role travels in the access token: it counts from the user's next login or token refresh.
+    """
+    from salesbot_http.container import build_container  # noqa: PLC0415
+
+    settings = _settings()
+    with database.configured_database(settings, migrate=False) as url:
+        container = build_container(msgspec.structs.replace(settings, database_url=url))
+
+        async def run() -> str:
+            try:
+                user = await container.usecases.grant_admin()(email)
+            finally:
+                await container.shutdown().run()
+            return str(user.email)
+
+        with database.reported_failures():
+            try:
+                granted = asyncio.run(run())
+            except InvalidInput:
+                raise click.ClickException(f"{email!r} is not an email address") from None
+            except UserNotFound:
+                raise click.ClickException(f"no user with the email {email!r}") from None
+    click.echo(f"{granted} is now an admin; the role counts from their next login or token refresh")
 
 
 if __name__ == "__main__":  # python -m salesbot_http.cli

@@ -21,6 +21,7 @@ from salesbot_core.ports import (
     IdSource,
     PasswordHasher,
     SalesAssistant,
+    SalesInsightReader,
     TokenIssuer,
     UnitOfWorkFactory,
 )
@@ -29,9 +30,14 @@ from salesbot_core.usecases import (
     CheckEmail,
     CleanupTokens,
     DeleteConversation,
+    EndSession,
     GetHistory,
     GetProfile,
+    GetSalesAnalytics,
+    GrantAdmin,
     ListConversations,
+    ListLeads,
+    ListSessions,
     Login,
     Logout,
     LogoutAll,
@@ -98,6 +104,10 @@ def unit_of_work_factory(database: Database) -> UnitOfWorkFactory:
     return database.unit_of_work
 
 
+def insight_reader(database: Database) -> SalesInsightReader:
+    return database.insight()
+
+
 def openai_config(settings: Settings) -> OpenAIConfig:
     return OpenAIConfig(
         api_key=settings.openai_api_key or "",
@@ -128,6 +138,7 @@ class Persistence(containers.DeclarativeContainer):
     config = providers.Singleton(database_config, settings)
     database = providers.Singleton(open_database, config, shutdown)
     uow_factory = providers.Singleton(unit_of_work_factory, database)
+    insight = providers.Singleton(insight_reader, database)
 
 
 class Assistants(containers.DeclarativeContainer):
@@ -160,6 +171,7 @@ class UseCases(containers.DeclarativeContainer):
     """One instance of each use case (they keep no per-request state)."""
 
     uow_factory: providers.Dependency[UnitOfWorkFactory] = providers.Dependency()
+    insight: providers.Dependency[SalesInsightReader] = providers.Dependency()
     assistant: providers.Dependency[SalesAssistant] = providers.Dependency()
     hasher: providers.Dependency[PasswordHasher] = providers.Dependency()
     issuer: providers.Dependency[TokenIssuer] = providers.Dependency()
@@ -182,6 +194,11 @@ class UseCases(containers.DeclarativeContainer):
     get_history = providers.Singleton(GetHistory, uow_factory)
     rename_conversation = providers.Singleton(RenameConversation, uow_factory, clock)
     delete_conversation = providers.Singleton(DeleteConversation, uow_factory)
+    list_sessions = providers.Singleton(ListSessions, uow_factory, clock)
+    end_session = providers.Singleton(EndSession, uow_factory, clock)
+    grant_admin = providers.Singleton(GrantAdmin, uow_factory, clock)
+    get_sales_analytics = providers.Singleton(GetSalesAnalytics, insight, clock)
+    list_leads = providers.Singleton(ListLeads, insight)
 
 
 class Container(containers.DeclarativeContainer):
@@ -199,6 +216,7 @@ class Container(containers.DeclarativeContainer):
     usecases = providers.Container(
         UseCases,
         uow_factory=persistence.uow_factory,
+        insight=persistence.insight,
         assistant=assistants.assistant,
         hasher=security.password_hasher,
         issuer=security.token_issuer,

@@ -8,14 +8,29 @@ turned into these Structs by the ``*_out`` functions, so the domain never sees a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 from uuid import UUID
 
 import msgspec
 
-from salesbot_core.domain import Conversation, Message, Sender, User
-from salesbot_core.usecases import ExchangeResult, History, LoginResult, TokenPair
+from salesbot_core.domain import (
+    Conversation,
+    Message,
+    SalesMetadata,
+    SaleStatus,
+    Sender,
+    Session,
+    User,
+)
+from salesbot_core.ports import Count, Lead
+from salesbot_core.usecases import (
+    ExchangeResult,
+    History,
+    LoginResult,
+    SalesAnalytics,
+    TokenPair,
+)
 from salesbot_core.validation import (
     CONTENT_MAX_CHARS,
     NAME_MAX_CHARS,
@@ -182,6 +197,110 @@ class HealthOut(ResponseBody):
     database: str
 
 
+class ReplyPieceOut(ResponseBody):
+    """The data of a ``delta`` event of ``POST /chat/send/stream``."""
+
+    text: str
+
+
+class StreamErrorOut(ResponseBody):
+    """The data of an ``error`` event of ``POST /chat/send/stream``: what the status would have
+    been had the failure come before the stream started."""
+
+    message: str
+    status: int
+
+
+class SessionOut(ResponseBody):
+    """A signed-in device: one login and the refresh tokens rotated from it."""
+
+    id: UUID
+    created_at: Annotated[datetime, msgspec.Meta(description="The login.")]
+    last_used_at: Annotated[datetime, msgspec.Meta(description="The login or the latest refresh.")]
+    expires_at: Annotated[
+        datetime, msgspec.Meta(description="When its refresh token stops working.")
+    ]
+    user_agent: str | None
+    ip: str | None
+
+
+class CountOut(ResponseBody):
+    name: str
+    count: int
+
+
+class DayRateOut(ResponseBody):
+    day: date
+    started: Annotated[int, msgspec.Meta(description="Conversations started that day (UTC).")]
+    closed: Annotated[int, msgspec.Meta(description="How many of them are closed sales now.")]
+    rate: Annotated[float, msgspec.Meta(description="closed / started, 4 decimals.")]
+
+
+class TokenFiguresOut(ResponseBody):
+    exchanges: int
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_per_exchange: float
+
+
+class ContextSavingOut(ResponseBody):
+    """Conversation context the reply prompts carried against sending the whole history."""
+
+    sent_chars: int
+    full_history_chars: int
+    saved_chars: int
+    saved_ratio: float
+    estimated_saved_tokens: Annotated[
+        int, msgspec.Meta(description="saved characters / 4, a rule of thumb for English text.")
+    ]
+
+
+class AnalyticsOut(ResponseBody):
+    conversations: int
+    by_status: Annotated[
+        dict[SaleStatus, int],
+        msgspec.Meta(
+            description="Every sale status; a conversation not yet distilled is exploring."
+        ),
+    ]
+    top_interests: list[CountOut]
+    most_offered: list[CountOut]
+    most_rejected: list[CountOut]
+    conversion: Annotated[
+        list[DayRateOut],
+        msgspec.Meta(description="Per UTC day; days without conversations left out."),
+    ]
+    tokens: TokenFiguresOut
+    context: ContextSavingOut
+
+
+class MetadataOut(ResponseBody):
+    interests: list[str]
+    offered_products: list[str]
+    rejected_products: list[str]
+    sale_status: SaleStatus
+    last_intent: str | None
+
+
+class CustomerOut(ResponseBody):
+    id: UUID
+    name: str
+    email: str
+    phone: str | None
+
+
+class LeadOut(ResponseBody):
+    conversation_id: UUID
+    title: str
+    sale_status: SaleStatus
+    customer: CustomerOut
+    metadata: Annotated[
+        MetadataOut | None, msgspec.Meta(description="null until the first distillation.")
+    ]
+    last_message: MessageOut | None
+    updated_at: datetime
+
+
 def _utc(moment: datetime) -> datetime:
     """Times leave as UTC whatever zone the store handed back."""
     return moment.astimezone(UTC)
@@ -244,4 +363,74 @@ def history_out(history: History) -> HistoryOut:
         messages=[message_out(m) for m in history.messages],
         total_messages=history.conversation.message_count,
         next_before=history.next_before,
+    )
+
+
+def session_out(session: Session) -> SessionOut:
+    return SessionOut(
+        id=session.id,
+        created_at=_utc(session.created_at),
+        last_used_at=_utc(session.last_used_at),
+        expires_at=_utc(session.expires_at),
+        user_agent=session.user_agent,
+        ip=session.ip,
+    )
+
+
+def _counts(counts: tuple[Count, ...]) -> list[CountOut]:
+    return [CountOut(name=c.name, count=c.count) for c in counts]
+
+
+def analytics_out(analytics: SalesAnalytics) -> AnalyticsOut:
+    tokens, context = analytics.tokens, analytics.context
+    return AnalyticsOut(
+        conversations=analytics.conversations,
+        by_status={status: analytics.by_status.get(status, 0) for status in SaleStatus},
+        top_interests=_counts(analytics.top_interests),
+        most_offered=_counts(analytics.most_offered),
+        most_rejected=_counts(analytics.most_rejected),
+        conversion=[
+            DayRateOut(day=d.day, started=d.started, closed=d.closed, rate=d.rate)
+            for d in analytics.conversion
+        ],
+        tokens=TokenFiguresOut(
+            exchanges=tokens.exchanges,
+            prompt_tokens=tokens.prompt_tokens,
+            completion_tokens=tokens.completion_tokens,
+            tokens_per_exchange=tokens.tokens_per_exchange,
+        ),
+        context=ContextSavingOut(
+            sent_chars=context.sent_chars,
+            full_history_chars=context.full_history_chars,
+            saved_chars=context.saved_chars,
+            saved_ratio=context.saved_ratio,
+            estimated_saved_tokens=context.estimated_saved_tokens,
+        ),
+    )
+
+
+def metadata_out(metadata: SalesMetadata) -> MetadataOut:
+    return MetadataOut(
+        interests=list(metadata.interests),
+        offered_products=list(metadata.offered_products),
+        rejected_products=list(metadata.rejected_products),
+        sale_status=metadata.sale_status,
+        last_intent=metadata.last_intent,
+    )
+
+
+def lead_out(lead: Lead) -> LeadOut:
+    return LeadOut(
+        conversation_id=lead.conversation_id,
+        title=lead.title,
+        sale_status=lead.sale_status,
+        customer=CustomerOut(
+            id=lead.customer_id,
+            name=lead.customer_name,
+            email=lead.customer_email,
+            phone=lead.customer_phone,
+        ),
+        metadata=metadata_out(lead.metadata) if lead.metadata else None,
+        last_message=message_out(lead.last_message) if lead.last_message else None,
+        updated_at=_utc(lead.updated_at),
     )

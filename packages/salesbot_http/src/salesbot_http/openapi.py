@@ -20,7 +20,8 @@ SCHEMA_PATH = "/schema"
 _WHEN: dict[int, str] = {
     400: "Invalid input: a validation rule, malformed JSON or a missing parameter",
     401: "Missing, invalid or expired credentials",
-    404: "Not found (another user's conversation answers exactly like a missing one)",
+    403: "Signed in, but not allowed (an admin route without the admin role)",
+    404: "Not found (another user's conversation or session answers exactly like a missing one)",
     409: "The email is already registered",
     413: "The request body is larger than the limit (64 KiB by default)",
     500: "Unexpected error (details are logged, never sent)",
@@ -50,7 +51,9 @@ def openapi_config(version: str) -> OpenAPIConfig:
         description=(
             "AI sales chat: customers register, log in and chat with an LLM sales assistant. "
             "Every response is an envelope `{success, message, data, timestamp}`; errors add "
-            "`path`. Authenticate with `Authorization: Bearer <accessToken>` from `/auth/login`."
+            "`path`. Authenticate with `Authorization: Bearer <accessToken>` from `/auth/login`. "
+            "`POST /chat/send/stream` answers with Server-Sent Events instead (see its "
+            "description); `GET /admin/leads.csv` with CSV."
         ),
         path=SCHEMA_PATH,
         render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
@@ -68,6 +71,7 @@ def openapi_config(version: str) -> OpenAPIConfig:
             Tag(name="users", description="Registration and profile"),
             Tag(name="auth", description="Login, token refresh and logout"),
             Tag(name="chat", description="Conversations with the sales assistant"),
+            Tag(name="admin", description="Sales insight for the shop's staff (admin role only)"),
             Tag(name="health", description="Liveness of the service and its database"),
         ],
     )

@@ -1,0 +1,161 @@
+"""``/admin``: sales insight for the shop's staff: analytics, the leads, and the leads as CSV.
+
+Every route needs an access token carrying the ``admin`` role (``salesbot users grant-admin``):
+anonymous is 401, a customer 403, before anything else is read. The use cases check the role
+again, so the rule holds for every entry point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
+from litestar.params import Parameter, QueryParameter
+from litestar.response import Stream
+
+from salesbot_core.domain import Role, SaleStatus
+from salesbot_core.usecases import GetSalesAnalytics, LeadPage, ListLeads
+from salesbot_http.auth import BEARER_SECURITY, require_admin
+from salesbot_http.dto import AnalyticsOut, LeadOut, analytics_out, lead_out
+from salesbot_http.envelope import Envelope, ok
+from salesbot_http.leads_csv import header, leads_csv
+from salesbot_http.openapi import error_responses
+from salesbot_http.paging import decode_cursor, encode_cursor, next_link
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+# The export reads the leads a page at a time (the largest page ListLeads allows) and stops
+# after this many rows, so one request cannot hold a connection for ever.
+CSV_PAGE_SIZE = 200
+CSV_MAX_ROWS = 100_000
+
+SaleStatusFilter = Annotated[
+    SaleStatus | None,
+    QueryParameter(
+        name="saleStatus",
+        description="Only conversations with this sale status (e.g. negotiating: the hot leads)",
+    ),
+]
+
+
+async def _csv_body(
+    first: LeadPage, list_leads: ListLeads, role: Role, status: SaleStatus | None
+) -> AsyncGenerator[str]:
+    yield header()
+    page, written = first, 0
+    while True:
+        rows = page.items[: CSV_MAX_ROWS - written]
+        yield leads_csv(rows)
+        written += len(rows)
+        if page.next is None or written >= CSV_MAX_ROWS:
+            return
+        page = await list_leads(role=role, status=status, limit=CSV_PAGE_SIZE, after=page.next)
+
+
+class AdminController(Controller):
+    path = "/admin"
+    tags = ("admin",)
+    guards = (require_admin,)
+    security = BEARER_SECURITY
+
+    @get(
+        "/analytics",
+        summary="Sales figures over every conversation",
+        description=(
+            "Conversations by sale status, the top 10 interests and most offered and most "
+            "rejected products (counted once per conversation, case-insensitively), conversion "
+            "per UTC day over the last `days` days, tokens per exchange, and the conversation "
+            "context the metadata design saved against sending the whole history."
+        ),
+        responses=error_responses(400, 401, 403),
+    )
+    async def analytics(
+        self,
+        current_role: NamedDependency[Role],
+        get_sales_analytics: NamedDependency[GetSalesAnalytics],
+        days: Annotated[
+            int | None, Parameter(description="The conversion window: 1 to 366 [default 30]")
+        ] = None,
+    ) -> Envelope[AnalyticsOut]:
+        figures = await get_sales_analytics(role=current_role, days=days)
+        return ok(analytics_out(figures), "Sales analytics retrieved successfully")
+
+    @get(
+        "/leads",
+        summary="Leads: conversations with their customer, metadata and last message",
+        description=(
+            "Most recently updated first, a page at a time: when more remain, the `Link` header "
+            "(rel=next) gives the URL of the next page."
+        ),
+        responses=error_responses(400, 401, 403),
+        response_headers=[
+            ResponseHeader(
+                name="Link",
+                description='The next page, as `<url>; rel="next"` (absent on the last page).',
+                required=False,
+                documentation_only=True,
+            )
+        ],
+    )
+    async def leads(
+        self,
+        request: Request[Any, Any, Any],
+        current_role: NamedDependency[Role],
+        list_leads: NamedDependency[ListLeads],
+        sale_status: SaleStatusFilter = None,
+        limit: Annotated[
+            int | None, Parameter(description="Page size: 1 to 200 [default 50]")
+        ] = None,
+        cursor: Annotated[
+            str | None, Parameter(description="Where to continue: from the `Link` header")
+        ] = None,
+    ) -> Response[Envelope[list[LeadOut]]]:
+        page = await list_leads(
+            role=current_role,
+            status=sale_status,
+            limit=limit,
+            after=decode_cursor(cursor) if cursor else None,
+        )
+        body = ok([lead_out(lead) for lead in page.items], "Leads retrieved successfully")
+        headers: dict[str, str] = {}
+        if page.next is not None:
+            params: dict[str, str | int | None] = {
+                "saleStatus": sale_status.value if sale_status else None,
+                "limit": limit,
+                "cursor": encode_cursor(page.next),
+            }
+            headers["Link"] = next_link(request.url.path, params)
+        return Response(body, headers=headers)
+
+    @get(
+        "/leads.csv",
+        media_type=CSV_MEDIA_TYPE,
+        summary="The leads as CSV, for a CRM import",
+        description=(
+            "One row per conversation, most recently updated first, with a header row: "
+            "conversationId, title, customerName, customerEmail, customerPhone, saleStatus, "
+            "interests, offeredProducts, rejectedProducts, lastIntent, lastMessage, "
+            "lastMessageAt, updatedAt. Lists are joined with `;`; times are ISO-8601 UTC. "
+            "RFC 4180 quoting, UTF-8, CRLF line ends. A cell starting with `=`, `+`, `-`, `@`, "
+            "a tab or a carriage return gets a leading `'` so spreadsheets never run it "
+            f"(E.164 phone numbers excepted). At most {CSV_MAX_ROWS:,} rows (the most recently "
+            "updated); page through `/admin/leads` for more."
+        ),
+        response_description="The CSV file (streamed).",
+        responses=error_responses(400, 401, 403),
+    )
+    async def leads_csv(
+        self,
+        current_role: NamedDependency[Role],
+        list_leads: NamedDependency[ListLeads],
+        sale_status: SaleStatusFilter = None,
+    ) -> Stream:
+        # The first page is read before answering, so a failure is still an error envelope.
+        first = await list_leads(role=current_role, status=sale_status, limit=CSV_PAGE_SIZE)
+        return Stream(
+            _csv_body(first, list_leads, current_role, sale_status),
+            media_type=CSV_MEDIA_TYPE,
+            headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
+        )
