@@ -141,5 +141,11 @@ class ChatStreamController(Controller):
         # Raises before any byte is sent: the error handlers answer with the usual envelope.
         first = await anext(exchange)
         events = exchange_events(first, exchange)
+
+        async def close_events() -> None:
+            # A coroutine function: Litestar would run the bare ``events.aclose`` (a method
+            # returning an awaitable) as a sync callable and never await what it returns.
+            await events.aclose()
+
         # The background task runs once the response is over, also when the client went away.
-        return ServerSentEvent(events, background=BackgroundTask(events.aclose))
+        return ServerSentEvent(events, background=BackgroundTask(close_events))
