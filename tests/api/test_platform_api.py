@@ -249,7 +249,7 @@ BEYOND_PATHS = {
     ("get", "/admin/leads.csv"),
 }
 # Success bodies that are not the JSON envelope.
-STREAMED = {"/chat/send/stream": "text/event-stream", "/admin/leads.csv": "text/csv; charset=utf-8"}
+STREAMED = {"/chat/send/stream": "text/event-stream", "/admin/leads.csv": "text/csv"}
 PROTECTED = {
     "/users/profile",
     "/auth/logout-all",

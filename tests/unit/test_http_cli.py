@@ -1,5 +1,5 @@
 """The ``salesbot`` command line: help everywhere, clear configuration and database errors,
-migrations and token cleanup on PostgreSQL."""
+migrations, token cleanup and granting the admin role on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
-from salesbot_core.domain import RefreshToken, User
+from salesbot_core.domain import RefreshToken, Role, User
 from salesbot_http.cli import describe_assistant, describe_database, main
 from salesbot_http.database import redact
 from salesbot_http.settings import Settings
@@ -45,6 +45,8 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
         ["db", "revision"],
         ["tokens"],
         ["tokens", "cleanup"],
+        ["users"],
+        ["users", "grant-admin"],
     ],
 )
 def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
@@ -126,6 +128,55 @@ async def test_tokens_cleanup_deletes_stale_tokens(
     async with database.unit_of_work() as uow:
         assert await uow.refresh_tokens.get_by_hash("e" * 64) is None
         assert await uow.refresh_tokens.get_by_hash("a" * 64) is not None
+
+
+async def test_users_grant_admin_gives_the_role(
+    runner: CliRunner, database: Database, database_url: str
+) -> None:
+    now = datetime.now(UTC)
+    user = User(
+        id=uuid.uuid4(),
+        email="staff@example.com",
+        name="Shop Staff",
+        phone=None,
+        password_hash="x",
+        created_at=now,
+        updated_at=now,
+    )
+    async with database.unit_of_work() as uow:
+        await uow.users.add(user)
+        await uow.commit()
+
+    result = await asyncio.to_thread(
+        runner.invoke, main, ["users", "grant-admin", " Staff@Example.com "], env=_on(database_url)
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "staff@example.com is now an admin; the role counts from their next login or token refresh"
+    ]
+    async with database.unit_of_work() as uow:
+        granted = await uow.users.get(user.id)
+    assert granted is not None
+    assert granted.role is Role.ADMIN
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("nobody@example.com", "no user with the email 'nobody@example.com'"),
+        ("not an email", "'not an email' is not an email address"),
+    ],
+)
+async def test_users_grant_admin_refuses_an_unknown_email(
+    runner: CliRunner, database: Database, database_url: str, email: str, message: str
+) -> None:
+    result = await asyncio.to_thread(
+        runner.invoke, main, ["users", "grant-admin", email], env=_on(database_url)
+    )
+
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {message}"
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from salesbot_http.leads_csv import header, leads_csv
 from salesbot_http.openapi import error_responses
 from salesbot_http.paging import decode_cursor, encode_cursor, next_link
 
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+# Litestar adds "; charset=utf-8" to text media types.
+CSV_MEDIA_TYPE = "text/csv"
 # The export reads the leads a page at a time (the largest page ListLeads allows) and stops
 # after this many rows, so one request cannot hold a connection for ever.
 CSV_PAGE_SIZE = 200
