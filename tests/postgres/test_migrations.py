@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
@@ -53,11 +54,17 @@ def test_a_new_revision_against_an_up_to_date_database_is_empty(
     assert written.parent == tmp_path
     assert written.name.startswith(f"r{int(migrations.head()) + 1:04d}_")
     script = written.read_text()
-    assert f"down_revision: str | Sequence[str] | None = '{migrations.head()}'" in script
+    assert f'down_revision: str | Sequence[str] | None = "{migrations.head()}"' in script
     body = script.split("def upgrade() -> None:", 1)[1].split("def downgrade", 1)[0]
     statements = [line.strip() for line in body.splitlines() if line.strip()]
     assert [s for s in statements if not s.startswith("#")] == ["pass"]
     assert "op." not in script
+    # The script is as lint-clean and formatted as the rest of the project.
+    for check in (["check", "--quiet"], ["format", "--check", "--quiet"]):
+        done = subprocess.run(  # noqa: S603
+            [shutil.which("ruff") or "ruff", *check, str(written)], capture_output=True, check=False
+        )
+        assert done.returncode == 0, done.stdout
 
 
 def test_downgrade_to_base_and_upgrade_again(postgres_server_url: str) -> None:

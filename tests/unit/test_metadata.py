@@ -82,3 +82,17 @@ def test_caps_keep_the_most_recent_items() -> None:
     answer = SalesMetadata(interests=tuple(f"item {n}" for n in range(10)))
     merged = merge_metadata(None, answer, MetadataLimits(max_items=3))
     assert merged.interests == ("item 7", "item 8", "item 9")
+
+
+def test_a_customer_may_change_their_mind_about_a_rejected_product() -> None:
+    previous = SalesMetadata(rejected_products=("Dell XPS 15", "Chromebook"))
+    answer = SalesMetadata(offered_products=("dell xps 15",), sale_status=SaleStatus.INTERESTED)
+    merged = merge_metadata(previous, answer, MetadataLimits())
+    assert merged.rejected_products == ("Chromebook",)
+    assert merged.offered_products == ("dell xps 15",)
+    # An answer that both offers and rejects a product keeps it rejected.
+    both = SalesMetadata(offered_products=("Chromebook",), rejected_products=("Chromebook",))
+    assert merge_metadata(previous, both, MetadataLimits()).rejected_products == (
+        "Dell XPS 15",
+        "Chromebook",
+    )

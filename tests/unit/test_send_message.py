@@ -15,10 +15,14 @@ from salesbot_core.errors import (
     AssistantTimeout,
     AssistantUnavailable,
     ConversationNotFound,
+    DatabaseUnavailable,
     InvalidInput,
     InvalidMetadataAnswer,
 )
+from salesbot_core.ports import DistillationRequest, Distilled
 from salesbot_core.testing import ScriptedAssistant
+from salesbot_core.usecases import SendMessage
+from salesbot_core.usecases.chat import ConversationPolicy
 from tests.unit.conftest import Core
 
 USER = UUID(int=1000)
@@ -282,3 +286,59 @@ async def test_any_run_of_distillation_outcomes_keeps_the_prompt_bounded(
             conversation.message_count - conversation.distilled_through
         )
         assert len(core.assistant.reply_requests[-1].recent_turns) <= 12
+
+
+async def test_a_store_failure_while_distilling_does_not_fail_the_stored_exchange(
+    core: Core,
+) -> None:
+    conversation_id = await _converse(core, "a", "b")
+    original = core.store.uow_factory
+    calls = 0
+
+    def failing_after_the_exchange() -> object:
+        nonlocal calls
+        calls += 1
+        if calls > 2:  # read context, store the exchange; then the distillation's read fails
+            raise DatabaseUnavailable("gone")
+        return original()
+
+    send = SendMessage(failing_after_the_exchange, core.assistant, core.clock, core.ids)  # type: ignore[arg-type]
+    result = await send(user_id=USER, content="c", conversation_id=conversation_id)
+    assert result.bot_message.content == "Reply to: c"
+    assert result.conversation.messages_since_context_update == 6
+    history = await core.history(USER, conversation_id)
+    assert len(history.messages) == 6
+
+
+async def test_a_slow_distillation_is_cut_at_its_budget(core: Core) -> None:
+    class SlowDistiller(ScriptedAssistant):
+        async def distil(self, request: DistillationRequest) -> Distilled:
+            await asyncio.sleep(5)
+            return await super().distil(request)
+
+    send = SendMessage(
+        core.store.uow_factory,
+        SlowDistiller(),
+        core.clock,
+        core.ids,
+        ConversationPolicy(distil_budget_s=0.05),
+    )
+    conversation_id = None
+    for text in ("a", "b", "c"):
+        result = await send(user_id=USER, content=text, conversation_id=conversation_id)
+        conversation_id = result.conversation.id
+    assert result.conversation.metadata is None
+    assert result.conversation.messages_since_context_update == 6
+
+
+async def test_reads_stay_bounded_when_distillation_keeps_failing(core: Core) -> None:
+    core.assistant.distillations.extend([AssistantUnavailable("down")] * 20)
+    conversation_id = await _converse(core, *(f"m{n}" for n in range(22)))
+    assert len(core.assistant.reply_requests[-1].recent_turns) == 12
+    assert all(len(r.turns) <= 24 for r in core.assistant.distil_requests)
+    core.assistant.distillations.clear()
+    result = await core.send(user_id=USER, content="finally", conversation_id=conversation_id)
+    # The distillation saw the latest 24 messages and covers all 46 since the last one.
+    assert len(core.assistant.distil_requests[-1].turns) == 24
+    assert result.conversation.messages_since_context_update == 0
+    assert result.conversation.distilled_through == 46

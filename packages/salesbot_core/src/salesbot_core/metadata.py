@@ -2,7 +2,8 @@
 
 Whatever the LLM answers, the merged metadata keeps these invariants:
 - every list is trimmed, free of empty items and de-duplicated case-insensitively;
-- a rejected product is never also listed as offered;
+- a rejected product is never also listed as offered (an answer that offers a product it does not
+  reject again takes it off the rejected list);
 - every list holds at most ``MetadataLimits.max_items`` items (the most recent) and every item at
   most ``max_item_chars`` characters, so the reply prompt stays bounded;
 - ``saleStatus`` is always one of the five statuses (the type guarantees it).
@@ -54,11 +55,22 @@ def merge_metadata(
 ) -> SalesMetadata:
     """Fold the LLM's answer into the previous metadata.
 
-    Lists are unions (the LLM forgetting an item does not erase it); the status and the last
-    intent come from the new answer, the intent falling back to the previous one when absent.
+    Lists are unions (the LLM forgetting an item does not erase it), with one way out: a product
+    the new answer offers and does not reject is no longer rejected (the customer changed their
+    mind). The status and the last intent come from the new answer, the intent falling back to
+    the previous one when absent.
     """
     base = previous or SalesMetadata()
-    rejected = _unique_recent((*base.rejected_products, *distilled.rejected_products), limits)
+
+    def keys(items: Iterable[str]) -> set[str]:
+        return {_clip(item, limits.max_item_chars).casefold() for item in items}
+
+    reconsidered = keys(distilled.offered_products) - keys(distilled.rejected_products)
+    rejected = [
+        item
+        for item in _unique_recent((*base.rejected_products, *distilled.rejected_products), limits)
+        if item.casefold() not in reconsidered
+    ]
     rejected_keys = {item.casefold() for item in rejected}
     offered = [
         item

@@ -18,8 +18,15 @@ TITLE_MAX_CHARS = 255
 EMAIL_MAX_CHARS = 254
 
 # Deliberately simple: one @, a dotted domain, no spaces. Full RFC 5322 is not what a shop wants.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s.\x00-\x1f\x7f]+(\.[^@\s.\x00-\x1f\x7f]+)+$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def _no_control_nul(field: str, value: str) -> str:
+    # A NUL character cannot be stored in a PostgreSQL text column; refuse it as bad input.
+    if "\x00" in value:
+        raise InvalidInput(field, "must not contain NUL characters")
+    return value
 
 
 def normalise_email(value: str) -> str:
@@ -40,7 +47,7 @@ def check_password(value: str) -> str:
 
 
 def clean_name(value: str) -> str:
-    name = " ".join(value.split())
+    name = " ".join(_no_control_nul("name", value).split())
     if not NAME_MIN_CHARS <= len(name) <= NAME_MAX_CHARS:
         raise InvalidInput("name", f"must be {NAME_MIN_CHARS} to {NAME_MAX_CHARS} characters long")
     return name
@@ -58,14 +65,24 @@ def clean_phone(value: str | None) -> str | None:
 
 
 def clean_content(value: str) -> str:
-    content = value.strip()
+    content = _no_control_nul("content", value).strip()
     if not 1 <= len(content) <= CONTENT_MAX_CHARS:
         raise InvalidInput("content", f"must be 1 to {CONTENT_MAX_CHARS} characters long")
     return content
 
 
 def clean_title(value: str) -> str:
-    title = " ".join(value.split())
+    title = " ".join(_no_control_nul("title", value).split())
     if not 1 <= len(title) <= TITLE_MAX_CHARS:
         raise InvalidInput("title", f"must be 1 to {TITLE_MAX_CHARS} characters long")
     return title
+
+
+SEARCH_MAX_CHARS = 200
+
+
+def clean_query(value: str | None) -> str | None:
+    """A search query: whitespace collapsed, at most 200 characters; blank means no query."""
+    if value is None:
+        return None
+    return " ".join(_no_control_nul("q", value).split())[:SEARCH_MAX_CHARS] or None

@@ -12,7 +12,12 @@ from uuid import UUID
 import msgspec
 
 from salesbot_core.domain import Conversation, ConversationCursor, Message, TokenUsage, Turn
-from salesbot_core.errors import AssistantUnavailable, ConversationNotFound, InvalidMetadataAnswer
+from salesbot_core.errors import (
+    AssistantUnavailable,
+    ConversationNotFound,
+    DatabaseUnavailable,
+    InvalidMetadataAnswer,
+)
 from salesbot_core.metadata import MetadataLimits, merge_metadata
 from salesbot_core.paging import PagingPolicy
 from salesbot_core.ports import (
@@ -27,6 +32,7 @@ from salesbot_core.ports import (
     StoredExchange,
     StreamingSalesAssistant,
     TitleRequest,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
 from salesbot_core.prompts import clean_title as title_from_answer
@@ -38,18 +44,21 @@ from salesbot_core.threshold import (
     advance,
     state_before_last_exchange,
 )
-from salesbot_core.validation import clean_content, clean_title
+from salesbot_core.validation import clean_content, clean_query, clean_title
 
 logger = logging.getLogger(__name__)
 
-SEARCH_MAX_CHARS = 200
-
 
 class ConversationPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """Bounds that keep prompts small even when distillation keeps failing."""
+    """Bounds that keep prompts small and exchanges quick even when distillation keeps failing.
+
+    ``distil_budget_s`` caps the time the distillation (with its one retry) may add to the
+    exchange that triggers it: the exchange is already stored, so past the budget the old
+    metadata simply stays and the next exchange tries again."""
 
     max_recent_messages: int = 12
     max_distil_messages: int = 24
+    distil_budget_s: float = 8.0
     metadata_limits: MetadataLimits = MetadataLimits()
 
 
@@ -91,6 +100,13 @@ def context_chars(request: ReplyRequest) -> int:
     metadata = len(msgspec.json.encode(request.metadata)) if request.metadata else 0
     turns = sum(len(turn.content) for turn in request.recent_turns)
     return metadata + turns + len(request.customer_message)
+
+
+async def _window(uow: UnitOfWork, conversation: Conversation, limit: int) -> Sequence[Message]:
+    """The latest ``limit`` messages since the last distillation, oldest first: a bounded read,
+    however many exchanges a failing distillation has let pile up."""
+    latest = await uow.messages.page_before(conversation.id, limit=limit)
+    return [m for m in latest if m.seq > conversation.distilled_through]
 
 
 def _turns(messages: Sequence[Message], limit: int) -> tuple[Turn, ...]:
@@ -240,7 +256,7 @@ class SendMessage:
             conversation = await uow.conversations.get_for_user(conversation_id, user_id)
             if conversation is None:
                 raise ConversationNotFound
-            window = await uow.messages.list_after(conversation.id, conversation.distilled_through)
+            window = await _window(uow, conversation, self._policy.max_recent_messages)
         return conversation, window
 
     async def _title(self, first_message: str) -> tuple[str, TokenUsage]:
@@ -282,13 +298,24 @@ class SendMessage:
         return stored
 
     async def _distil(self, conversation: Conversation) -> Conversation | None:
+        """Best effort: the exchange is stored already, so no failure here may fail it (the
+        client would send it again and store it twice). The old metadata stays instead."""
+        try:
+            async with asyncio.timeout(self._policy.distil_budget_s):
+                return await self._distil_window(conversation)
+        except (AssistantUnavailable, DatabaseUnavailable, TimeoutError) as error:
+            logger.warning("metadata distillation failed (%s); the old metadata stays", error)
+        except Exception:
+            logger.exception("metadata distillation failed unexpectedly; the old metadata stays")
+        return None
+
+    async def _distil_window(self, conversation: Conversation) -> Conversation | None:
         async with self._uow() as uow:
-            window = await uow.messages.list_after(conversation.id, conversation.distilled_through)
+            window = await _window(uow, conversation, self._policy.max_distil_messages)
         if not window:
             return None
         request = DistillationRequest(
-            previous=conversation.metadata,
-            turns=_turns(window, self._policy.max_distil_messages),
+            previous=conversation.metadata, turns=_turns(window, len(window))
         )
         for attempt in (1, 2):
             try:
@@ -296,21 +323,21 @@ class SendMessage:
                 break
             except InvalidMetadataAnswer:
                 logger.warning("metadata answer did not validate (attempt %d of 2)", attempt)
-            except AssistantUnavailable:
-                logger.warning("metadata distillation failed; the old metadata stays")
-                return None
         else:
             return None
         merged = merge_metadata(
             conversation.metadata, distilled.metadata, self._policy.metadata_limits
         )
         now = self._clock.now()
-        covered = len(window)
+        # Every message since the last distillation is covered, also the older ones the bounded
+        # window left out of the prompt.
+        through = window[-1].seq
+        covered = through - conversation.distilled_through
         async with self._uow() as uow:
             applied = await uow.conversations.apply_distillation(
                 conversation.id,
                 expected_through=conversation.distilled_through,
-                new_through=window[-1].seq,
+                new_through=through,
                 metadata=merged,
                 covered_messages=covered,
                 usage=distilled.usage,
@@ -324,7 +351,7 @@ class SendMessage:
             conversation,
             metadata=merged,
             messages_since_context_update=state.counter,
-            distilled_through=window[-1].seq,
+            distilled_through=through,
             updated_at=now,
         )
 
@@ -350,7 +377,7 @@ class ListConversations:
         query: str | None = None,
     ) -> ConversationPage:
         size = self._limits.size(limit)
-        words = " ".join((query or "").split())[:SEARCH_MAX_CHARS] or None
+        words = clean_query(query)
         async with self._uow() as uow:
             found = await uow.conversations.page_for_user(
                 user_id, limit=size + 1, after=after, query=words

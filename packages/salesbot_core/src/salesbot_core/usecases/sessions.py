@@ -133,8 +133,10 @@ class RefreshSession:
     Rules: the presented token must be unrevoked and unexpired; it is revoked as ``rotated`` and
     replaced by a token of the same family with the family's original (absolute) expiry.
     Presenting a token that was already rotated is reuse: the whole family is revoked. Of
-    concurrent refreshes of one token exactly one wins; the losers are refused without revoking
-    the family (a race between two tabs is not a theft).
+    concurrent refreshes of one token exactly one wins. A loser that read the token before the
+    winner committed is refused; one that reads it after sees a rotated token, which is reuse,
+    and revokes the family: strict reuse detection, as the contract asks (a client must not
+    refresh one token twice).
     """
 
     def __init__(

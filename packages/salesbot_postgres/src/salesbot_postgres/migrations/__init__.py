@@ -8,6 +8,7 @@ blocking mode): run it before the event loop serves, or in a worker thread.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,17 @@ def _config(url: str | None = None, version_path: Path | None = None) -> Config:
     config.set_main_option("version_locations", os.pathsep.join(map(str, locations)))
     if url is not None:
         config.attributes["salesbot.url"] = sqlalchemy_url(url)
+    ruff = shutil.which("ruff")
+    if ruff is not None:
+        # Generated scripts come out lint-clean and formatted, as the project's CI wants them.
+        config.set_section_option("post_write_hooks", "hooks", "ruff_fix, ruff_format")
+        for name, options in (
+            ("ruff_fix", "check --fix --quiet REVISION_SCRIPT_FILENAME"),
+            ("ruff_format", "format --quiet REVISION_SCRIPT_FILENAME"),
+        ):
+            config.set_section_option("post_write_hooks", f"{name}.type", "exec")
+            config.set_section_option("post_write_hooks", f"{name}.executable", ruff)
+            config.set_section_option("post_write_hooks", f"{name}.options", options)
     return config
 
 

@@ -1,5 +1,6 @@
-"""paging, search, sessions and sales insight: context-size counters, the derived sale
-status, and the indexes the new queries use
+"""paging, search, sessions and sales insight
+
+Context-size counters, the derived sale status, and the indexes the new queries use.
 
 Revision ID: 0002
 Revises: 0001
