@@ -33,6 +33,7 @@ from salesbot_core.errors import (
     UserNotFound,
 )
 from salesbot_http.envelope import ErrorEnvelope, failure
+from salesbot_http.ratelimit import TooManyLoginAttempts
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ DOMAIN_ERRORS: tuple[tuple[type[SalesbotError], int, str | None], ...] = (
     (ConversationNotFound, 404, None),
     (SessionNotFound, 404, None),
     (EmailAlreadyRegistered, 409, None),
+    (TooManyLoginAttempts, 429, None),
     (AssistantTimeout, 504, ASSISTANT_TIMEOUT),
     (AssistantUnavailable, 502, ASSISTANT_UNAVAILABLE),
     (InvalidMetadataAnswer, 502, ASSISTANT_UNAVAILABLE),
@@ -80,7 +82,11 @@ def _domain_error(request: Request[Any, Any, Any], exc: SalesbotError) -> Respon
     if status >= HTTP_500_INTERNAL_SERVER_ERROR:
         level = logging.ERROR if status == HTTP_500_INTERNAL_SERVER_ERROR else logging.WARNING
         logger.log(level, "%s %s failed: %r", request.method, request.url.path, exc, exc_info=exc)
-    headers = _BEARER_CHALLENGE if isinstance(exc, InvalidAccessToken) else None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, InvalidAccessToken):
+        headers = _BEARER_CHALLENGE
+    elif isinstance(exc, TooManyLoginAttempts):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return failure(status, message, request.url.path, headers)
 
 

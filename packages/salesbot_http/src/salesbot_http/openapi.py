@@ -23,6 +23,7 @@ _WHEN: dict[int, str] = {
     404: "Not found (another user's conversation answers exactly like a missing one)",
     409: "The email is already registered",
     413: "The request body is larger than the limit (64 KiB by default)",
+    429: "Too many failed logins for this account or from this address; see `Retry-After`",
     500: "Unexpected error (details are logged, never sent)",
     502: "The sales assistant failed; nothing was stored, the request can be sent again",
     503: "The database is unavailable",

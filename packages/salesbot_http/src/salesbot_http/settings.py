@@ -55,8 +55,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     openai_max_retries: int = 2
     openai_deadline_s: float = 30.0
     openai_metadata_format: str = "json_schema"
-    # Login rate limiting
+    # Login rate limiting: failed logins per account and per client address within the window
+    # (0 turns a limit off); counted in Redis when redis_url is set, else in the process's memory
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_client: int = 30
+    login_failure_window: timedelta = timedelta(minutes=15)
     redis_url: str | None = None
+    redis_namespace: str = "salesbot"
     log_level: str = "INFO"
 
     @property
@@ -211,7 +216,11 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         openai_metadata_format=_choice(
             env, "OPENAI_METADATA_FORMAT", "json_schema", METADATA_FORMATS
         ),
+        login_max_failures_per_account=_int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
+        login_max_failures_per_client=_int(env, "LOGIN_MAX_FAILURES_PER_IP", 30),
+        login_failure_window=_duration(env, "LOGIN_FAILURE_WINDOW", timedelta(minutes=15)),
         redis_url=env.get("REDIS_URL") or None,
+        redis_namespace=(env.get("REDIS_NAMESPACE") or "salesbot").strip() or "salesbot",
         log_level=_choice(
             {"LOG_LEVEL": (env.get("LOG_LEVEL") or "").upper()}, "LOG_LEVEL", "INFO", LOG_LEVELS
         ),
