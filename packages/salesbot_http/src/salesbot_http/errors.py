@@ -122,6 +122,15 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return failure(status, message, request.url.path, exc.headers)
 
 
+def _undecodable_body(
+    request: Request[Any, Any, Any], exc: UnicodeDecodeError
+) -> Response[ErrorEnvelope]:
+    # msgspec reports bytes that are not UTF-8 inside a JSON string as UnicodeDecodeError, not as
+    # the DecodeError Litestar turns into a 400; salesbot decodes no other client bytes.
+    logger.info("%s %s: the body is not UTF-8: %s", request.method, request.url.path, exc.reason)
+    return failure(400, f"{VALIDATION_FAILED}: the body is not valid UTF-8", request.url.path)
+
+
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
     logger.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
     return failure(HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR, request.url.path)
@@ -131,5 +140,6 @@ def exception_handlers() -> ExceptionHandlersMap:
     return {
         SalesbotError: _domain_error,
         HTTPException: _http_error,
+        UnicodeDecodeError: _undecodable_body,
         Exception: _unexpected_error,
     }
