@@ -454,3 +454,69 @@ async def test_a_real_database_error_never_reaches_the_client(
             assert internal not in body["message"].lower()
     error_body(health, 503, "/health")
     _no_leak(health)
+
+
+# ------------------------------------------------------------------ text PostgreSQL cannot take
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        (
+            "POST",
+            "/users/register",
+            {"email": "jane@example.com", "password": PASSWORD, "name": "Jane\x00Doe"},
+            "name",
+        ),
+        (
+            "POST",
+            "/users/register",
+            {"email": "ja\x00ne@example.com", "password": PASSWORD, "name": "Jane Doe"},
+            "email",
+        ),
+        (
+            "POST",
+            "/users/register",
+            {
+                "email": "jane@example.com",
+                "password": PASSWORD,
+                "name": "Jane",
+                "phone": "+1\u0664\u0661\u06655552671",  # Arabic-Indic digits
+            },
+            "phone",
+        ),
+        ("POST", "/chat/send", {"content": "a laptop\x00please"}, "content"),
+    ],
+)
+async def test_a_nul_or_a_foreign_digit_is_a_400_not_a_database_error(
+    client: Client, customer: Customer, method: str, path: str, body: dict[str, str], field: str
+) -> None:
+    response = await client.request(method, path, json=body, headers=customer.headers)
+
+    assert field in error_body(response, 400, path)["message"]
+
+
+async def test_nul_characters_elsewhere_are_answered_not_crashed_on(
+    client: Client, customer: Customer
+) -> None:
+    sent = ok_data(
+        await client.post("/chat/send", json={"content": "hi"}, headers=customer.headers), 201
+    )
+    conversation_id = sent["conversation"]["id"]
+    rename = f"/chat/conversations/{conversation_id}/title"
+
+    renamed = await client.patch(rename, json={"title": "a\x00b"}, headers=customer.headers)
+    checked = await client.get("/users/check", params={"email": "a\x00@example.com"})
+    login = await client.post("/auth/login", json={"email": "a\x00@example.com", "password": "x"})
+    searched = await client.get(
+        "/chat/conversations", params={"q": "hi\x00there"}, headers=customer.headers
+    )
+    far_back = await client.get(
+        f"/chat/history/{conversation_id}", params={"before": 2**40}, headers=customer.headers
+    )
+
+    assert "title" in error_body(renamed, 400, rename)["message"]
+    assert "email" in error_body(checked, 400, "/users/check")["message"]
+    error_body(login, 401, "/auth/login")
+    assert ok_data(searched) == []
+    assert [m["content"] for m in ok_data(far_back)["messages"]] == ["hi", "Reply to: hi"]

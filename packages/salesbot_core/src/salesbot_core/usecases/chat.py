@@ -350,7 +350,8 @@ class ListConversations:
         query: str | None = None,
     ) -> ConversationPage:
         size = self._limits.size(limit)
-        words = " ".join((query or "").split())[:SEARCH_MAX_CHARS] or None
+        # A NUL separates words like a space: it can be neither stored nor searched for.
+        words = " ".join((query or "").replace("\x00", " ").split())[:SEARCH_MAX_CHARS] or None
         async with self._uow() as uow:
             found = await uow.conversations.page_for_user(
                 user_id, limit=size + 1, after=after, query=words
