@@ -337,3 +337,26 @@ async def test_the_server_cleans_up_stale_refresh_tokens_on_its_schedule(
                     if await uow.refresh_tokens.get_by_hash(stale) is None:
                         break
                 await asyncio.sleep(0.01)
+
+
+async def test_the_app_works_again_after_its_lifespan_is_restarted(container: Container) -> None:
+    app = create_app(container, schedule_token_cleanup=False)
+    body = {"email": "jane@example.com", "password": "correct horse battery", "name": "Jane Doe"}
+    async with AsyncTestClient(app=app) as first:
+        assert (await first.post("/users/register", json=body)).status_code == 201
+
+    async with AsyncTestClient(app=app) as second:
+        login = await second.post(
+            "/auth/login", json={"email": body["email"], "password": body["password"]}
+        )
+
+    assert login.status_code == 200, login.text
+
+
+async def test_a_query_parameter_given_twice_is_refused(client: Client, customer: Customer) -> None:
+    response = await client.get(
+        "/chat/conversations?q=laptop&q=mouse&limit=5", headers=customer.headers
+    )
+
+    body = error_body(response, 400, "/chat/conversations")
+    assert body["message"] == "Validation failed: q: given more than once"

@@ -7,13 +7,21 @@ error shape, which salesbot never sends.
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
+import msgspec
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from salesbot_http.envelope import ErrorEnvelope
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.openapi.spec import Schema
+    from litestar.typing import FieldDefinition
 
 SCHEMA_PATH = "/schema"
 
@@ -42,6 +50,25 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in wanted
     }
+
+
+class ClosedStructSchemaPlugin(StructSchemaPlugin):
+    """Request bodies refuse unknown fields (``forbid_unknown_fields``): their schemas say so with
+    ``additionalProperties: false``, which Litestar's own struct plugin leaves out. (Litestar
+    exports no public base for this; the struct plugin is reused as it is.)"""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        if not super().is_plugin_supported_field(field_definition):
+            return False
+        info = msgspec.inspect.type_info(field_definition.type_)
+        return isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
 
 
 def openapi_config(version: str) -> OpenAPIConfig:
