@@ -8,7 +8,9 @@ shared test server), with its own connection pool, as ``salesbot serve`` would."
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -154,3 +156,65 @@ async def test_a_database_outage_is_503_fast_and_the_app_recovers_on_its_own(
     settled = [c for c in calls if c.started >= up + BACK_WITHIN_S]
     assert settled
     assert {c.status for c in settled} <= {200, 201}, settled
+
+
+def _server_processes(server: EmbeddedPostgres) -> list[int]:
+    """The postmaster of this test's embedded server and its children."""
+    postmaster = int((server.pgdata / "postmaster.pid").read_text().split()[0])
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            except (OSError, IndexError):
+                continue
+            if parent == str(postmaster):
+                children.append(int(entry.name))
+    return [postmaster, *children]
+
+
+async def test_a_frozen_database_never_hangs_a_request(
+    embedded: EmbeddedPostgres, settings: Settings
+) -> None:
+    """The server still holds its connections but answers nothing (its processes are stopped, as
+    on a host that froze): requests with a pooled connection give up after the checkout bound,
+    the health check after its timeout; nothing waits for ever."""
+    container = build_container(
+        replace_settings(settings, database_url=embedded.url, health_timeout_s=ANSWER_WITHIN_S)
+    )
+    container.assistants.assistant.override(providers.Object(ScriptedAssistant()))
+    config = container.persistence.config()
+    frozen: list[int] = []
+    async with AsyncTestClient(app=create_app(container)) as client:
+        register = {"email": "jane@example.com", "password": PASSWORD, "name": "Jane Doe"}
+        ok_data(await client.post("/users/register", json=register), 201)
+        login = ok_data(
+            await client.post(
+                "/auth/login", json={"email": register["email"], "password": PASSWORD}
+            )
+        )
+        headers = {"Authorization": f"Bearer {login['accessToken']}"}
+        ok_data(await client.get("/chat/conversations", headers=headers))  # a pooled connection
+        try:
+            frozen = _server_processes(embedded)
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            timings = []
+            for path in ("/chat/conversations", "/health", "/chat/conversations"):
+                began = time.monotonic()
+                async with asyncio.timeout(config.checkout_timeout_s + 3):
+                    response = await client.get(path, headers=headers)
+                timings.append((path, response.status_code, time.monotonic() - began))
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        thawed = time.monotonic()
+        async with asyncio.timeout(BACK_WITHIN_S):
+            while (await client.get("/chat/conversations", headers=headers)).status_code != 200:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        back_after = time.monotonic() - thawed
+
+    assert [status for _, status, _ in timings] == [503, 503, 503], timings
+    assert timings[0][2] <= config.checkout_timeout_s + 0.5, timings
+    assert timings[1][2] <= ANSWER_WITHIN_S + 0.5, timings
+    assert back_after <= BACK_WITHIN_S

@@ -49,6 +49,18 @@ class _HangingUnitOfWork(_DownUnitOfWork):
         raise AssertionError("unreachable")
 
 
+class _FrozenDatabaseUnitOfWork(_DownUnitOfWork):
+    """Like psycopg on a server that froze mid-query: a first cancellation makes it wait (up to
+    10 s) for the server to confirm; only a second one makes it give up at once."""
+
+    async def __aenter__(self) -> Self:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(10)
+        raise AssertionError("unreachable")
+
+
 async def test_an_unknown_route_is_404_in_the_envelope(client: Client) -> None:
     body = error_body(await client.get("/nowhere"), 404, "/nowhere")
     assert body["message"] == "Not Found"
@@ -218,6 +230,18 @@ async def test_health_does_not_hang_on_a_database_that_never_answers(
         response = await client.get("/health")
 
     error_body(response, 503, "/health")
+
+
+async def test_health_answers_in_time_even_when_the_driver_is_slow_to_give_up(
+    client: Client, container: Container, settings: Settings
+) -> None:
+    container.persistence.uow_factory.override(providers.Object(_FrozenDatabaseUnitOfWork))
+
+    began = asyncio.get_running_loop().time()
+    response = await client.get("/health")
+
+    error_body(response, 503, "/health")
+    assert asyncio.get_running_loop().time() - began < settings.health_timeout_s + 0.5
 
 
 # ------------------------------------------------------------------ OpenAPI

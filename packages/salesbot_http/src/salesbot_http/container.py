@@ -108,6 +108,7 @@ def database_config(settings: Settings) -> DatabaseConfig:
         max_overflow=settings.db_max_overflow,
         pool_timeout_s=settings.db_pool_timeout_s,
         statement_timeout_ms=settings.db_statement_timeout_ms,
+        connect_timeout_s=settings.db_connect_timeout_s,
         ping_timeout_s=settings.health_timeout_s,
     )
 

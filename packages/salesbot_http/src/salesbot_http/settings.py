@@ -38,6 +38,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_max_overflow: int = 10
     db_pool_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 5000
+    # libpq counts whole seconds, at least 2: a server that accepts but does not answer (frozen,
+    # overloaded) is given up on after this long
+    db_connect_timeout_s: float = 2.0
     health_timeout_s: float = 2.0
     # Tokens
     jwt_secret: str = ""
@@ -199,6 +202,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 10),
         db_pool_timeout_s=_float(env, "DB_POOL_TIMEOUT_S", 5.0),
         db_statement_timeout_ms=_int(env, "DB_STATEMENT_TIMEOUT_MS", 5000, minimum=1),
+        db_connect_timeout_s=_float(env, "DB_CONNECT_TIMEOUT_S", 2.0),
         health_timeout_s=_float(env, "HEALTH_TIMEOUT_S", 2.0),
         jwt_secret=_secret(env, "JWT_SECRET", data_dir, embedded),
         jwt_refresh_secret=_secret(env, "JWT_REFRESH_SECRET", data_dir, embedded),
