@@ -49,6 +49,18 @@ class _HangingUnitOfWork(_DownUnitOfWork):
         raise AssertionError("unreachable")
 
 
+class _FrozenDatabaseUnitOfWork(_DownUnitOfWork):
+    """Like psycopg on a server that froze mid-query: a first cancellation makes it wait (up to
+    10 s) for the server to confirm; only a second one makes it give up at once."""
+
+    async def __aenter__(self) -> Self:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(10)
+        raise AssertionError("unreachable")
+
+
 async def test_an_unknown_route_is_404_in_the_envelope(client: Client) -> None:
     body = error_body(await client.get("/nowhere"), 404, "/nowhere")
     assert body["message"] == "Not Found"
@@ -220,6 +232,18 @@ async def test_health_does_not_hang_on_a_database_that_never_answers(
     error_body(response, 503, "/health")
 
 
+async def test_health_answers_in_time_even_when_the_driver_is_slow_to_give_up(
+    client: Client, container: Container, settings: Settings
+) -> None:
+    container.persistence.uow_factory.override(providers.Object(_FrozenDatabaseUnitOfWork))
+
+    began = asyncio.get_running_loop().time()
+    response = await client.get("/health")
+
+    error_body(response, 503, "/health")
+    assert asyncio.get_running_loop().time() - began < settings.health_timeout_s + 0.5
+
+
 # ------------------------------------------------------------------ OpenAPI
 
 CONTRACT_PATHS = {
@@ -357,3 +381,26 @@ async def test_the_server_cleans_up_stale_refresh_tokens_on_its_schedule(
                     if await uow.refresh_tokens.get_by_hash(stale) is None:
                         break
                 await asyncio.sleep(0.01)
+
+
+async def test_the_app_works_again_after_its_lifespan_is_restarted(container: Container) -> None:
+    app = create_app(container, schedule_token_cleanup=False)
+    body = {"email": "jane@example.com", "password": "correct horse battery", "name": "Jane Doe"}
+    async with AsyncTestClient(app=app) as first:
+        assert (await first.post("/users/register", json=body)).status_code == 201
+
+    async with AsyncTestClient(app=app) as second:
+        login = await second.post(
+            "/auth/login", json={"email": body["email"], "password": body["password"]}
+        )
+
+    assert login.status_code == 200, login.text
+
+
+async def test_a_query_parameter_given_twice_is_refused(client: Client, customer: Customer) -> None:
+    response = await client.get(
+        "/chat/conversations?q=laptop&q=mouse&limit=5", headers=customer.headers
+    )
+
+    body = error_body(response, 400, "/chat/conversations")
+    assert body["message"] == "Validation failed: q: given more than once"

@@ -18,15 +18,10 @@ TITLE_MAX_CHARS = 255
 EMAIL_MAX_CHARS = 254
 
 # Deliberately simple: one @, a dotted domain, no spaces. Full RFC 5322 is not what a shop wants.
+# No control characters either (a NUL is refused by PostgreSQL, the rest by mail servers).
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s.\x00-\x1f\x7f]+(\.[^@\s.\x00-\x1f\x7f]+)+$")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-
-
-def _no_control_nul(field: str, value: str) -> str:
-    # A NUL character cannot be stored in a PostgreSQL text column; refuse it as bad input.
-    if "\x00" in value:
-        raise InvalidInput(field, "must not contain NUL characters")
-    return value
+# ASCII digits only: ``\d`` would also take the digits of other scripts (Arabic-Indic...).
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 def normalise_email(value: str) -> str:
@@ -46,8 +41,15 @@ def check_password(value: str) -> str:
     return value
 
 
+def _no_nul(field: str, value: str) -> str:
+    # U+0000 means nothing in text, and PostgreSQL cannot store it in a text column.
+    if "\x00" in value:
+        raise InvalidInput(field, "must not contain NUL characters")
+    return value
+
+
 def clean_name(value: str) -> str:
-    name = " ".join(_no_control_nul("name", value).split())
+    name = " ".join(_no_nul("name", value).split())
     if not NAME_MIN_CHARS <= len(name) <= NAME_MAX_CHARS:
         raise InvalidInput("name", f"must be {NAME_MIN_CHARS} to {NAME_MAX_CHARS} characters long")
     return name
@@ -65,14 +67,14 @@ def clean_phone(value: str | None) -> str | None:
 
 
 def clean_content(value: str) -> str:
-    content = _no_control_nul("content", value).strip()
+    content = _no_nul("content", value).strip()
     if not 1 <= len(content) <= CONTENT_MAX_CHARS:
         raise InvalidInput("content", f"must be 1 to {CONTENT_MAX_CHARS} characters long")
     return content
 
 
 def clean_title(value: str) -> str:
-    title = " ".join(_no_control_nul("title", value).split())
+    title = " ".join(_no_nul("title", value).split())
     if not 1 <= len(title) <= TITLE_MAX_CHARS:
         raise InvalidInput("title", f"must be 1 to {TITLE_MAX_CHARS} characters long")
     return title
@@ -82,7 +84,8 @@ SEARCH_MAX_CHARS = 200
 
 
 def clean_query(value: str | None) -> str | None:
-    """A search query: whitespace collapsed, at most 200 characters; blank means no query."""
+    """A search query: whitespace collapsed, at most 200 characters; blank means no query. A NUL
+    separates words like a space: it can be neither stored nor searched for."""
     if value is None:
         return None
-    return " ".join(_no_control_nul("q", value).split())[:SEARCH_MAX_CHARS] or None
+    return " ".join(value.replace("\x00", " ").split())[:SEARCH_MAX_CHARS] or None

@@ -9,10 +9,11 @@ from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import ValidationException
 
 from salesbot_http.auth import provide_client_info, provide_current_role, provide_current_user_id
 from salesbot_http.cleanup import clean_tokens_periodically
@@ -27,7 +28,7 @@ from salesbot_http.controllers import (
     UsersController,
 )
 from salesbot_http.errors import exception_handlers
-from salesbot_http.openapi import openapi_config
+from salesbot_http.openapi import ClosedStructSchemaPlugin, openapi_config
 from salesbot_http.settings import Settings
 from salesbot_http.state import CONTAINER_KEY
 
@@ -74,6 +75,17 @@ def _dependencies(container: Container) -> dict[str, Provide]:
     }
 
 
+async def refuse_repeated_query_parameters(request: Request[Any, Any, Any]) -> None:
+    """No route takes a list in its query: a parameter given twice is refused rather than one of
+    its values silently chosen (which one a proxy and the app would each pick may differ)."""
+    query = request.query_params
+    repeated = sorted(key for key in query if len(query.getall(key)) > 1)
+    if repeated:
+        raise ValidationException(
+            extra=[{"key": key, "message": "given more than once"} for key in repeated]
+        )
+
+
 def _cors(settings: Settings) -> CORSConfig | None:
     if not settings.cors_origins:
         return None
@@ -114,6 +126,9 @@ async def _lifespan(
         resources = container.shutdown_resources()
         if resources is not None:
             await resources
+        # Everything built on those resources goes too, so the app can start again (a test
+        # client, or a server, running its lifespan anew) without a closed pool or executor.
+        container.reset_singletons()
 
 
 def create_app(source: Container | Settings, *, schedule_token_cleanup: bool = True) -> Litestar:
@@ -137,6 +152,8 @@ def create_app(source: Container | Settings, *, schedule_token_cleanup: bool = T
         cors_config=_cors(settings),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(_package_version()),
+        plugins=[ClosedStructSchemaPlugin()],
+        before_request=refuse_repeated_query_parameters,
         lifespan=[partial(_lifespan, container, schedule_token_cleanup)],
         state=State({CONTAINER_KEY: container}),
         # Logging is the process's business (the CLI configures it), not the app's.

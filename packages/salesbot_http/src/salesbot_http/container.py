@@ -49,6 +49,13 @@ from salesbot_core.usecases import (
 from salesbot_http.health import DatabaseProbe
 from salesbot_http.lifecycle import ShutdownSteps
 from salesbot_http.passwords import BcryptPasswordHasher
+from salesbot_http.ratelimit import (
+    AttemptCounter,
+    CountingMemoryStore,
+    CountingRedisStore,
+    LoginLimits,
+    ThrottledLogin,
+)
 from salesbot_http.settings import Settings
 from salesbot_http.system import RandomIds, SystemClock
 from salesbot_http.tokens import JwtAccessTokens
@@ -77,6 +84,24 @@ def hash_threads(threads: int) -> Iterator[ThreadPoolExecutor]:
         executor.shutdown(wait=False, cancel_futures=True)
 
 
+def login_limits(settings: Settings) -> LoginLimits:
+    return LoginLimits(
+        per_account=settings.login_max_failures_per_account,
+        per_client=settings.login_max_failures_per_client,
+        window=settings.login_failure_window,
+    )
+
+
+def login_attempts(settings: Settings, shutdown: ShutdownSteps) -> AttemptCounter:
+    """Where failed logins are counted: Redis (shared by every worker and instance) when
+    ``REDIS_URL`` is set, else this process's memory."""
+    if settings.redis_url is None:
+        return CountingMemoryStore()
+    store = CountingRedisStore.from_url(settings.redis_url, namespace=settings.redis_namespace)
+    shutdown.add(store.aclose)
+    return store
+
+
 def database_config(settings: Settings) -> DatabaseConfig:
     if settings.database_url is None:
         raise RuntimeError(
@@ -89,6 +114,7 @@ def database_config(settings: Settings) -> DatabaseConfig:
         max_overflow=settings.db_max_overflow,
         pool_timeout_s=settings.db_pool_timeout_s,
         statement_timeout_ms=settings.db_statement_timeout_ms,
+        connect_timeout_s=settings.db_connect_timeout_s,
         ping_timeout_s=settings.health_timeout_s,
     )
 
@@ -155,9 +181,12 @@ class Assistants(containers.DeclarativeContainer):
 
 
 class Security(containers.DeclarativeContainer):
-    """Password hashing and access tokens."""
+    """Password hashing, access tokens and the failed-login limits."""
 
     settings = providers.Dependency(instance_of=Settings)
+    shutdown = providers.Dependency(instance_of=ShutdownSteps)
+    login_limits = providers.Singleton(login_limits, settings)
+    login_attempts = providers.Singleton(login_attempts, settings, shutdown)
     executor = providers.Resource(hash_threads, settings.provided.hash_threads)
     password_hasher = providers.Singleton(
         BcryptPasswordHasher, rounds=settings.provided.bcrypt_rounds, executor=executor
@@ -178,13 +207,18 @@ class UseCases(containers.DeclarativeContainer):
     clock: providers.Dependency[Clock] = providers.Dependency()
     ids: providers.Dependency[IdSource] = providers.Dependency()
     token_policy = providers.Dependency(instance_of=TokenPolicy)
+    login_attempts: providers.Dependency[AttemptCounter] = providers.Dependency()
+    login_limits = providers.Dependency(instance_of=LoginLimits)
 
     register_user = providers.Singleton(RegisterUser, uow_factory, hasher, clock, ids)
     check_email = providers.Singleton(CheckEmail, uow_factory)
     get_profile = providers.Singleton(GetProfile, uow_factory)
     # One Login for the process: it caches the decoy hash that makes unknown emails as slow as
     # wrong passwords.
-    login = providers.Singleton(Login, uow_factory, hasher, issuer, clock, ids, token_policy)
+    password_login = providers.Singleton(
+        Login, uow_factory, hasher, issuer, clock, ids, token_policy
+    )
+    login = providers.Singleton(ThrottledLogin, password_login, login_attempts, login_limits)
     refresh_session = providers.Singleton(RefreshSession, uow_factory, issuer, clock, ids)
     logout = providers.Singleton(Logout, uow_factory, clock)
     logout_all = providers.Singleton(LogoutAll, uow_factory, clock)
@@ -212,7 +246,7 @@ class Container(containers.DeclarativeContainer):
 
     persistence = providers.Container(Persistence, settings=settings, shutdown=shutdown)
     assistants = providers.Container(Assistants, settings=settings, shutdown=shutdown)
-    security = providers.Container(Security, settings=settings)
+    security = providers.Container(Security, settings=settings, shutdown=shutdown)
     usecases = providers.Container(
         UseCases,
         uow_factory=persistence.uow_factory,
@@ -223,6 +257,8 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         ids=ids,
         token_policy=token_policy,
+        login_attempts=security.login_attempts,
+        login_limits=security.login_limits,
     )
     database_probe = providers.Singleton(
         DatabaseProbe,

@@ -33,12 +33,31 @@ from salesbot_core.usecases import (
 )
 from salesbot_core.validation import (
     CONTENT_MAX_CHARS,
+    EMAIL_MAX_CHARS,
     NAME_MAX_CHARS,
     NAME_MIN_CHARS,
     PASSWORD_MAX_CHARS,
     PASSWORD_MIN_CHARS,
     TITLE_MAX_CHARS,
 )
+
+# The core's rules as JSON Schema patterns, documenting exactly what the core accepts (it enforces
+# them, after trimming, with its own messages): a client that follows the document is never
+# refused, and one that does not is. Whitespace is spelled out rather than written ``\s``: the
+# core trims what Python's ``str.isspace`` calls whitespace, which is not JSON Schema's (ECMA-262)
+# ``\s`` (it adds U+001C-U+001F and U+0085, and lacks U+FEFF). No text may hold a NUL.
+_WS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SPACE, _VISIBLE, _ANY = f"[{_WS}]", f"[^{_WS}\\x00]", "[^\\x00]"
+_CONTROL = r"\x00-\x1f\x7f"
+_LOCAL, _LABEL = f"[^@{_WS}{_CONTROL}]", f"[^@.{_WS}{_CONTROL}]"
+EMAIL_PATTERN = f"^{_SPACE}*{_LOCAL}+@{_LABEL}+(\\.{_LABEL}+)+{_SPACE}*$"
+# At least three characters once whitespace runs are collapsed: three visible ones, or two words.
+_THREE = f"{_VISIBLE}{_SPACE}*{_VISIBLE}{_SPACE}*{_VISIBLE}|{_VISIBLE}{_SPACE}+{_VISIBLE}"
+NAME_PATTERN = f"^{_ANY}*({_THREE}){_ANY}*$"
+PHONE_PATTERN = f"^{_SPACE}*(\\+[1-9][0-9]{{6,14}})?{_SPACE}*$"
+# 1 to 5000 characters once trimmed, whatever surrounds them.
+CONTENT_PATTERN = f"^{_SPACE}*{_VISIBLE}({_ANY}{{0,{CONTENT_MAX_CHARS - 2}}}{_VISIBLE})?{_SPACE}*$"
+TITLE_PATTERN = f"^{_ANY}*{_VISIBLE}{_ANY}*$"
 
 
 class RequestBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -52,7 +71,18 @@ class ResponseBody(msgspec.Struct, rename="camel", kw_only=True):
 Email = Annotated[
     str,
     msgspec.Meta(
+        # As sent: a longer address is refused here, before any trimming.
+        max_length=EMAIL_MAX_CHARS,
         description="An email address; trimmed and compared case-insensitively.",
+        examples=["customer@example.com"],
+        extra_json_schema={"extra": {"pattern": EMAIL_PATTERN}},
+    ),
+]
+# Login takes any text: whatever is typed, a failed login is the same 401.
+LoginEmail = Annotated[
+    str,
+    msgspec.Meta(
+        description="The email the account was registered with (any case, spaces trimmed).",
         examples=["customer@example.com"],
     ),
 ]
@@ -76,15 +106,20 @@ class RegisterRequest(RequestBody):
     name: Annotated[
         str,
         msgspec.Meta(
+            # As sent; the core's 3 to 255 count after collapsing whitespace.
+            max_length=NAME_MAX_CHARS,
             description=f"Trimmed, {NAME_MIN_CHARS} to {NAME_MAX_CHARS} characters.",
             examples=["Jane Doe"],
+            extra_json_schema={"extra": {"pattern": NAME_PATTERN}},
         ),
     ]
     phone: (
         Annotated[
             str,
             msgspec.Meta(
-                description="E.164, e.g. +14155552671 (optional).", examples=["+14155552671"]
+                description="E.164, e.g. +14155552671 (optional).",
+                examples=["+14155552671"],
+                extra_json_schema={"extra": {"pattern": PHONE_PATTERN}},
             ),
         ]
         | None
@@ -92,7 +127,7 @@ class RegisterRequest(RequestBody):
 
 
 class LoginRequest(RequestBody):
-    email: Email
+    email: LoginEmail
     password: str
 
 
@@ -106,6 +141,7 @@ class SendMessageRequest(RequestBody):
         msgspec.Meta(
             description=f"The customer's message: 1 to {CONTENT_MAX_CHARS} characters after trimming.",
             examples=["Hi, I am looking for a laptop for programming"],
+            extra_json_schema={"extra": {"pattern": CONTENT_PATTERN}},
         ),
     ]
     conversation_id: UUID | None = msgspec.field(default=None)
@@ -115,8 +151,10 @@ class RenameConversationRequest(RequestBody):
     title: Annotated[
         str,
         msgspec.Meta(
+            max_length=TITLE_MAX_CHARS,  # as sent, like a name
             description=f"1 to {TITLE_MAX_CHARS} characters after trimming.",
             examples=["Programming laptop"],
+            extra_json_schema={"extra": {"pattern": TITLE_PATTERN}},
         ),
     ]
 

@@ -33,6 +33,7 @@ from salesbot_core.errors import (
     UserNotFound,
 )
 from salesbot_http.envelope import ErrorEnvelope, failure
+from salesbot_http.ratelimit import TooManyLoginAttempts
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ DOMAIN_ERRORS: tuple[tuple[type[SalesbotError], int, str | None], ...] = (
     (ConversationNotFound, 404, None),
     (SessionNotFound, 404, None),
     (EmailAlreadyRegistered, 409, None),
+    (TooManyLoginAttempts, 429, None),
     (AssistantTimeout, 504, ASSISTANT_TIMEOUT),
     (AssistantUnavailable, 502, ASSISTANT_UNAVAILABLE),
     (InvalidMetadataAnswer, 502, ASSISTANT_UNAVAILABLE),
@@ -80,7 +82,11 @@ def _domain_error(request: Request[Any, Any, Any], exc: SalesbotError) -> Respon
     if status >= HTTP_500_INTERNAL_SERVER_ERROR:
         level = logging.ERROR if status == HTTP_500_INTERNAL_SERVER_ERROR else logging.WARNING
         logger.log(level, "%s %s failed: %r", request.method, request.url.path, exc, exc_info=exc)
-    headers = _BEARER_CHALLENGE if isinstance(exc, InvalidAccessToken) else None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, InvalidAccessToken):
+        headers = _BEARER_CHALLENGE
+    elif isinstance(exc, TooManyLoginAttempts):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return failure(status, message, request.url.path, headers)
 
 
@@ -116,6 +122,15 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return failure(status, message, request.url.path, exc.headers)
 
 
+def _undecodable_body(
+    request: Request[Any, Any, Any], exc: UnicodeDecodeError
+) -> Response[ErrorEnvelope]:
+    # msgspec reports bytes that are not UTF-8 inside a JSON string as UnicodeDecodeError, not as
+    # the DecodeError Litestar turns into a 400; salesbot decodes no other client bytes.
+    logger.info("%s %s: the body is not UTF-8: %s", request.method, request.url.path, exc.reason)
+    return failure(400, f"{VALIDATION_FAILED}: the body is not valid UTF-8", request.url.path)
+
+
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
     logger.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
     return failure(HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR, request.url.path)
@@ -125,5 +140,6 @@ def exception_handlers() -> ExceptionHandlersMap:
     return {
         SalesbotError: _domain_error,
         HTTPException: _http_error,
+        UnicodeDecodeError: _undecodable_body,
         Exception: _unexpected_error,
     }

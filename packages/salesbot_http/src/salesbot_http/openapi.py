@@ -7,13 +7,21 @@ error shape, which salesbot never sends.
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
+import msgspec
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from salesbot_http.envelope import ErrorEnvelope
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.openapi.spec import Schema
+    from litestar.typing import FieldDefinition
 
 SCHEMA_PATH = "/schema"
 
@@ -24,6 +32,7 @@ _WHEN: dict[int, str] = {
     404: "Not found (another user's conversation or session answers exactly like a missing one)",
     409: "The email is already registered",
     413: "The request body is larger than the limit (64 KiB by default)",
+    429: "Too many failed logins for this account or from this address; see `Retry-After`",
     500: "Unexpected error (details are logged, never sent)",
     502: "The sales assistant failed; nothing was stored, the request can be sent again",
     503: "The database is unavailable",
@@ -42,6 +51,25 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in wanted
     }
+
+
+class ClosedStructSchemaPlugin(StructSchemaPlugin):
+    """Request bodies refuse unknown fields (``forbid_unknown_fields``): their schemas say so with
+    ``additionalProperties: false``, which Litestar's own struct plugin leaves out. (Litestar
+    exports no public base for this; the struct plugin is reused as it is.)"""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        if not super().is_plugin_supported_field(field_definition):
+            return False
+        info = msgspec.inspect.type_info(field_definition.type_)
+        return isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
 
 
 def openapi_config(version: str) -> OpenAPIConfig:

@@ -38,6 +38,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_max_overflow: int = 10
     db_pool_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 5000
+    # libpq counts whole seconds, at least 2: a server that accepts but does not answer (frozen,
+    # overloaded) is given up on after this long
+    db_connect_timeout_s: float = 2.0
     health_timeout_s: float = 2.0
     # Tokens
     jwt_secret: str = ""
@@ -55,8 +58,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     openai_max_retries: int = 2
     openai_deadline_s: float = 30.0
     openai_metadata_format: str = "json_schema"
-    # Login rate limiting
+    # Login rate limiting: failed logins per account and per client address within the window
+    # (0 turns a limit off); counted in Redis when redis_url is set, else in the process's memory
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_client: int = 30
+    login_failure_window: timedelta = timedelta(minutes=15)
     redis_url: str | None = None
+    redis_namespace: str = "salesbot"
     log_level: str = "INFO"
 
     @property
@@ -194,6 +202,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 10),
         db_pool_timeout_s=_float(env, "DB_POOL_TIMEOUT_S", 5.0),
         db_statement_timeout_ms=_int(env, "DB_STATEMENT_TIMEOUT_MS", 5000, minimum=1),
+        db_connect_timeout_s=_float(env, "DB_CONNECT_TIMEOUT_S", 2.0),
         health_timeout_s=_float(env, "HEALTH_TIMEOUT_S", 2.0),
         jwt_secret=_secret(env, "JWT_SECRET", data_dir, embedded),
         jwt_refresh_secret=_secret(env, "JWT_REFRESH_SECRET", data_dir, embedded),
@@ -211,7 +220,11 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         openai_metadata_format=_choice(
             env, "OPENAI_METADATA_FORMAT", "json_schema", METADATA_FORMATS
         ),
+        login_max_failures_per_account=_int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
+        login_max_failures_per_client=_int(env, "LOGIN_MAX_FAILURES_PER_IP", 30),
+        login_failure_window=_duration(env, "LOGIN_FAILURE_WINDOW", timedelta(minutes=15)),
         redis_url=env.get("REDIS_URL") or None,
+        redis_namespace=(env.get("REDIS_NAMESPACE") or "salesbot").strip() or "salesbot",
         log_level=_choice(
             {"LOG_LEVEL": (env.get("LOG_LEVEL") or "").upper()}, "LOG_LEVEL", "INFO", LOG_LEVELS
         ),

@@ -84,6 +84,12 @@ def _token_usage(usage: WireUsage) -> TokenUsage:
     )
 
 
+def _text(value: str | None) -> str:
+    """The model's text without NUL characters, which no store keeps (PostgreSQL refuses them in
+    text and JSON) and which mean nothing to a customer."""
+    return (value or "").replace("\x00", "")
+
+
 def read_answer(body: bytes) -> Answer:
     """Decode a Chat Completions body; raise ``MalformedCompletion`` when it is not one."""
     try:
@@ -94,8 +100,8 @@ def read_answer(body: bytes) -> Answer:
         raise MalformedCompletion("the response has no choices")
     choice = completion.choices[0]
     return Answer(
-        content=choice.message.content or "",
-        refusal=choice.message.refusal,
+        content=_text(choice.message.content),
+        refusal=_text(choice.message.refusal) if choice.message.refusal is not None else None,
         finish_reason=choice.finish_reason,
         usage=_token_usage(completion.usage or WireUsage()),
     )
@@ -114,8 +120,8 @@ def read_chunk(fields: Mapping[str, object]) -> ChunkPiece:
     if first is None:
         return ChunkPiece(usage=usage)
     return ChunkPiece(
-        content=first.delta.content or "",
-        refusal=first.delta.refusal or "",
+        content=_text(first.delta.content),
+        refusal=_text(first.delta.refusal),
         finish_reason=first.finish_reason,
         usage=usage,
     )

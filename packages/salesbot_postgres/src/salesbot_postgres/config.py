@@ -42,6 +42,12 @@ class DatabaseConfig(msgspec.Struct, frozen=True):
         sqlalchemy_url(self.url)  # refuse a malformed URL now, not at the first request
 
     @property
+    def checkout_timeout_s(self) -> float:
+        """The longest a unit of work waits for its connection: a free one from the pool, its
+        ping, and a new connection if the ping fails."""
+        return self.pool_timeout_s + 2 * self.connect_timeout_whole_s
+
+    @property
     def connect_timeout_whole_s(self) -> int:
         """libpq's ``connect_timeout`` takes whole seconds, and treats 1 as 2."""
         return max(2, math.ceil(self.connect_timeout_s))

@@ -67,7 +67,7 @@ class Database:
         return self._engine
 
     def unit_of_work(self) -> PostgresUnitOfWork:
-        return PostgresUnitOfWork(self._engine)
+        return PostgresUnitOfWork(self._engine, self.config.checkout_timeout_s)
 
     def insight(self) -> PostgresInsight:
         """The core's ``SalesInsightReader`` over this database."""

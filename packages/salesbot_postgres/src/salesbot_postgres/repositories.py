@@ -443,6 +443,9 @@ class PostgresConversations:
         return (await self._tx.execute(statement)).rowcount == 1
 
 
+_MAX_SEQ = 2**31 - 1  # messages.seq is an INTEGER
+
+
 class PostgresMessages:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
@@ -463,7 +466,9 @@ class PostgresMessages:
         self, conversation_id: UUID, *, limit: int, before_seq: int | None = None
     ) -> Sequence[Message]:
         conditions = [MessageRow.conversation_id == conversation_id]
-        if before_seq is not None:
+        # Past the column's range every message comes before: no bound (and no out-of-range
+        # parameter for PostgreSQL to refuse).
+        if before_seq is not None and before_seq <= _MAX_SEQ:
             conditions.append(MessageRow.seq < before_seq)
         statement = (
             select(_MESSAGES).where(*conditions).order_by(MessageRow.seq.desc()).limit(limit)

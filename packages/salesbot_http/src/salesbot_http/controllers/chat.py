@@ -45,7 +45,13 @@ HISTORY_DESCRIPTION = (
     "The latest page (100 messages by default); `nextBefore` in the answer reads the page "
     "before it. `totalMessages` counts the whole conversation."
 )
-HistoryLimit = Annotated[int | None, Parameter(description="Page size: 1 to 500 [default 100]")]
+HistoryLimit = Annotated[
+    int | None,
+    Parameter(
+        description="Page size: 1 to 500 [default 100]",
+        schema_extra={"minimum": 1, "maximum": 500},
+    ),
+]
 HistoryBefore = Annotated[
     int | None, Parameter(description="Read the messages before this one (`nextBefore`)", ge=1)
 ]
@@ -113,7 +119,11 @@ class ChatController(Controller):
         current_user_id: NamedDependency[UUID],
         list_conversations: NamedDependency[ListConversations],
         limit: Annotated[
-            int | None, Parameter(description="Page size: 1 to 100 [default 50]")
+            int | None,
+            Parameter(
+                description="Page size: 1 to 100 [default 50]",
+                schema_extra={"minimum": 1, "maximum": 100},
+            ),
         ] = None,
         cursor: Annotated[
             str | None, Parameter(description="Where to continue: from the `Link` header")

@@ -12,7 +12,6 @@ from litestar.status_codes import HTTP_200_OK
 from salesbot_core.usecases import (
     ClientInfo,
     GetProfile,
-    Login,
     Logout,
     LogoutAll,
     RefreshSession,
@@ -30,6 +29,7 @@ from salesbot_http.dto import (
 )
 from salesbot_http.envelope import Envelope, ok
 from salesbot_http.openapi import error_responses
+from salesbot_http.ratelimit import ThrottledLogin
 
 
 class SessionsController(Controller):
@@ -40,13 +40,17 @@ class SessionsController(Controller):
         "/login",
         status_code=HTTP_200_OK,
         summary="Log in with email and password",
-        description="Unknown email and wrong password give the same 401 and message.",
-        responses=error_responses(400, 401, 413),
+        description=(
+            "Unknown email and wrong password give the same 401 and message. Too many failed "
+            "logins for one account, or from one client address, within a window are refused "
+            "with 429 and `Retry-After` until the window ends."
+        ),
+        responses=error_responses(400, 401, 413, 429),
     )
     async def login(
         self,
         data: JSONBody[LoginRequest],
-        login: NamedDependency[Login],
+        login: NamedDependency[ThrottledLogin],
         client_info: NamedDependency[ClientInfo],
     ) -> Envelope[LoginOut]:
         result = await login(email=data.email, password=data.password, client=client_info)

@@ -11,8 +11,9 @@ from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from salesbot_core.usecases import CheckEmail, GetProfile, RegisterUser
+from salesbot_core.validation import EMAIL_MAX_CHARS
 from salesbot_http.auth import BEARER_SECURITY, require_access_token
-from salesbot_http.dto import EmailCheckOut, RegisterRequest, UserOut, user_out
+from salesbot_http.dto import EMAIL_PATTERN, EmailCheckOut, RegisterRequest, UserOut, user_out
 from salesbot_http.envelope import Envelope, ok
 from salesbot_http.openapi import error_responses
 
@@ -39,7 +40,14 @@ class UsersController(Controller):
     async def check(
         self,
         check_email: NamedDependency[CheckEmail],
-        email: Annotated[str, Parameter(description="The email to look up")],
+        email: Annotated[
+            str,
+            Parameter(
+                description="The email to look up",
+                max_length=EMAIL_MAX_CHARS,
+                schema_extra={"pattern": EMAIL_PATTERN},
+            ),
+        ],
     ) -> Envelope[EmailCheckOut]:
         exists = await check_email(email)
         return ok(EmailCheckOut(exists=exists), "Email checked")

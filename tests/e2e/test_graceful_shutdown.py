@@ -1,0 +1,194 @@
+"""``salesbot serve`` told to stop (SIGTERM) while exchanges are waiting on a slow LLM: the requests
+in flight still finish, the process exits cleanly, and no exchange is half-written.
+
+The server is a real process on a free port, on a database of its own on the test PostgreSQL
+server, with the real OpenAI adapter talking to the fake OpenAI server (replies delayed)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from salesbot_openai.testing import Delay, FakeOpenAIServer
+from salesbot_postgres import migrations
+from tests.e2e.test_serve import _free_port
+from tests.support.database import create_database, drop_database
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+REPLY_DELAY_S = 2.0
+IN_FLIGHT = 8
+START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 30
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def server_database(postgres_server_url: str) -> Iterator[str]:
+    name, url = create_database(postgres_server_url, prefix="salesbot_shutdown_")
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        drop_database(postgres_server_url, name)
+
+
+@pytest.fixture
+def slow_llm() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as fake:
+        fake.set_default(Delay(REPLY_DELAY_S), kind="reply")
+        yield fake
+
+
+class Serve:
+    def __init__(self, process: subprocess.Popen[str], base_url: str, log: Path) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def serve(server_database: str, slow_llm: FakeOpenAIServer) -> Iterator[Serve]:
+    workdir = Path(tempfile.mkdtemp(prefix="salesbot-shutdown-"))
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SALESBOT_")}
+    env.update(
+        DATABASE_URL=server_database,
+        JWT_SECRET="shutdown-test-access-secret-" + "a" * 40,
+        JWT_REFRESH_SECRET="shutdown-test-refresh-secret-" + "b" * 40,
+        OPENAI_API_KEY="sk-test",
+        OPENAI_BASE_URL=slow_llm.base_url,
+        OPENAI_TIMEOUT_S="10",
+        OPENAI_MAX_RETRIES="0",
+        BCRYPT_ROUNDS="4",
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("REDIS_URL", None)
+    log = workdir / "serve.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "salesbot_http.cli", "serve", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    running = Serve(process, f"http://127.0.0.1:{port}", log)
+    try:
+        _healthy(running)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _healthy(serve: Serve) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with httpx.Client(base_url=serve.base_url, timeout=2) as http:
+        while time.monotonic() < deadline:
+            if serve.process.poll() is not None:
+                pytest.fail(f"salesbot serve exited early:\n{serve.output()}")
+            try:
+                if http.get("/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+    pytest.fail(f"salesbot serve was not healthy in {START_TIMEOUT_S}s:\n{serve.output()}")
+
+
+def _data(response: httpx.Response, status: int) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()["data"]
+
+
+def _stored(database_url: str) -> list[tuple[Any, ...]]:
+    """Per conversation: its counters, and its messages' senders in order."""
+    with psycopg.connect(database_url, connect_timeout=5) as connection:
+        return connection.execute(
+            """
+            SELECT c.id, c.message_count, c.messages_since_context_update, c.distilled_through,
+                   coalesce(array_agg(m.sender::text ORDER BY m.seq)
+                            FILTER (WHERE m.id IS NOT NULL), '{}')
+            FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
+            GROUP BY c.id
+            """
+        ).fetchall()
+
+
+async def test_sigterm_lets_exchanges_in_flight_finish_and_writes_none_by_halves(
+    serve: Serve, slow_llm: FakeOpenAIServer, server_database: str
+) -> None:
+    async with httpx.AsyncClient(base_url=serve.base_url, timeout=30) as http:
+        user = {"email": "jane@example.com", "password": PASSWORD, "name": "Jane Doe"}
+        _data(await http.post("/users/register", json=user), 201)
+        login = _data(
+            await http.post("/auth/login", json={"email": user["email"], "password": PASSWORD}),
+            200,
+        )
+        auth = {"Authorization": f"Bearer {login['accessToken']}"}
+        first = _data(
+            await http.post("/chat/send", json={"content": "I need a laptop"}, headers=auth), 201
+        )
+        ongoing = first["conversation"]["id"]
+        slow_llm.reset()
+        slow_llm.set_default(Delay(REPLY_DELAY_S), kind="reply")
+
+        # Half start conversations, half go on with one (two exchanges are then distilled).
+        bodies = [
+            {"content": f"question {n}"}
+            if n % 2
+            else {"content": f"question {n}", "conversationId": ongoing}
+            for n in range(IN_FLIGHT)
+        ]
+        sends = [
+            asyncio.create_task(http.post("/chat/send", json=body, headers=auth)) for body in bodies
+        ]
+        async with asyncio.timeout(10):
+            # The fake server records requests on its own thread: poll.
+            while len(slow_llm.requests_of("reply")) < IN_FLIGHT:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+
+        serve.process.send_signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        responses = await asyncio.gather(*sends, return_exceptions=True)
+
+    returncode = await asyncio.to_thread(serve.process.wait, STOP_TIMEOUT_S)
+    stop_took = time.monotonic() - stopped_at
+    output = serve.output()
+
+    statuses = [r.status_code if isinstance(r, httpx.Response) else repr(r) for r in responses]
+    assert statuses == [201] * IN_FLIGHT, f"{statuses}\n{output}"
+    assert returncode == 0, output
+    assert "Traceback" not in output
+    assert stop_took < REPLY_DELAY_S + 10
+
+    stored = _stored(server_database)
+    assert len(stored) == 1 + IN_FLIGHT // 2
+    for _, count, since_update, distilled_through, senders in stored:
+        assert count == len(senders), stored
+        assert senders == ["user", "bot"] * (count // 2), stored  # never a lone question
+        assert since_update == count - distilled_through, stored
+    assert sorted(count for _, count, *_ in stored) == [2] * (IN_FLIGHT // 2) + [
+        2 + 2 * (IN_FLIGHT // 2)
+    ]
