@@ -54,6 +54,7 @@ def server() -> Iterator[Server]:
         SALESBOT_DATA_DIR=str(workdir / "data"),
         BCRYPT_ROUNDS="4",
         LOG_LEVEL="INFO",
+        SHUTDOWN_TIMEOUT_S="10",
         PYTHONUNBUFFERED="1",
     )
     log = workdir / "serve.log"

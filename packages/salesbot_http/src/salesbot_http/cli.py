@@ -92,6 +92,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
             port=bind_port,
             workers=worker_count,
             log_level=LogLevels(settings.log_level.lower()),
+            # A worker that does not stop within the bound is killed, so `serve` always exits
+            # (granian workers can miss a stop signal when it races their event loop).
+            workers_kill_timeout=settings.shutdown_timeout_s,
         )
         logger.info("serving on http://%s:%d with %d worker(s)", bind_host, bind_port, worker_count)
         server.serve()

@@ -42,6 +42,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # overloaded) is given up on after this long
     db_connect_timeout_s: float = 2.0
     health_timeout_s: float = 2.0
+    # How long a stopping server lets a worker finish its requests before killing it: longer than
+    # an LLM call may take (OPENAI_DEADLINE_S), so an exchange in flight completes.
+    shutdown_timeout_s: int = 35
     # Tokens
     jwt_secret: str = ""
     jwt_refresh_secret: str = ""
@@ -204,6 +207,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         db_statement_timeout_ms=_int(env, "DB_STATEMENT_TIMEOUT_MS", 5000, minimum=1),
         db_connect_timeout_s=_float(env, "DB_CONNECT_TIMEOUT_S", 2.0),
         health_timeout_s=_float(env, "HEALTH_TIMEOUT_S", 2.0),
+        shutdown_timeout_s=_int(env, "SHUTDOWN_TIMEOUT_S", 35, minimum=1),
         jwt_secret=_secret(env, "JWT_SECRET", data_dir, embedded),
         jwt_refresh_secret=_secret(env, "JWT_REFRESH_SECRET", data_dir, embedded),
         jwt_expires_in=_duration(env, "JWT_EXPIRES_IN", timedelta(minutes=15)),
