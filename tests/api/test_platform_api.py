@@ -184,6 +184,8 @@ async def test_cors_allows_the_configured_origin_only(client: Client) -> None:
     assert "access-control-allow-origin" not in refused.headers
     simple = await client.get("/health", headers={"Origin": "http://localhost:5173"})
     assert simple.headers["access-control-allow-origin"] == "http://localhost:5173"
+    # Paged lists put the next page in a Link header, which a browser may only read if exposed.
+    assert "link" in simple.headers["access-control-expose-headers"].lower()
 
 
 async def test_cors_origins_come_from_settings(container: Container, settings: Settings) -> None:

@@ -196,6 +196,7 @@ def test_db_commands_walk_the_migrations(runner: CliRunner, fresh_database_url: 
     upgraded = runner.invoke(main, ["db", "upgrade"], env=env)
     current = runner.invoke(main, ["db", "current"], env=env)
     history = runner.invoke(main, ["db", "history"], env=env)
+    one_back = runner.invoke(main, ["db", "downgrade", "-1"], env=env)
     downgraded = runner.invoke(main, ["db", "downgrade", "base"], env=env)
 
     assert before.exit_code == 0, before.output
@@ -204,6 +205,8 @@ def test_db_commands_walk_the_migrations(runner: CliRunner, fresh_database_url: 
     assert head in upgraded.output
     assert current.output.strip() == head
     assert head in history.output
+    assert one_back.exit_code == 0, one_back.output
+    assert f"{int(head) - 1:04d}" in one_back.output
     assert downgraded.exit_code == 0, downgraded.output
     assert "base" in downgraded.output
 

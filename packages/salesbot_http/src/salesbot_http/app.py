@@ -91,6 +91,8 @@ def _cors(settings: Settings) -> CORSConfig | None:
         return None
     return CORSConfig(
         allow_origins=list(settings.cors_origins),
+        # Browsers may read the next page's address of paged lists.
+        expose_headers=["Link"],
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
         # Credentials cannot be combined with a wildcard origin.

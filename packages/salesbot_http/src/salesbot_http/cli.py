@@ -127,7 +127,7 @@ def upgrade(revision: str) -> None:
     click.echo(f"database at revision {now}")
 
 
-@db.command()
+@db.command(context_settings={"ignore_unknown_options": True})
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Downgrade the schema to REVISION: -1 for one step back, base for all."""

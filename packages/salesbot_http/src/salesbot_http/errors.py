@@ -80,8 +80,19 @@ def status_of(error: SalesbotError) -> tuple[int, str]:
 def _domain_error(request: Request[Any, Any, Any], exc: SalesbotError) -> Response[ErrorEnvelope]:
     status, message = status_of(exc)
     if status >= HTTP_500_INTERNAL_SERVER_ERROR:
-        level = logging.ERROR if status == HTTP_500_INTERNAL_SERVER_ERROR else logging.WARNING
-        logger.log(level, "%s %s failed: %r", request.method, request.url.path, exc, exc_info=exc)
+        if status == HTTP_500_INTERNAL_SERVER_ERROR:
+            logger.error("%s %s failed: %r", request.method, request.url.path, exc, exc_info=exc)
+        else:
+            # An LLM or a database that is away is an expected failure: one line with its cause,
+            # the traceback only at DEBUG.
+            logger.warning(
+                "%s %s failed: %r (cause: %r)",
+                request.method,
+                request.url.path,
+                exc,
+                exc.__cause__,
+                exc_info=exc if logger.isEnabledFor(logging.DEBUG) else None,
+            )
     headers: dict[str, str] | None = None
     if isinstance(exc, InvalidAccessToken):
         headers = _BEARER_CHALLENGE
