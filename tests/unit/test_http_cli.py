@@ -237,3 +237,18 @@ def test_the_startup_log_says_which_assistant_answers() -> None:
     assert "gpt-4o-mini" in described
     assert "http://localhost:11434/v1" in described
     assert "sk-x" not in described
+
+
+def test_commands_on_an_unmigrated_database_say_so_in_one_line(
+    runner: CliRunner, postgres_server_url: str
+) -> None:
+    name, url = create_database(postgres_server_url, prefix="salesbot_c_")
+    try:
+        for command in (["tokens", "cleanup"], ["users", "grant-admin", "ann@example.com"]):
+            result = runner.invoke(main, command, env=_on(url))
+            assert result.exit_code == 1, result.output
+            assert "salesbot db upgrade" in result.output
+            assert "Traceback" not in result.output
+            assert len(result.output.strip().splitlines()) == 1, result.output
+    finally:
+        drop_database(postgres_server_url, name)

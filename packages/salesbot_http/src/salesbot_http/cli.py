@@ -174,6 +174,7 @@ def cleanup() -> None:
 
     settings = _settings()
     with database.configured_database(settings, migrate=False) as url:
+        database.require_migrated(url)
         container = build_container(msgspec.structs.replace(settings, database_url=url))
 
         async def run() -> int:
@@ -204,6 +205,7 @@ def grant_admin(email: str) -> None:
 
     settings = _settings()
     with database.configured_database(settings, migrate=False) as url:
+        database.require_migrated(url)
         container = build_container(msgspec.structs.replace(settings, database_url=url))
 
         async def run() -> str:

@@ -36,6 +36,17 @@ def reported_failures() -> Iterator[None]:
         raise click.ClickException(f"{exc.message}{cause}") from None
 
 
+def require_migrated(url: str) -> None:
+    """Refuse, in one line, to work on a database whose schema is not at head."""
+    with reported_failures():
+        now, head = migrations.current(url), migrations.head()
+    if now != head:
+        raise click.ClickException(
+            f"the database schema is at {now or 'base (never migrated)'}, not {head}: "
+            "run `salesbot db upgrade` first"
+        )
+
+
 @contextlib.contextmanager
 def configured_database(settings: Settings, *, migrate: bool) -> Iterator[str]:
     """Yield the database URL to use. With the embedded default, start the server under the data
