@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+MAX_DURATION_S = 3650 * 86400  # ten years: beyond that, date arithmetic overflows sooner or later
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -24,4 +25,6 @@ def parse_duration(text: str) -> timedelta:
         seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"a duration must be positive: {text!r}")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"a duration may not exceed 3650d: {text!r}")
     return timedelta(seconds=seconds)
