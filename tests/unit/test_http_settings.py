@@ -77,6 +77,10 @@ def test_cors_origin_is_a_comma_list() -> None:
             "OPENAI_METADATA_FORMAT",
         ),
         ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "JWT_EXPIRES_IN": "99999999999d"},
+            "JWT_EXPIRES_IN",
+        ),
     ],
 )
 def test_a_bad_setting_is_refused_by_name(env: dict[str, str], variable: str) -> None:
@@ -87,6 +91,7 @@ def test_a_bad_setting_is_refused_by_name(env: dict[str, str], variable: str) ->
 def test_the_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text(
         "# comment\nexport PORT=4000\nCORS_ORIGIN='https://a.example'\nLOG_LEVEL=debug\n"
+        'WORKERS=3 # inline comment, as docker compose allows\nOPENAI_MODEL="a # b"\n'
     )
     monkeypatch.setenv("PORT", "5000")
 
@@ -95,3 +100,5 @@ def test_the_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.Mo
     assert env["PORT"] == "5000"
     assert env["CORS_ORIGIN"] == "https://a.example"
     assert env["LOG_LEVEL"] == "debug"
+    assert env["WORKERS"] == "3"
+    assert env["OPENAI_MODEL"] == "a # b"

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import msgspec
+from dotenv import dotenv_values
 
 from salesbot_core.clock import parse_duration
 
@@ -80,20 +81,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """``KEY=value`` lines of a ``.env`` file; ``#`` comments, ``export`` and quotes allowed."""
-    values: dict[str, str] = {}
+    """The ``KEY=value`` lines of a ``.env`` file, read by python-dotenv (comments, ``export``,
+    quotes and inline comments as docker compose reads them); no file, no values."""
     if not path.is_file():
-        return values
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+        return {}
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
 
 
 def load_environment(cwd: Path | None = None) -> dict[str, str]:
