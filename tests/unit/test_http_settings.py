@@ -29,6 +29,11 @@ def test_defaults_with_the_embedded_database(tmp_path: Path) -> None:
     again = settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path)})
     assert again.jwt_secret == settings.jwt_secret
     assert again.jwt_refresh_secret == settings.jwt_refresh_secret != settings.jwt_secret
+    assert (tmp_path / "jwt_secret.secret").stat().st_mode & 0o777 == 0o600
+    # A kept secret that is too short is refused like a configured one.
+    (tmp_path / "jwt_secret.secret").write_text("short")
+    with pytest.raises(SettingsError, match="JWT_SECRET"):
+        settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path)})
 
 
 def test_the_seeds_database_variables_make_a_url() -> None:

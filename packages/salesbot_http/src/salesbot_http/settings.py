@@ -168,12 +168,20 @@ def _secret(env: Mapping[str, str], key: str, data_dir: Path, embedded: bool) ->
         raise SettingsError(f"{key} is required when DATABASE_URL (or DB_HOST) is set")
     # Zero-setup mode: a secret generated once and kept beside the embedded database.
     path = data_dir / f"{key.lower()}.secret"
-    if path.is_file():
-        return path.read_text(encoding="utf-8").strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     generated = secrets.token_urlsafe(48)
-    path.write_text(generated, encoding="utf-8")
-    path.chmod(0o600)
+    try:
+        # Created readable by its owner only from the first byte, and never overwritten.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        kept = path.read_text(encoding="utf-8").strip()
+        if len(kept.encode()) < JWT_SECRET_MIN_BYTES:
+            raise SettingsError(
+                f"{path} holds a {key} shorter than {JWT_SECRET_MIN_BYTES} bytes"
+            ) from None
+        return kept
+    with os.fdopen(descriptor, "w", encoding="utf-8") as secret_file:
+        secret_file.write(generated)
     return generated
 
 
