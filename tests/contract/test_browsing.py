@@ -81,6 +81,38 @@ async def test_message_pages_walk_back_by_seq(uow: UnitOfWorkFactory) -> None:
     assert [m.seq for m in oldest] == [1, 2]
 
 
+async def test_a_conversation_reads_with_its_page_of_messages(uow: UnitOfWorkFactory) -> None:
+    user = await stored_user(uow)
+    other = await stored_user(uow)
+    conversation = await stored_conversation(uow, user)
+    empty = await stored_conversation(uow, user)
+    async with uow() as work:
+        for n in range(5):
+            await work.conversations.record_exchange(exchange(conversation.id, n))
+        await work.commit()
+    async with uow() as work:
+        latest = await work.conversations.get_with_messages(conversation.id, user.id, limit=4)
+        older = await work.conversations.get_with_messages(
+            conversation.id, user.id, limit=4, before_seq=3
+        )
+        nothing = await work.conversations.get_with_messages(empty.id, user.id, limit=4)
+        foreign = await work.conversations.get_with_messages(conversation.id, other.id, limit=4)
+        missing = await work.conversations.get_with_messages(uuid4(), user.id, limit=4)
+        alone = await work.conversations.get_for_user(conversation.id, user.id)
+        page = await work.messages.page_before(conversation.id, limit=4)
+    assert latest is not None
+    assert older is not None
+    assert nothing is not None
+    # The same conversation and the same messages (every field) as the two separate reads.
+    assert latest[0] == alone
+    assert list(latest[1]) == list(page)
+    assert [m.seq for m in latest[1]] == [7, 8, 9, 10]
+    assert [m.seq for m in older[1]] == [1, 2]
+    assert nothing == (empty, [])
+    assert foreign is None
+    assert missing is None
+
+
 async def test_sessions_are_live_families(uow: UnitOfWorkFactory) -> None:
     user = await stored_user(uow)
     other = await stored_user(uow)

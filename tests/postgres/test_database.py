@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from salesbot_core.domain import Conversation, RefreshToken, SalesMetadata, SaleStatus, User
 from salesbot_core.errors import DatabaseUnavailable
@@ -208,6 +208,39 @@ async def test_units_of_work_return_their_connections(database: Database) -> Non
 
     await asyncio.gather(*(use() for _ in range(10)))
     assert database.engine.pool.checkedout() == 0
+
+
+@pytest.mark.postgres
+async def test_reads_run_outside_a_transaction_until_the_first_write(database: Database) -> None:
+    """A unit of work that only reads never opens a transaction (no BEGIN/ROLLBACK round
+    trips); its first write begins one, which is rolled back unless committed."""
+
+    async def server_state(pid: int) -> str:
+        async with database.engine.connect() as observer:
+            query = text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
+            return str((await observer.execute(query, {"pid": pid})).scalar_one())
+
+    user = User(
+        id=uuid4(),
+        email=f"{uuid4().hex}@example.com",
+        name="Ann",
+        phone=None,
+        password_hash="x",
+        created_at=T0,
+        updated_at=T0,
+    )
+    backend_pid = select(func.pg_backend_pid())
+    async with database.unit_of_work() as work:
+        pid = (await work._tx.read(backend_pid)).scalar_one()
+        assert await work.users.get(user.id) is None
+        assert await server_state(pid) == "idle"
+        await work.users.add(user)
+        assert await server_state(pid) == "idle in transaction"
+    for _ in range(2):  # the pooled connections are back to reading in autocommit
+        async with database.unit_of_work() as work:
+            pid = (await work._tx.read(backend_pid)).scalar_one()
+            assert await work.users.get(user.id) is None  # never committed
+            assert await server_state(pid) == "idle"
 
 
 # ---------------------------------------------------------------- the schema itself

@@ -12,24 +12,30 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
+import psycopg
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     CursorResult,
     DateTime,
     Executable,
+    Select,
+    Text,
     and_,
+    bindparam,
     delete,
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     text,
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salesbot_core.domain import (
@@ -98,19 +104,61 @@ def _matches(column: Any, query: str) -> ColumnElement[bool]:
 
 
 class Transaction:
-    """The connection a unit of work lends its repositories while it is open."""
+    """The connection a unit of work lends its repositories while it is open.
+
+    The transaction begins lazily: ``read`` statements before the first ``execute`` run in
+    autocommit (one round trip each, no ``BEGIN``/``ROLLBACK``); ``execute`` begins the
+    transaction that every later statement of the unit of work joins. ``read`` is for plain
+    ``SELECT``s that lock nothing and change nothing: under READ COMMITTED, PostgreSQL's
+    default, each statement takes its own snapshot either way, so what a unit of work can
+    observe does not change, and a unit of work that only reads costs one round trip per
+    statement.
+    """
 
     def __init__(self) -> None:
         self._connection: AsyncConnection | None = None
+        self._driver: psycopg.AsyncConnection[Any] | None = None
 
-    def bind(self, connection: AsyncConnection | None) -> None:
+    async def bind(self, connection: AsyncConnection) -> None:
+        """Lend ``connection``, its driver connection switched to autocommit."""
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        if isinstance(driver, psycopg.AsyncConnection) and not driver.autocommit:
+            with unavailable_on_failure():
+                await driver.set_autocommit(True)
+            self._driver = driver
         self._connection = connection
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
+    async def unbind(self) -> None:
+        """Take the connection back, its driver connection as the pool lent it (or broken)."""
+        driver, self._driver, self._connection = self._driver, None, None
+        if driver is not None and driver.autocommit and not driver.broken:
+            await driver.set_autocommit(False)
+
+    async def begin(self) -> None:
+        """Begin the transaction now (the next statement runs inside it)."""
+        if self._driver is not None and self._driver.autocommit:
+            with unavailable_on_failure():
+                await self._driver.set_autocommit(False)
+
+    async def execute(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        """Run ``statement`` inside the transaction (beginning it if need be)."""
+        await self.begin()
+        return await self._run(statement, params)
+
+    async def read(
+        self, statement: Select[Any], params: dict[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        """Run a plain ``SELECT``: in autocommit before the transaction began, inside it after."""
+        return await self._run(statement, params)
+
+    async def _run(self, statement: Executable, params: dict[str, Any] | None) -> CursorResult[Any]:
         if self._connection is None:
             raise RuntimeError("use the unit of work inside 'async with' before its repositories")
         with unavailable_on_failure():
-            return await self._connection.execute(statement)
+            return await self._connection.execute(statement, params)
 
 
 class PostgresUsers:
@@ -130,13 +178,13 @@ class PostgresUsers:
             raise EmailAlreadyRegistered
 
     async def get(self, user_id: UUID) -> User | None:
-        result = await self._tx.execute(select(_USERS).where(UserRow.id == user_id))
+        result = await self._tx.read(select(_USERS).where(UserRow.id == user_id))
         row = result.mappings().first()
         return user_from_row(row) if row is not None else None
 
     async def get_by_email(self, email: str) -> User | None:
         statement = select(_USERS).where(func.lower(UserRow.email) == func.lower(email.lower()))
-        row = (await self._tx.execute(statement)).mappings().first()
+        row = (await self._tx.read(statement)).mappings().first()
         return user_from_row(row) if row is not None else None
 
     async def set_role(self, user_id: UUID, role: str, now: datetime) -> bool:
@@ -155,7 +203,7 @@ class PostgresRefreshTokens:
 
     async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
         statement = select(_TOKENS).where(RefreshTokenRow.token_hash == token_hash)
-        row = (await self._tx.execute(statement)).mappings().first()
+        row = (await self._tx.read(statement)).mappings().first()
         return token_from_row(row) if row is not None else None
 
     async def rotate(self, token_id: UUID, replaced_by: UUID, now: datetime) -> bool:
@@ -207,7 +255,7 @@ class PostgresRefreshTokens:
             )
             .order_by(RefreshTokenRow.created_at.desc(), RefreshTokenRow.id.desc())
         )
-        rows = (await self._tx.execute(statement)).mappings().all()
+        rows = (await self._tx.read(statement)).mappings().all()
         return [token_from_row(row) for row in rows]
 
     async def sessions_for_user(self, user_id: UUID, now: datetime) -> Sequence[Session]:
@@ -226,7 +274,7 @@ class PostgresRefreshTokens:
             )
             .order_by(RefreshTokenRow.created_at.desc(), RefreshTokenRow.family_id.desc())
         )
-        rows = (await self._tx.execute(statement)).mappings().all()
+        rows = (await self._tx.read(statement)).mappings().all()
         return [
             Session(
                 id=row["family_id"],
@@ -282,8 +330,21 @@ class PostgresConversations:
         statement = select(_CONVERSATIONS).where(
             ConversationRow.id == conversation_id, ConversationRow.user_id == user_id
         )
-        row = (await self._tx.execute(statement)).mappings().first()
+        row = (await self._tx.read(statement)).mappings().first()
         return conversation_from_row(row) if row is not None else None
+
+    async def get_with_messages(
+        self, conversation_id: UUID, user_id: UUID, *, limit: int, before_seq: int | None = None
+    ) -> tuple[Conversation, Sequence[Message]] | None:
+        bounded = before_seq is not None and before_seq <= _MAX_SEQ
+        statement = _WITH_MESSAGES_BEFORE if bounded else _WITH_MESSAGES_LATEST
+        params = {"conversation_id": conversation_id, "user_id": user_id, "limit": limit}
+        if bounded:
+            params["before_seq"] = before_seq
+        row = (await self._tx.read(statement, params)).mappings().first()
+        if row is None:
+            return None
+        return conversation_from_row(row), _MESSAGE_LIST.decode(row["page_json"])
 
     async def list_for_user(self, user_id: UUID) -> Sequence[Conversation]:
         statement = (
@@ -291,7 +352,7 @@ class PostgresConversations:
             .where(ConversationRow.user_id == user_id)
             .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
         )
-        rows = (await self._tx.execute(statement)).mappings().all()
+        rows = (await self._tx.read(statement)).mappings().all()
         return [conversation_from_row(row) for row in rows]
 
     async def page_for_user(
@@ -302,6 +363,10 @@ class PostgresConversations:
         after: ConversationCursor | None = None,
         query: str | None = None,
     ) -> Sequence[Conversation]:
+        if after is None and not query:
+            params = {"user_id": user_id, "limit": limit}
+            rows = (await self._tx.read(_NEWEST_CONVERSATIONS, params)).mappings().all()
+            return [conversation_from_row(row) for row in rows]
         conditions = [ConversationRow.user_id == user_id, newer_than_cursor(after)]
         if query:
             in_messages = exists().where(
@@ -317,7 +382,7 @@ class PostgresConversations:
             .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
             .limit(limit)
         )
-        rows = (await self._tx.execute(statement)).mappings().all()
+        rows = (await self._tx.read(statement)).mappings().all()
         return [conversation_from_row(row) for row in rows]
 
     async def rename(
@@ -444,6 +509,56 @@ class PostgresConversations:
 
 
 _MAX_SEQ = 2**31 - 1  # messages.seq is an INTEGER
+_MESSAGE_LIST = msgspec.json.Decoder(list[Message])
+
+
+def _with_messages(*, bounded: bool) -> Select[Any]:
+    """A conversation's row if the user owns it, with a page of its messages as one JSON array
+    (built by PostgreSQL, decoded straight into domain messages by msgspec): one round trip."""
+    conditions = [MessageRow.conversation_id == bindparam("conversation_id")]
+    if bounded:
+        conditions.append(MessageRow.seq < bindparam("before_seq"))
+    page = (
+        select(_MESSAGES)
+        .where(*conditions)
+        .order_by(MessageRow.seq.desc())
+        .limit(bindparam("limit"))
+        .subquery("page")
+    )
+    as_json = func.json_build_object(
+        *(part for c in page.c for part in (literal_column(f"'{c.name}'"), c))
+    )
+    messages = select(
+        func.coalesce(
+            func.json_agg(aggregate_order_by(as_json, page.c.seq)), text("'[]'::json")
+        ).cast(Text)
+    ).scalar_subquery()
+    return select(_CONVERSATIONS, messages.label("page_json")).where(
+        ConversationRow.id == bindparam("conversation_id"),
+        ConversationRow.user_id == bindparam("user_id"),
+    )
+
+
+# Built once: SQLAlchemy then finds their compiled form by a cache key memoised on the object,
+# instead of building and hashing a new statement tree on every request.
+_WITH_MESSAGES_LATEST = _with_messages(bounded=False)
+_WITH_MESSAGES_BEFORE = _with_messages(bounded=True)
+_NEWEST_CONVERSATIONS = (
+    select(_CONVERSATIONS)
+    .where(ConversationRow.user_id == bindparam("user_id"))
+    .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def _message_page(conversation_id: UUID, limit: int, before_seq: int | None) -> Select[Any]:
+    """The ``limit`` messages of a conversation before ``before_seq``, newest first."""
+    conditions = [MessageRow.conversation_id == conversation_id]
+    # Past the column's range every message comes before: no bound (and no out-of-range
+    # parameter for PostgreSQL to refuse).
+    if before_seq is not None and before_seq <= _MAX_SEQ:
+        conditions.append(MessageRow.seq < before_seq)
+    return select(_MESSAGES).where(*conditions).order_by(MessageRow.seq.desc()).limit(limit)
 
 
 class PostgresMessages:
@@ -459,21 +574,14 @@ class PostgresMessages:
             .where(MessageRow.conversation_id == conversation_id, MessageRow.seq > after_seq)
             .order_by(MessageRow.seq)
         )
-        rows = (await self._tx.execute(statement)).mappings().all()
+        rows = (await self._tx.read(statement)).mappings().all()
         return [message_from_row(row) for row in rows]
 
     async def page_before(
         self, conversation_id: UUID, *, limit: int, before_seq: int | None = None
     ) -> Sequence[Message]:
-        conditions = [MessageRow.conversation_id == conversation_id]
-        # Past the column's range every message comes before: no bound (and no out-of-range
-        # parameter for PostgreSQL to refuse).
-        if before_seq is not None and before_seq <= _MAX_SEQ:
-            conditions.append(MessageRow.seq < before_seq)
-        statement = (
-            select(_MESSAGES).where(*conditions).order_by(MessageRow.seq.desc()).limit(limit)
-        )
-        rows = (await self._tx.execute(statement)).mappings().all()
+        statement = _message_page(conversation_id, limit, before_seq)
+        rows = (await self._tx.read(statement)).mappings().all()
         return [message_from_row(row) for row in reversed(rows)]
 
 

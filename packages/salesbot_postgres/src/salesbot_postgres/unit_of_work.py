@@ -78,6 +78,14 @@ async def within(
     raise TimeoutError(f"the database did not answer within {seconds}s")
 
 
+async def _discard(connection: AsyncConnection) -> None:
+    """Invalidate ``connection`` (the pool will not lend it again) and give it back."""
+    with suppress(Exception):
+        await connection.invalidate()
+    with suppress(Exception):
+        await connection.close()
+
+
 async def _close(connection: AsyncConnection) -> None:
     with suppress(Exception):
         await connection.close()
@@ -88,7 +96,8 @@ class PostgresUnitOfWork:
 
     Entering checks a connection out of the pool (``DatabaseUnavailable`` if none can be had
     within ``checkout_timeout_s``, whatever the server does);
-    the transaction begins with the first statement. Nothing is written unless ``commit()`` is
+    the transaction begins with the first write or locking read (plain reads before it run in
+    autocommit, see ``Transaction``). Nothing is written unless ``commit()`` is
     awaited; leaving the block rolls back whatever was not committed and returns the connection.
     After ``commit()`` or ``rollback()`` the same unit of work can go on with a new transaction.
     """
@@ -115,7 +124,12 @@ class PostgresUnitOfWork:
                 self._connection = await within(
                     self._checkout_timeout_s, self._engine.connect().start(), _close
                 )
-        self._tx.bind(self._connection)
+        try:
+            await self._tx.bind(self._connection)
+        except BaseException:
+            connection, self._connection = self._connection, None
+            await _discard(connection)
+            raise
         return self
 
     async def __aexit__(
@@ -125,18 +139,20 @@ class PostgresUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         connection, self._connection = self._connection, None
-        self._tx.bind(None)
         if connection is None:
             return
         try:
-            if connection.in_transaction():
-                await connection.rollback()
+            try:
+                if connection.in_transaction():
+                    await connection.rollback()
+            finally:
+                await self._tx.unbind()
         except Exception:
-            # The connection is broken (the server went away); nothing was committed, so all
-            # that is left is to make sure the pool does not hand it out again.
+            # The connection is broken (the server went away) or was left mid-statement;
+            # nothing was committed, so all that is left is to make sure the pool does not hand
+            # it out again.
             logger.debug("rollback failed; discarding the connection", exc_info=True)
-            with suppress(Exception):
-                await connection.invalidate()
+            await _discard(connection)
         finally:
             with suppress(Exception):
                 await connection.close()

@@ -115,6 +115,14 @@ class ConversationRepository(Protocol):
         """The user's conversations, most recently updated first."""
         ...
 
+    async def get_with_messages(
+        self, conversation_id: UUID, user_id: UUID, *, limit: int, before_seq: int | None = None
+    ) -> tuple[Conversation, Sequence[Message]] | None:
+        """``get_for_user`` and ``MessageRepository.page_before`` in one read (one round trip
+        where the store allows): the conversation if it belongs to the user, with the ``limit``
+        messages before ``before_seq`` (the latest without it), oldest first; else None."""
+        ...
+
     async def page_for_user(
         self,
         user_id: UUID,

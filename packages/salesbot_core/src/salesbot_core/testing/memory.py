@@ -225,6 +225,14 @@ class _Conversations:
     async def get_for_user(self, conversation_id: UUID, user_id: UUID) -> Conversation | None:
         return self._owned(conversation_id, user_id)
 
+    async def get_with_messages(
+        self, conversation_id: UUID, user_id: UUID, *, limit: int, before_seq: int | None = None
+    ) -> tuple[Conversation, Sequence[Message]] | None:
+        conversation = self._owned(conversation_id, user_id)
+        if conversation is None:
+            return None
+        return conversation, _page_before(self._s, conversation_id, limit, before_seq)
+
     async def list_for_user(self, user_id: UUID) -> Sequence[Conversation]:
         mine = [c for c in self._s.conversations.values() if c.user_id == user_id]
         return sorted(mine, key=lambda c: (c.updated_at, c.id), reverse=True)
@@ -339,6 +347,17 @@ class _Conversations:
         return True
 
 
+def _page_before(
+    state: _State, conversation_id: UUID, limit: int, before_seq: int | None
+) -> list[Message]:
+    earlier = [
+        m
+        for m in state.messages.get(conversation_id, ())
+        if before_seq is None or m.seq < before_seq
+    ]
+    return earlier[-limit:] if limit > 0 else []
+
+
 class _Messages:
     def __init__(self, state: _State) -> None:
         self._s = state
@@ -352,12 +371,7 @@ class _Messages:
     async def page_before(
         self, conversation_id: UUID, *, limit: int, before_seq: int | None = None
     ) -> Sequence[Message]:
-        earlier = [
-            m
-            for m in self._s.messages.get(conversation_id, ())
-            if before_seq is None or m.seq < before_seq
-        ]
-        return earlier[-limit:] if limit > 0 else []
+        return _page_before(self._s, conversation_id, limit, before_seq)
 
 
 class InMemoryUnitOfWork:

@@ -106,6 +106,10 @@ async def _window(uow: UnitOfWork, conversation: Conversation, limit: int) -> Se
     """The latest ``limit`` messages since the last distillation, oldest first: a bounded read,
     however many exchanges a failing distillation has let pile up."""
     latest = await uow.messages.page_before(conversation.id, limit=limit)
+    return _since_distilled(conversation, latest)
+
+
+def _since_distilled(conversation: Conversation, latest: Sequence[Message]) -> list[Message]:
     return [m for m in latest if m.seq > conversation.distilled_through]
 
 
@@ -253,11 +257,13 @@ class SendMessage:
         if conversation_id is None:
             return None, ()
         async with self._uow() as uow:
-            conversation = await uow.conversations.get_for_user(conversation_id, user_id)
-            if conversation is None:
-                raise ConversationNotFound
-            window = await _window(uow, conversation, self._policy.max_recent_messages)
-        return conversation, window
+            found = await uow.conversations.get_with_messages(
+                conversation_id, user_id, limit=self._policy.max_recent_messages
+            )
+        if found is None:
+            raise ConversationNotFound
+        conversation, latest = found
+        return conversation, _since_distilled(conversation, latest)
 
     async def _title(self, first_message: str) -> tuple[str, TokenUsage]:
         try:
@@ -411,12 +417,13 @@ class GetHistory:
     ) -> History:
         size = self._limits.size(limit)
         async with self._uow() as uow:
-            conversation = await uow.conversations.get_for_user(conversation_id, user_id)
-            if conversation is None:
-                raise ConversationNotFound
-            messages = tuple(
-                await uow.messages.page_before(conversation_id, limit=size, before_seq=before)
+            found = await uow.conversations.get_with_messages(
+                conversation_id, user_id, limit=size, before_seq=before
             )
+        if found is None:
+            raise ConversationNotFound
+        conversation, page = found
+        messages = tuple(page)
         more = bool(messages) and messages[0].seq > 1
         return History(
             conversation=conversation,
