@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 import pytest
 
 from salesbot_core.offline import OfflineSalesAssistant
-from salesbot_http.container import build_container
+from salesbot_http.container import HASH_THREAD_NICE, build_container, hash_threads
 from salesbot_http.passwords import BcryptPasswordHasher
 from salesbot_http.settings import Settings
 from salesbot_http.tokens import JwtAccessTokens
@@ -99,3 +102,19 @@ def test_without_a_database_url_the_container_says_how_to_get_one() -> None:
     container = build_container(Settings(jwt_secret=SECRET, jwt_refresh_secret=SECRET))
     with pytest.raises(RuntimeError, match="DATABASE_URL"):
         container.persistence.uow_factory()
+
+
+def test_bcrypt_threads_run_at_the_lowest_cpu_priority() -> None:
+    """Logins hashing on every core must not starve the event loop of CPU."""
+
+    def own_nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    generator = hash_threads(2)
+    executor = next(generator)
+    try:
+        seen = {executor.submit(own_nice).result() for _ in range(4)}
+    finally:
+        generator.close()
+    assert seen == {HASH_THREAD_NICE}
+    assert own_nice() != HASH_THREAD_NICE  # the calling thread keeps its priority

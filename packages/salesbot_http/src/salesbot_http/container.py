@@ -8,7 +8,10 @@ Sub-containers declare what they need with ``providers.Dependency()``. Tests swa
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import cast
@@ -75,9 +78,24 @@ def token_policy_from(settings: Settings) -> TokenPolicy:
     )
 
 
+HASH_THREAD_NICE = 19
+
+
+def _yield_the_cpu() -> None:
+    """Run this thread at the lowest CPU priority (Linux schedules threads one by one)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICE)
+
+
 def hash_threads(threads: int) -> Iterator[ThreadPoolExecutor]:
-    """The bounded pool bcrypt runs in; shut down with the container's resources."""
-    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="salesbot-bcrypt")
+    """The bounded pool bcrypt runs in; shut down with the container's resources.
+
+    Its threads run at nice 19: when logins keep every core busy hashing, the event loop (and
+    PostgreSQL) still get the CPU first, so other requests stay quick and logins queue instead.
+    """
+    executor = ThreadPoolExecutor(
+        max_workers=threads, thread_name_prefix="salesbot-bcrypt", initializer=_yield_the_cpu
+    )
     try:
         yield executor
     finally:
