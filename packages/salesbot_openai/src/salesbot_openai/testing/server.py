@@ -219,9 +219,11 @@ class FakeOpenAIServer:
     ``start()`` again reopens it on the same port.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, record: bool = True) -> None:
+        """``record=False`` keeps no request (``requests`` stays empty), for long load runs."""
         self._host = host
         self._port = port
+        self._record = record
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._queues: dict[RequestKind, deque[Outcome]] = {kind: deque() for kind in RequestKind}
@@ -318,7 +320,8 @@ class FakeOpenAIServer:
 
     def _take(self, request: RecordedRequest) -> Outcome | None:
         with self._lock:
-            self._requests.append(request)
+            if self._record:
+                self._requests.append(request)
             queue = self._queues[request.kind]
             if queue:
                 return queue.popleft()

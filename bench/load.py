@@ -1,0 +1,454 @@
+"""Load on the real service: `salesbot serve` on granian, PostgreSQL, a zero-latency
+OpenAI-compatible fake, and wrk, all on this machine.
+
+    uv run python bench/load.py [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+                                [--workers 2] [--connections 16] [--duration 15] [--soak 600]
+
+It creates a scratch database (on the given server, or on an embedded one started for the run),
+seeds customers (one bcrypt hash at the service's cost, shared by all) and conversations of 20
+messages with SQL, starts the fake LLM (``salesbot_openai.testing.FakeOpenAIServer``, answering
+at once, in this process) and ``salesbot serve --workers N`` as a subprocess pointed at both,
+logs every customer in over HTTP, and then drives wrk (``bench/replay.lua`` replays a file of
+prepared requests, each customer's own token and conversations) at:
+
+- ``POST /chat/send`` into the customers' conversations (every third exchange also distils);
+- ``GET /chat/conversations/:id/history`` (the default page);
+- ``GET /chat/conversations`` (the default page);
+- ``POST /auth/login`` (bcrypt at BCRYPT_ROUNDS, the service's default 12 unless given);
+- history again while 20 connections log in without pause (is the event loop still free?);
+- with ``--soak SECONDS``, sends and history reads mixed for that long, with the resident memory
+  of the server's processes sampled every ``--sample`` seconds.
+
+For each it prints requests/s, p50, p90, p99, max and errors (connection errors, timeouts and
+responses of status 400 or more). Needs ``wrk`` on the PATH (Debian: ``apt-get install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+import httpx
+import psycopg
+
+from salesbot_openai.testing import FakeOpenAIServer
+from scratch import PASSWORD, scratch_database
+
+HERE = Path(__file__).resolve().parent
+REPLAY = HERE / "replay.lua"
+MESSAGES_PER_CONVERSATION = 20
+CONTENDING_LOGINS = 20
+SEND_TEXT = "Do you have a lighter laptop for design work, under 1500 euros?"
+
+SEED_CONVERSATIONS = """
+INSERT INTO conversations (id, user_id, title, metadata, messages_since_context_update,
+                           message_count, distilled_through, created_at, updated_at)
+SELECT gen_random_uuid(), u.id, 'Laptops for design ' || c, %(metadata)s::jsonb, %(counter)s,
+       %(messages)s, %(distilled)s, now() - c * interval '1 minute', now() - c * interval '1 minute'
+FROM users AS u, generate_series(1, %(per_user)s) AS c
+"""
+SEED_MESSAGES = """
+INSERT INTO messages (id, conversation_id, seq, sender, content, created_at)
+SELECT gen_random_uuid(), v.id, s,
+       CASE WHEN s %% 2 = 1 THEN 'user'::message_sender ELSE 'bot'::message_sender END,
+       CASE WHEN s %% 2 = 1
+            THEN 'Message ' || s || ': what about a laptop for design under 1500 euros?'
+            ELSE 'Message ' || s || ': ' || repeat('The MacBook Air has a bright screen. ', 8)
+       END,
+       v.created_at + s * interval '1 second'
+FROM conversations AS v, generate_series(1, %(messages)s) AS s
+"""
+METADATA = {
+    "interests": ["laptops", "design work"],
+    "offeredProducts": ["MacBook Air 13"],
+    "rejectedProducts": [],
+    "saleStatus": "interested",
+    "lastIntent": "compare laptops for design",
+}
+
+
+@dataclass(frozen=True)
+class Customer:
+    email: str
+    token: str
+    conversations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    connections: int
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {self.connections} | {self.rate:,.0f} | {self.p50_ms:.1f} | "
+            f"{self.p90_ms:.1f} | {self.p99_ms:.1f} | {self.max_ms:.1f} | {self.errors} |"
+        )
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server to create the scratch database on [default: an embedded one]",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="serve --workers [2]")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections [16]")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads [2]")
+    parser.add_argument("--duration", type=int, default=15, help="seconds per scenario [15]")
+    parser.add_argument("--customers", type=int, default=64, help="seeded customers [64]")
+    parser.add_argument(
+        "--conversations", type=int, default=4, help="conversations per customer [4]"
+    )
+    parser.add_argument(
+        "--bcrypt-rounds", type=int, default=12, help="BCRYPT_ROUNDS for the service [12]"
+    )
+    parser.add_argument("--soak", type=int, default=0, help="seconds of soak [0: none]")
+    parser.add_argument("--sample", type=int, default=30, help="soak: seconds between samples")
+    parser.add_argument(
+        "--only", help="comma-separated scenarios: send,history,list,login,contention"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    return parser.parse_args()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def seed(url: str, options: argparse.Namespace) -> list[str]:
+    """Customers with conversations; their emails."""
+    password_hash = bcrypt.hashpw(
+        PASSWORD.encode(), bcrypt.gensalt(rounds=options.bcrypt_rounds)
+    ).decode()
+    emails = [f"load{index:04d}@example.com" for index in range(options.customers)]
+    counter = MESSAGES_PER_CONVERSATION % 6
+    with psycopg.connect(url, autocommit=True) as connection:
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO users (id, email, password_hash, name) VALUES (%s, %s, %s, %s)",
+                [(uuid.uuid4(), email, password_hash, "Load Customer") for email in emails],
+            )
+        connection.execute(
+            SEED_CONVERSATIONS,
+            {
+                "metadata": json.dumps(METADATA),
+                "counter": counter,
+                "messages": MESSAGES_PER_CONVERSATION,
+                "distilled": MESSAGES_PER_CONVERSATION - counter,
+                "per_user": options.conversations,
+            },
+        )
+        connection.execute(SEED_MESSAGES, {"messages": MESSAGES_PER_CONVERSATION})
+        connection.execute("ANALYZE")
+    return emails
+
+
+def salesbot_command() -> str:
+    found = Path(sys.executable).parent / "salesbot"
+    return str(found) if found.exists() else "salesbot"
+
+
+@contextlib.contextmanager
+def running_service(
+    url: str, llm: FakeOpenAIServer, options: argparse.Namespace
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="salesbot-load-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "OPENAI_API_KEY": "load-benchmark",
+        "OPENAI_BASE_URL": llm.base_url,
+        "JWT_SECRET": "load-access-secret-" + "a" * 40,
+        "JWT_REFRESH_SECRET": "load-refresh-secret-" + "b" * 40,
+        "JWT_EXPIRES_IN": "2h",
+        "BCRYPT_ROUNDS": str(options.bcrypt_rounds),
+        "LOG_LEVEL": "WARNING",
+        "SALESBOT_DATA_DIR": str(data_dir),
+        "SHUTDOWN_TIMEOUT_S": "10",
+    }
+    command = [salesbot_command(), "serve", "--port", str(port), "--workers", str(options.workers)]
+    process = subprocess.Popen(command, env=env)  # noqa: S603 - our own CLI
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("salesbot serve did not come up")
+            time.sleep(0.2)
+        yield base, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def log_in(base: str, emails: list[str]) -> list[Customer]:
+    customers = []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for email in emails:
+            login = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+            login.raise_for_status()
+            token = login.json()["data"]["accessToken"]
+            listed = client.get("/chat/conversations", headers={"Authorization": f"Bearer {token}"})
+            listed.raise_for_status()
+            ids = tuple(item["id"] for item in listed.json()["data"])
+            customers.append(Customer(email, token, ids))
+    return customers
+
+
+def write_requests(directory: Path, name: str, lines: list[tuple[str, str, str, str]]) -> Path:
+    path = directory / f"{name}.tsv"
+    path.write_text("".join("\t".join(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def request_files(directory: Path, customers: list[Customer]) -> dict[str, Path]:
+    sends, histories, lists, logins = [], [], [], []
+    # Interleaved by customer, so consecutive requests touch different rows.
+    for round_ in range(max(len(c.conversations) for c in customers)):
+        for customer in customers:
+            if round_ >= len(customer.conversations):
+                continue
+            conversation = customer.conversations[round_]
+            body = json.dumps({"content": SEND_TEXT, "conversationId": conversation})
+            sends.append(("POST", "/chat/send", customer.token, body))
+            histories.append(
+                ("GET", f"/chat/conversations/{conversation}/history", customer.token, "")
+            )
+    for customer in customers:
+        lists.append(("GET", "/chat/conversations", customer.token, ""))
+        login = json.dumps({"email": customer.email, "password": PASSWORD})
+        logins.append(("POST", "/auth/login", "", login))
+    mixed = [line for pair in zip(sends, histories, strict=True) for line in pair]
+    return {
+        "send": write_requests(directory, "send", sends),
+        "history": write_requests(directory, "history", histories),
+        "list": write_requests(directory, "list", lists),
+        "login": write_requests(directory, "login", logins),
+        "mixed": write_requests(directory, "mixed", mixed),
+    }
+
+
+def wrk_command(
+    base: str, requests: Path, *, connections: int, threads: int, seconds: int
+) -> list[str]:
+    return [
+        "wrk",
+        f"-t{min(threads, connections)}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(REPLAY),
+        base,
+        "--",
+        str(requests),
+    ]
+
+
+def parse(name: str, connections: int, output: str) -> Result:
+    line = next(line for line in reversed(output.splitlines()) if line.startswith("{"))
+    figures = json.loads(line)
+    errors = sum(figures[key] for key in ("connect", "read", "write", "status", "timeout"))
+    return Result(
+        name=name,
+        connections=connections,
+        requests=figures["requests"],
+        seconds=figures["duration_us"] / 1e6,
+        errors=errors,
+        p50_ms=figures["p50_us"] / 1000,
+        p90_ms=figures["p90_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        max_ms=figures["max_us"] / 1000,
+    )
+
+
+def run_wrk(
+    name: str, base: str, requests: Path, *, connections: int, threads: int, seconds: int
+) -> Result:
+    command = wrk_command(base, requests, connections=connections, threads=threads, seconds=seconds)
+    done = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
+    return parse(name, connections, done.stdout)
+
+
+def process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(children.get(pid, []))
+    return found
+
+
+def resident_mb(pids: list[int]) -> float:
+    total_kb = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
+def soak(
+    base: str, process: subprocess.Popen[bytes], files: dict[str, Path], options: argparse.Namespace
+) -> None:
+    print(f"\nsoak: send + history mixed, {options.connections} connections, {options.soak} s")
+    command = wrk_command(
+        base,
+        files["mixed"],
+        connections=options.connections,
+        threads=options.threads,
+        seconds=options.soak,
+    )
+    samples: list[tuple[float, float]] = []
+    started = time.monotonic()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as load:  # noqa: S603
+        while load.poll() is None:
+            samples.append((time.monotonic() - started, resident_mb(process_tree(process.pid))))
+            print(f"  {samples[-1][0]:6.0f} s  {samples[-1][1]:8.1f} MB resident", flush=True)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                load.wait(timeout=options.sample)
+        output = load.stdout.read() if load.stdout else ""
+    samples.append((time.monotonic() - started, resident_mb(process_tree(process.pid))))
+    result = parse("soak (send + history)", options.connections, output)
+    print_table([result])
+    first, last = samples[0][1], samples[-1][1]
+    peak = max(mb for _, mb in samples)
+    # Growth after the first tenth of the run: allocators and caches settle early.
+    settled = next((mb for seconds, mb in samples if seconds >= options.soak / 10), first)
+    print(
+        f"resident memory of the server's processes: first {first:.1f} MB, after a tenth "
+        f"{settled:.1f} MB, last {last:.1f} MB, peak {peak:.1f} MB"
+    )
+
+
+def print_table(results: list[Result]) -> None:
+    print("| scenario | connections | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for result in results:
+        print(result.row(), flush=True)
+
+
+def contention(base: str, files: dict[str, Path], options: argparse.Namespace) -> list[Result]:
+    """History reads while CONTENDING_LOGINS connections log in without pause."""
+    logins = wrk_command(
+        base,
+        files["login"],
+        connections=CONTENDING_LOGINS,
+        threads=1,
+        seconds=options.duration + 4,
+    )
+    with subprocess.Popen(logins, stdout=subprocess.PIPE, text=True) as background:  # noqa: S603
+        time.sleep(2)  # the hash threads are busy before the reads start
+        reads = run_wrk(
+            "history during logins",
+            base,
+            files["history"],
+            connections=options.connections,
+            threads=options.threads,
+            seconds=options.duration,
+        )
+        output, _ = background.communicate()
+    return [reads, parse("login (contending)", CONTENDING_LOGINS, output)]
+
+
+def main() -> None:
+    options = arguments()
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/load.py needs wrk on the PATH (Debian: apt-get install wrk)")
+    chosen = set((options.only or "send,history,list,login,contention").split(","))
+    print(
+        f"{os.cpu_count()} cores; serve --workers {options.workers}; wrk -t{options.threads} "
+        f"-c{options.connections}, {options.duration} s per scenario; "
+        f"BCRYPT_ROUNDS={options.bcrypt_rounds}"
+    )
+    with (
+        scratch_database(options.database_url, keep=options.keep) as url,
+        FakeOpenAIServer(record=False) as llm,
+        tempfile.TemporaryDirectory(prefix="salesbot-load-requests-") as scratch,
+    ):
+        emails = seed(url, options)
+        print(
+            f"seeded {len(emails)} customers x {options.conversations} conversations x "
+            f"{MESSAGES_PER_CONVERSATION} messages"
+        )
+        with running_service(url, llm, options) as (base, process):
+            customers = log_in(base, emails)
+            files = request_files(Path(scratch), customers)
+
+            def scenario(name: str, key: str, connections: int) -> Result:
+                return run_wrk(
+                    name,
+                    base,
+                    files[key],
+                    connections=connections,
+                    threads=options.threads,
+                    seconds=options.duration,
+                )
+
+            # Warm-up: connection pools, statement caches, the allocator.
+            for key in ("mixed", "list"):
+                run_wrk(key, base, files[key], connections=4, threads=1, seconds=3)
+            results: list[Result] = []
+            if "send" in chosen:
+                results.append(scenario("POST /chat/send", "send", options.connections))
+            if "history" in chosen:
+                results.append(scenario("GET history", "history", options.connections))
+            if "list" in chosen:
+                results.append(scenario("GET /chat/conversations", "list", options.connections))
+            if "login" in chosen:
+                results.append(scenario("POST /auth/login", "login", options.connections))
+            if "contention" in chosen:
+                results.extend(contention(base, files, options))
+            print()
+            print_table(results)
+            if options.soak:
+                soak(base, process, files, options)
+
+
+if __name__ == "__main__":
+    main()
