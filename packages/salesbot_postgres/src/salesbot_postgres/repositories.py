@@ -20,6 +20,7 @@ from sqlalchemy import (
     CursorResult,
     DateTime,
     Executable,
+    Integer,
     Select,
     Text,
     and_,
@@ -35,7 +36,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salesbot_core.domain import (
@@ -407,36 +408,16 @@ class PostgresConversations:
     async def record_exchange(self, record: ExchangeRecord) -> StoredExchange:
         # The counter step is one UPDATE ... RETURNING: it locks the conversation's row until
         # commit, so concurrent exchanges queue here and each gets its own two seq numbers.
-        step = (
-            update(ConversationRow)
-            .where(ConversationRow.id == record.conversation_id)
-            .values(
-                messages_since_context_update=ConversationRow.messages_since_context_update + 2,
-                message_count=ConversationRow.message_count + 2,
-                prompt_tokens=ConversationRow.prompt_tokens + record.usage.prompt_tokens,
-                completion_tokens=(
-                    ConversationRow.completion_tokens + record.usage.completion_tokens
-                ),
-                # Right-hand sides read the row as it was: the whole history before this
-                # exchange is the old history_chars.
-                history_chars=(
-                    ConversationRow.history_chars
-                    + len(record.user_content)
-                    + len(record.bot_content)
-                ),
-                context_chars=ConversationRow.context_chars + record.context_chars,
-                full_history_chars=(
-                    ConversationRow.full_history_chars
-                    + ConversationRow.history_chars
-                    + len(record.user_content)
-                ),
-                updated_at=func.greatest(
-                    ConversationRow.updated_at, _timestamp(record.bot_created_at)
-                ),
-            )
-            .returning(*_CONVERSATIONS.c)
-        )
-        row = (await self._tx.execute(step)).mappings().first()
+        step = {
+            "conversation_id": record.conversation_id,
+            "add_prompt_tokens": record.usage.prompt_tokens,
+            "add_completion_tokens": record.usage.completion_tokens,
+            "add_history_chars": len(record.user_content) + len(record.bot_content),
+            "add_context_chars": record.context_chars,
+            "add_user_chars": len(record.user_content),
+            "now": record.bot_created_at,
+        }
+        row = (await self._tx.execute(_RECORD_EXCHANGE, step)).mappings().first()
         if row is None:
             raise ConversationNotFound
         conversation = conversation_from_row(row)
@@ -458,11 +439,9 @@ class PostgresConversations:
             prompt_tokens=record.usage.prompt_tokens,
             completion_tokens=record.usage.completion_tokens,
         )
-        await self._tx.execute(
-            insert(MessageRow).values(
-                [message_to_values(user_message), message_to_values(bot_message)]
-            )
-        )
+        values = {f"user_{k}": v for k, v in message_to_values(user_message).items()}
+        values.update({f"bot_{k}": v for k, v in message_to_values(bot_message).items()})
+        await self._tx.execute(_INSERT_EXCHANGE, values)
         return StoredExchange(
             user_message=user_message, bot_message=bot_message, conversation=conversation
         )
@@ -480,32 +459,17 @@ class PostgresConversations:
     ) -> bool:
         # Compare-and-set on distilled_through: of two racers distilling the same window, the
         # second finds it moved and applies nothing.
-        statement = (
-            update(ConversationRow)
-            .where(
-                ConversationRow.id == conversation_id,
-                ConversationRow.distilled_through == expected_through,
-            )
-            .values(
-                {
-                    ConversationRow.metadata_: metadata_to_json(metadata),
-                    ConversationRow.distilled_through: new_through,
-                    ConversationRow.messages_since_context_update: func.greatest(
-                        0, ConversationRow.messages_since_context_update - covered_messages
-                    ),
-                    ConversationRow.prompt_tokens: (
-                        ConversationRow.prompt_tokens + usage.prompt_tokens
-                    ),
-                    ConversationRow.completion_tokens: (
-                        ConversationRow.completion_tokens + usage.completion_tokens
-                    ),
-                    ConversationRow.updated_at: func.greatest(
-                        ConversationRow.updated_at, _timestamp(now)
-                    ),
-                }
-            )
-        )
-        return (await self._tx.execute(statement)).rowcount == 1
+        params = {
+            "conversation_id": conversation_id,
+            "expected_through": expected_through,
+            "new_through": new_through,
+            "new_metadata": metadata_to_json(metadata),
+            "covered_messages": covered_messages,
+            "add_prompt_tokens": usage.prompt_tokens,
+            "add_completion_tokens": usage.completion_tokens,
+            "now": now,
+        }
+        return (await self._tx.execute(_APPLY_DISTILLATION, params)).rowcount == 1
 
 
 _MAX_SEQ = 2**31 - 1  # messages.seq is an INTEGER
@@ -548,6 +512,77 @@ _NEWEST_CONVERSATIONS = (
     .where(ConversationRow.user_id == bindparam("user_id"))
     .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
     .limit(bindparam("limit"))
+)
+
+
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+_RECORD_EXCHANGE = (
+    update(ConversationRow)
+    .where(ConversationRow.id == bindparam("conversation_id"))
+    .values(
+        messages_since_context_update=ConversationRow.messages_since_context_update + 2,
+        message_count=ConversationRow.message_count + 2,
+        prompt_tokens=ConversationRow.prompt_tokens
+        + bindparam("add_prompt_tokens", type_=BigInteger),
+        completion_tokens=(
+            ConversationRow.completion_tokens + bindparam("add_completion_tokens", type_=BigInteger)
+        ),
+        # Right-hand sides read the row as it was: the whole history before this exchange is
+        # the old history_chars.
+        history_chars=ConversationRow.history_chars
+        + bindparam("add_history_chars", type_=BigInteger),
+        context_chars=ConversationRow.context_chars
+        + bindparam("add_context_chars", type_=BigInteger),
+        full_history_chars=(
+            ConversationRow.full_history_chars
+            + ConversationRow.history_chars
+            + bindparam("add_user_chars", type_=BigInteger)
+        ),
+        updated_at=func.greatest(ConversationRow.updated_at, _NOW),
+    )
+    .returning(*_CONVERSATIONS.c)
+)
+_MESSAGE_COLUMNS = (
+    "id",
+    "conversation_id",
+    "seq",
+    "sender",
+    "content",
+    "created_at",
+    "prompt_tokens",
+    "completion_tokens",
+)
+_INSERT_EXCHANGE = insert(MessageRow).values(
+    [
+        {column: bindparam(f"{who}_{column}") for column in _MESSAGE_COLUMNS}
+        for who in ("user", "bot")
+    ]
+)
+_APPLY_DISTILLATION = (
+    update(ConversationRow)
+    .where(
+        ConversationRow.id == bindparam("conversation_id"),
+        ConversationRow.distilled_through == bindparam("expected_through"),
+    )
+    .values(
+        {
+            ConversationRow.metadata_: bindparam("new_metadata", type_=JSONB),
+            ConversationRow.distilled_through: bindparam("new_through", type_=Integer),
+            ConversationRow.messages_since_context_update: func.greatest(
+                0,
+                ConversationRow.messages_since_context_update
+                - bindparam("covered_messages", type_=Integer),
+            ),
+            ConversationRow.prompt_tokens: (
+                ConversationRow.prompt_tokens + bindparam("add_prompt_tokens", type_=BigInteger)
+            ),
+            ConversationRow.completion_tokens: (
+                ConversationRow.completion_tokens
+                + bindparam("add_completion_tokens", type_=BigInteger)
+            ),
+            ConversationRow.updated_at: func.greatest(ConversationRow.updated_at, _NOW),
+        }
+    )
 )
 
 
