@@ -107,6 +107,21 @@ async def test_a_slow_answer_does_not_hold_up_other_requests(
     assert (await slow).text == "slow"
 
 
+async def test_without_recording_it_answers_the_same_and_keeps_nothing() -> None:
+    """``record=False`` is for long load runs: answers as usual, memory stays flat."""
+    with FakeOpenAIServer(record=False) as quiet:
+        client = AsyncOpenAI(api_key="test", base_url=quiet.base_url)
+        try:
+            for n in range(3):
+                completion = await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": f"hi {n}"}]
+                )
+                assert completion.choices[0].message.content == f"Reply to: hi {n}"
+        finally:
+            await client.close()
+        assert quiet.requests == []
+
+
 async def test_other_paths_and_bodies_are_refused(server: FakeOpenAIServer) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as client:
         models = await client.get("/models")
