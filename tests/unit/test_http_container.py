@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from salesbot_core.offline import OfflineSalesAssistant
-from salesbot_http.container import HASH_THREAD_NICE, build_container, hash_threads
+from salesbot_http.container import build_container, hash_threads
 from salesbot_http.passwords import BcryptPasswordHasher
 from salesbot_http.settings import Settings
 from salesbot_http.tokens import JwtAccessTokens
@@ -104,17 +104,19 @@ def test_without_a_database_url_the_container_says_how_to_get_one() -> None:
         container.persistence.uow_factory()
 
 
-def test_bcrypt_threads_run_at_the_lowest_cpu_priority() -> None:
+@pytest.mark.parametrize("nice", [19, 7])
+def test_bcrypt_threads_run_at_the_configured_cpu_priority(nice: int) -> None:
     """Logins hashing on every core must not starve the event loop of CPU."""
 
     def own_nice() -> int:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
-    generator = hash_threads(2)
+    before = own_nice()
+    generator = hash_threads(2, nice)
     executor = next(generator)
     try:
         seen = {executor.submit(own_nice).result() for _ in range(4)}
     finally:
         generator.close()
-    assert seen == {HASH_THREAD_NICE}
-    assert own_nice() != HASH_THREAD_NICE  # the calling thread keeps its priority
+    assert seen == {nice}
+    assert own_nice() == before  # the calling thread keeps its priority

@@ -22,6 +22,7 @@ def test_defaults_with_the_embedded_database(tmp_path: Path) -> None:
     assert settings.cors_origins == ("http://localhost:5173",)
     assert settings.max_body_bytes == 64 * 1024
     assert settings.bcrypt_rounds == 12
+    assert settings.hash_nice == 19
     assert settings.jwt_expires_in == timedelta(minutes=15)
     assert settings.jwt_refresh_expires_in == timedelta(days=7)
     assert len(settings.jwt_secret.encode()) >= 32
@@ -82,6 +83,8 @@ def test_cors_origin_is_a_comma_list() -> None:
             "OPENAI_METADATA_FORMAT",
         ),
         ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "HASH_NICE": "20"}, "HASH_NICE"),
+        ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "HASH_NICE": "-1"}, "HASH_NICE"),
         (
             {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "JWT_EXPIRES_IN": "99999999999d"},
             "JWT_EXPIRES_IN",

@@ -78,23 +78,24 @@ def token_policy_from(settings: Settings) -> TokenPolicy:
     )
 
 
-HASH_THREAD_NICE = 19
-
-
-def _yield_the_cpu() -> None:
-    """Run this thread at the lowest CPU priority (Linux schedules threads one by one)."""
+def _yield_the_cpu(nice: int) -> None:
+    """Run this thread at CPU priority ``nice`` (Linux schedules threads one by one)."""
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICE)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-def hash_threads(threads: int) -> Iterator[ThreadPoolExecutor]:
+def hash_threads(threads: int, nice: int = 19) -> Iterator[ThreadPoolExecutor]:
     """The bounded pool bcrypt runs in; shut down with the container's resources.
 
-    Its threads run at nice 19: when logins keep every core busy hashing, the event loop (and
-    PostgreSQL) still get the CPU first, so other requests stay quick and logins queue instead.
+    Its threads run at ``nice`` (19, the lowest priority, unless HASH_NICE says otherwise): when
+    logins keep every core busy hashing, the event loop (and PostgreSQL) still get the CPU first,
+    so other requests stay quick and logins queue instead. 0 leaves them at normal priority.
     """
     executor = ThreadPoolExecutor(
-        max_workers=threads, thread_name_prefix="salesbot-bcrypt", initializer=_yield_the_cpu
+        max_workers=threads,
+        thread_name_prefix="salesbot-bcrypt",
+        initializer=_yield_the_cpu if nice else None,
+        initargs=(nice,) if nice else (),
     )
     try:
         yield executor
@@ -205,7 +206,9 @@ class Security(containers.DeclarativeContainer):
     shutdown = providers.Dependency(instance_of=ShutdownSteps)
     login_limits = providers.Singleton(login_limits, settings)
     login_attempts = providers.Singleton(login_attempts, settings, shutdown)
-    executor = providers.Resource(hash_threads, settings.provided.hash_threads)
+    executor = providers.Resource(
+        hash_threads, settings.provided.hash_threads, settings.provided.hash_nice
+    )
     password_hasher = providers.Singleton(
         BcryptPasswordHasher, rounds=settings.provided.bcrypt_rounds, executor=executor
     )

@@ -53,6 +53,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_refresh_expires_in: timedelta = timedelta(days=7)
     bcrypt_rounds: int = 12
     hash_threads: int = 4
+    hash_nice: int = 19
     token_cleanup_interval: timedelta = timedelta(hours=1)
     # LLM: None means the offline assistant
     openai_api_key: str | None = None
@@ -214,6 +215,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         jwt_refresh_expires_in=_duration(env, "JWT_REFRESH_EXPIRES_IN", timedelta(days=7)),
         bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, minimum=4),
         hash_threads=_int(env, "HASH_THREADS", 4, minimum=1),
+        hash_nice=_int(env, "HASH_NICE", 19, minimum=0),
         token_cleanup_interval=_duration(env, "TOKEN_CLEANUP_INTERVAL", timedelta(hours=1)),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
@@ -233,6 +235,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
             {"LOG_LEVEL": (env.get("LOG_LEVEL") or "").upper()}, "LOG_LEVEL", "INFO", LOG_LEVELS
         ),
     )
+    if settings.hash_nice > 19:  # the kernel's lowest priority
+        raise SettingsError("HASH_NICE must be between 0 and 19")
     if settings.bcrypt_rounds > 31:
         raise SettingsError("BCRYPT_ROUNDS must be between 4 and 31")
     return settings
