@@ -9,6 +9,7 @@ Sub-containers declare what they need with ``providers.Dependency()``. Tests swa
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -94,8 +95,7 @@ def hash_threads(threads: int, nice: int = 19) -> Iterator[ThreadPoolExecutor]:
     executor = ThreadPoolExecutor(
         max_workers=threads,
         thread_name_prefix="salesbot-bcrypt",
-        initializer=_yield_the_cpu if nice else None,
-        initargs=(nice,) if nice else (),
+        initializer=functools.partial(_yield_the_cpu, nice) if nice else None,
     )
     try:
         yield executor
