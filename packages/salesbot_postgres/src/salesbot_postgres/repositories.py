@@ -143,7 +143,7 @@ class Transaction:
                 await self._driver.set_autocommit(False)
 
     async def execute(
-        self, statement: Executable, params: dict[str, Any] | None = None
+        self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None = None
     ) -> CursorResult[Any]:
         """Run ``statement`` inside the transaction (beginning it if need be)."""
         await self.begin()
@@ -155,7 +155,9 @@ class Transaction:
         """Run a plain ``SELECT``: in autocommit before the transaction began, inside it after."""
         return await self._run(statement, params)
 
-    async def _run(self, statement: Executable, params: dict[str, Any] | None) -> CursorResult[Any]:
+    async def _run(
+        self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None
+    ) -> CursorResult[Any]:
         if self._connection is None:
             raise RuntimeError("use the unit of work inside 'async with' before its repositories")
         with unavailable_on_failure():
@@ -337,11 +339,9 @@ class PostgresConversations:
     async def get_with_messages(
         self, conversation_id: UUID, user_id: UUID, *, limit: int, before_seq: int | None = None
     ) -> tuple[Conversation, Sequence[Message]] | None:
-        bounded = before_seq is not None and before_seq <= _MAX_SEQ
-        statement = _WITH_MESSAGES_BEFORE if bounded else _WITH_MESSAGES_LATEST
-        params = {"conversation_id": conversation_id, "user_id": user_id, "limit": limit}
-        if bounded:
-            params["before_seq"] = before_seq
+        params = _page_params(conversation_id, limit, before_seq)
+        statement = _WITH_MESSAGES_BEFORE if "before_seq" in params else _WITH_MESSAGES_LATEST
+        params["user_id"] = user_id
         row = (await self._tx.read(statement, params)).mappings().first()
         if row is None:
             return None
@@ -439,9 +439,9 @@ class PostgresConversations:
             prompt_tokens=record.usage.prompt_tokens,
             completion_tokens=record.usage.completion_tokens,
         )
-        values = {f"user_{k}": v for k, v in message_to_values(user_message).items()}
-        values.update({f"bot_{k}": v for k, v in message_to_values(bot_message).items()})
-        await self._tx.execute(_INSERT_EXCHANGE, values)
+        # One statement, two parameter sets: psycopg sends both in one pipeline.
+        rows = [message_to_values(user_message), message_to_values(bot_message)]
+        await self._tx.execute(_INSERT_MESSAGE, rows)
         return StoredExchange(
             user_message=user_message, bot_message=bot_message, conversation=conversation
         )
@@ -476,19 +476,34 @@ _MAX_SEQ = 2**31 - 1  # messages.seq is an INTEGER
 _MESSAGE_LIST = msgspec.json.Decoder(list[Message])
 
 
-def _with_messages(*, bounded: bool) -> Select[Any]:
-    """A conversation's row if the user owns it, with a page of its messages as one JSON array
-    (built by PostgreSQL, decoded straight into domain messages by msgspec): one round trip."""
+def _message_page(*, bounded: bool) -> Select[Any]:
+    """The ``limit`` messages of a conversation (before ``before_seq`` if ``bounded``), newest
+    first."""
     conditions = [MessageRow.conversation_id == bindparam("conversation_id")]
     if bounded:
         conditions.append(MessageRow.seq < bindparam("before_seq"))
-    page = (
+    return (
         select(_MESSAGES)
         .where(*conditions)
         .order_by(MessageRow.seq.desc())
         .limit(bindparam("limit"))
-        .subquery("page")
     )
+
+
+def _page_params(conversation_id: UUID, limit: int, before_seq: int | None) -> dict[str, Any]:
+    """Parameters of ``_message_page``, and whether it is the bounded one. Past the column's
+    range every message comes before: no bound (and no out-of-range parameter for PostgreSQL to
+    refuse)."""
+    params: dict[str, Any] = {"conversation_id": conversation_id, "limit": limit}
+    if before_seq is not None and before_seq <= _MAX_SEQ:
+        params["before_seq"] = before_seq
+    return params
+
+
+def _with_messages(*, bounded: bool) -> Select[Any]:
+    """A conversation's row if the user owns it, with a page of its messages as one JSON array
+    (built by PostgreSQL, decoded straight into domain messages by msgspec): one round trip."""
+    page = _message_page(bounded=bounded).subquery("page")
     as_json = func.json_build_object(
         *(part for c in page.c for part in (literal_column(f"'{c.name}'"), c))
     )
@@ -505,6 +520,8 @@ def _with_messages(*, bounded: bool) -> Select[Any]:
 
 # Built once: SQLAlchemy then finds their compiled form by a cache key memoised on the object,
 # instead of building and hashing a new statement tree on every request.
+_PAGE_LATEST = _message_page(bounded=False)
+_PAGE_BEFORE = _message_page(bounded=True)
 _WITH_MESSAGES_LATEST = _with_messages(bounded=False)
 _WITH_MESSAGES_BEFORE = _with_messages(bounded=True)
 _NEWEST_CONVERSATIONS = (
@@ -542,22 +559,8 @@ _RECORD_EXCHANGE = (
     )
     .returning(*_CONVERSATIONS.c)
 )
-_MESSAGE_COLUMNS = (
-    "id",
-    "conversation_id",
-    "seq",
-    "sender",
-    "content",
-    "created_at",
-    "prompt_tokens",
-    "completion_tokens",
-)
-_INSERT_EXCHANGE = insert(MessageRow).values(
-    [
-        {column: bindparam(f"{who}_{column}") for column in _MESSAGE_COLUMNS}
-        for who in ("user", "bot")
-    ]
-)
+# A multi-row VALUES cannot be cached by SQLAlchemy; one row executed for two is.
+_INSERT_MESSAGE = insert(MessageRow)
 _APPLY_DISTILLATION = (
     update(ConversationRow)
     .where(
@@ -586,16 +589,6 @@ _APPLY_DISTILLATION = (
 )
 
 
-def _message_page(conversation_id: UUID, limit: int, before_seq: int | None) -> Select[Any]:
-    """The ``limit`` messages of a conversation before ``before_seq``, newest first."""
-    conditions = [MessageRow.conversation_id == conversation_id]
-    # Past the column's range every message comes before: no bound (and no out-of-range
-    # parameter for PostgreSQL to refuse).
-    if before_seq is not None and before_seq <= _MAX_SEQ:
-        conditions.append(MessageRow.seq < before_seq)
-    return select(_MESSAGES).where(*conditions).order_by(MessageRow.seq.desc()).limit(limit)
-
-
 class PostgresMessages:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
@@ -615,8 +608,9 @@ class PostgresMessages:
     async def page_before(
         self, conversation_id: UUID, *, limit: int, before_seq: int | None = None
     ) -> Sequence[Message]:
-        statement = _message_page(conversation_id, limit, before_seq)
-        rows = (await self._tx.read(statement)).mappings().all()
+        params = _page_params(conversation_id, limit, before_seq)
+        statement = _PAGE_BEFORE if "before_seq" in params else _PAGE_LATEST
+        rows = (await self._tx.read(statement, params)).mappings().all()
         return [message_from_row(row) for row in reversed(rows)]
 
 
