@@ -243,6 +243,36 @@ async def test_reads_run_outside_a_transaction_until_the_first_write(database: D
             assert await server_state(pid) == "idle"
 
 
+@pytest.mark.postgres
+async def test_a_unit_of_work_goes_on_after_its_connection_was_lost(database: Database) -> None:
+    """The server ends the connection under a unit of work: the read is a 503-style
+    ``DatabaseUnavailable``; after ``rollback()`` the same unit of work writes on a new one."""
+    user = User(
+        id=uuid4(),
+        email=f"{uuid4().hex}@example.com",
+        name="Ann",
+        phone=None,
+        password_hash="x",
+        created_at=T0,
+        updated_at=T0,
+    )
+    async with database.unit_of_work() as work:
+        pid = (await work._tx.read(select(func.pg_backend_pid()))).scalar_one()
+        async with database.engine.connect() as other:
+            ended = text("SELECT pg_terminate_backend(:pid)")
+            assert (await other.execute(ended, {"pid": pid})).scalar_one()
+        with pytest.raises(DatabaseUnavailable):
+            await work.users.get(user.id)
+        await work.rollback()
+        await work.users.add(user)
+        await work.commit()
+    async with database.unit_of_work() as work:
+        stored = await work.users.get(user.id)
+    assert stored is not None
+    assert stored.email == user.email
+    assert database.engine.pool.checkedout() == 0
+
+
 # ---------------------------------------------------------------- the schema itself
 
 

@@ -42,6 +42,9 @@ def build_engine(config: DatabaseConfig) -> AsyncEngine:
         max_overflow=config.max_overflow,
         pool_timeout=config.pool_timeout_s,
         pool_pre_ping=True,
+        # Units of work read in autocommit until their first write (see ``Transaction``), which
+        # sees the same data only under READ COMMITTED: pinned against a server or role default.
+        isolation_level="READ COMMITTED",
         json_serializer=_json_dumps,
         connect_args={
             "connect_timeout": config.connect_timeout_whole_s,

@@ -41,7 +41,10 @@ def is_unavailability(error: BaseException) -> bool:
         return error.connection_invalidated or isinstance(
             error.orig, psycopg.OperationalError | psycopg.InterfaceError
         )
-    return isinstance(error, OSError | TimeoutError)
+    # The driver's own errors, raised where no SQLAlchemy call wraps them (switching autocommit).
+    return isinstance(
+        error, OSError | TimeoutError | psycopg.OperationalError | psycopg.InterfaceError
+    )
 
 
 @contextmanager
@@ -50,7 +53,7 @@ def unavailable_on_failure() -> Iterator[None]:
     for the logs; its text, which may hold SQL, never reaches the message)."""
     try:
         yield
-    except (sa_exc.SQLAlchemyError, OSError, TimeoutError) as error:
+    except (sa_exc.SQLAlchemyError, psycopg.Error, OSError, TimeoutError) as error:
         if is_unavailability(error):
             raise DatabaseUnavailable(UNAVAILABLE_MESSAGE) from error
         raise

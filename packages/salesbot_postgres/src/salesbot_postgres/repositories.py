@@ -110,37 +110,49 @@ class Transaction:
     The transaction begins lazily: ``read`` statements before the first ``execute`` run in
     autocommit (one round trip each, no ``BEGIN``/``ROLLBACK``); ``execute`` begins the
     transaction that every later statement of the unit of work joins. ``read`` is for plain
-    ``SELECT``s that lock nothing and change nothing: under READ COMMITTED, PostgreSQL's
-    default, each statement takes its own snapshot either way, so what a unit of work can
-    observe does not change, and a unit of work that only reads costs one round trip per
-    statement.
+    ``SELECT``s that lock nothing and change nothing: under READ COMMITTED (the engine pins it)
+    each statement takes its own snapshot either way, so what a unit of work can observe does
+    not change, and a unit of work that only reads costs one round trip per statement.
     """
 
     def __init__(self) -> None:
         self._connection: AsyncConnection | None = None
-        self._driver: psycopg.AsyncConnection[Any] | None = None
+
+    async def _driver(self) -> psycopg.AsyncConnection[Any] | None:
+        """The psycopg connection under the lent one, looked up each time (SQLAlchemy replaces
+        it when it reconnects after a failure)."""
+        if self._connection is None:
+            return None
+        raw = await self._connection.get_raw_connection()
+        driver = raw.driver_connection
+        return driver if isinstance(driver, psycopg.AsyncConnection) else None
+
+    async def _set_autocommit(self, on: bool) -> None:
+        driver = await self._driver()
+        if driver is not None and driver.autocommit != on:
+            with unavailable_on_failure():
+                await driver.set_autocommit(on)
 
     async def bind(self, connection: AsyncConnection) -> None:
         """Lend ``connection``, its driver connection switched to autocommit."""
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-        if isinstance(driver, psycopg.AsyncConnection) and not driver.autocommit:
-            with unavailable_on_failure():
-                await driver.set_autocommit(True)
-            self._driver = driver
         self._connection = connection
+        try:
+            await self._set_autocommit(True)
+        except BaseException:
+            self._connection = None
+            raise
 
     async def unbind(self) -> None:
-        """Take the connection back, its driver connection as the pool lent it (or broken)."""
-        driver, self._driver, self._connection = self._driver, None, None
-        if driver is not None and driver.autocommit and not driver.broken:
-            await driver.set_autocommit(False)
+        """Take the connection back, its driver connection as the pool lends it (autocommit
+        off); raise if that cannot be done, so the caller discards the connection."""
+        try:
+            await self._set_autocommit(False)
+        finally:
+            self._connection = None
 
     async def begin(self) -> None:
         """Begin the transaction now (the next statement runs inside it)."""
-        if self._driver is not None and self._driver.autocommit:
-            with unavailable_on_failure():
-                await self._driver.set_autocommit(False)
+        await self._set_autocommit(False)
 
     async def execute(
         self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None = None
