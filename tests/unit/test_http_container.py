@@ -104,14 +104,15 @@ def test_without_a_database_url_the_container_says_how_to_get_one() -> None:
         container.persistence.uow_factory()
 
 
-@pytest.mark.parametrize("nice", [19, 7])
-def test_bcrypt_threads_run_at_the_configured_cpu_priority(nice: int) -> None:
+@pytest.mark.parametrize("asked", [19, 7])
+def test_bcrypt_threads_run_at_the_configured_cpu_priority(asked: int) -> None:
     """Logins hashing on every core must not starve the event loop of CPU."""
 
     def own_nice() -> int:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     before = own_nice()
+    nice = max(asked, before)  # an unprivileged thread can only lower its priority
     generator = hash_threads(2, nice)
     executor = next(generator)
     try:

@@ -8,7 +8,6 @@ Sub-containers declare what they need with ``providers.Dependency()``. Tests swa
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -81,8 +80,10 @@ def token_policy_from(settings: Settings) -> TokenPolicy:
 
 def _yield_the_cpu(nice: int) -> None:
     """Run this thread at CPU priority ``nice`` (Linux schedules threads one by one)."""
-    with contextlib.suppress(AttributeError, OSError):
+    try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError) as error:  # not Linux, or already nicer than asked
+        logger.debug("bcrypt threads keep their CPU priority: %s", error)
 
 
 def hash_threads(threads: int, nice: int = 19) -> Iterator[ThreadPoolExecutor]:
