@@ -192,3 +192,39 @@ async def test_sigterm_lets_exchanges_in_flight_finish_and_writes_none_by_halves
     assert sorted(count for _, count, *_ in stored) == [2] * (IN_FLIGHT // 2) + [
         2 + 2 * (IN_FLIGHT // 2)
     ]
+
+
+async def test_an_exchange_whose_client_left_still_completes_before_the_process_stops(
+    serve: Serve, slow_llm: FakeOpenAIServer, server_database: str
+) -> None:
+    """A customer who closes the tab while the bot is thinking finds the exchange in the history
+    later, even if the server was told to stop meanwhile: shutdown waits for requests in flight,
+    not only for the connections still open, before it closes the LLM client and the pool."""
+    async with httpx.AsyncClient(base_url=serve.base_url, timeout=30) as http:
+        user = {"email": "jane@example.com", "password": PASSWORD, "name": "Jane Doe"}
+        _data(await http.post("/users/register", json=user), 201)
+        login = _data(
+            await http.post("/auth/login", json={"email": user["email"], "password": PASSWORD}),
+            200,
+        )
+        auth = {"Authorization": f"Bearer {login['accessToken']}"}
+        slow_llm.reset()
+        slow_llm.set_default(Delay(REPLY_DELAY_S), kind="reply")
+        send = asyncio.create_task(
+            http.post("/chat/send", json={"content": "left before the answer"}, headers=auth)
+        )
+        async with asyncio.timeout(10):
+            while not slow_llm.requests_of("reply"):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        send.cancel()  # the client goes away; its connection closes
+        with pytest.raises(asyncio.CancelledError):
+            await send
+
+    serve.process.send_signal(signal.SIGTERM)
+    returncode = await asyncio.to_thread(serve.process.wait, STOP_TIMEOUT_S)
+    output = serve.output()
+
+    assert returncode == 0, output
+    assert "Traceback" not in output, output
+    stored = _stored(server_database)
+    assert [senders for *_, senders in stored] == [["user", "bot"]], f"{stored}\n{output}"

@@ -28,6 +28,7 @@ from salesbot_http.controllers import (
     UsersController,
 )
 from salesbot_http.errors import exception_handlers
+from salesbot_http.inflight import InFlight
 from salesbot_http.openapi import ClosedStructSchemaPlugin, openapi_config
 from salesbot_http.settings import Settings
 from salesbot_http.state import CONTAINER_KEY
@@ -103,7 +104,7 @@ def _cors(settings: Settings) -> CORSConfig | None:
 
 @contextlib.asynccontextmanager
 async def _lifespan(
-    container: Container, schedule_token_cleanup: bool, _: Litestar
+    container: Container, in_flight: InFlight, schedule_token_cleanup: bool, _: Litestar
 ) -> AsyncIterator[None]:
     settings: Settings = container.settings()
     cleanup_task: asyncio.Task[None] | None = None
@@ -124,6 +125,9 @@ async def _lifespan(
             cleanup_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await cleanup_task
+        # Requests whose clients left are still in flight: let them finish (within the bound
+        # the server gives a worker to stop) before closing the LLM client and the pool.
+        await in_flight.drained(max(1.0, settings.shutdown_timeout_s - 1.0))
         await container.shutdown().run()
         resources = container.shutdown_resources()
         if resources is not None:
@@ -139,6 +143,7 @@ def create_app(source: Container | Settings, *, schedule_token_cleanup: bool = T
     cleanup every ``TOKEN_CLEANUP_INTERVAL`` while the app is up."""
     container = build_container(source) if isinstance(source, Settings) else source
     settings: Settings = container.settings()
+    in_flight = InFlight()
     return Litestar(
         route_handlers=[
             UsersController,
@@ -156,7 +161,8 @@ def create_app(source: Container | Settings, *, schedule_token_cleanup: bool = T
         openapi_config=openapi_config(_package_version()),
         plugins=[ClosedStructSchemaPlugin()],
         before_request=refuse_repeated_query_parameters,
-        lifespan=[partial(_lifespan, container, schedule_token_cleanup)],
+        middleware=[in_flight.middleware],
+        lifespan=[partial(_lifespan, container, in_flight, schedule_token_cleanup)],
         state=State({CONTAINER_KEY: container}),
         # Logging is the process's business (the CLI configures it), not the app's.
         logging_config=None,
