@@ -210,15 +210,47 @@ async def test_units_of_work_return_their_connections(database: Database) -> Non
     assert database.engine.pool.checkedout() == 0
 
 
+async def _server_state(database: Database, pid: int) -> str:
+    """What PostgreSQL says backend ``pid`` is doing ("idle", "idle in transaction", ...)."""
+    async with database.engine.connect() as observer:
+        query = text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
+        return str((await observer.execute(query, {"pid": pid})).scalar_one())
+
+
+@pytest.mark.postgres
+async def test_a_read_after_commit_leaves_no_transaction_open_in_the_pool(
+    database: Database,
+) -> None:
+    """The hot reads run on the driver connection itself; one after a commit opens a
+    transaction SQLAlchemy does not see, and leaving the unit of work still ends it."""
+    async with database.unit_of_work() as work:
+        pid = (await work._tx.read(select(func.pg_backend_pid()))).scalar_one()
+        await work.users.get(uuid4())
+        await work.users.add(
+            User(
+                id=uuid4(),
+                email=f"{uuid4().hex}@example.com",
+                name="Ann",
+                phone=None,
+                password_hash="x",
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
+        await work.commit()
+        assert await work.messages.page_before(uuid4(), limit=5) == []
+        assert await _server_state(database, pid) == "idle in transaction"
+    assert await _server_state(database, pid) == "idle"
+    assert database.engine.pool.checkedout() == 0
+
+
 @pytest.mark.postgres
 async def test_reads_run_outside_a_transaction_until_the_first_write(database: Database) -> None:
     """A unit of work that only reads never opens a transaction (no BEGIN/ROLLBACK round
     trips); its first write begins one, which is rolled back unless committed."""
 
     async def server_state(pid: int) -> str:
-        async with database.engine.connect() as observer:
-            query = text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
-            return str((await observer.execute(query, {"pid": pid})).scalar_one())
+        return await _server_state(database, pid)
 
     user = User(
         id=uuid4(),

@@ -91,7 +91,7 @@ def token_to_values(token: RefreshToken) -> dict[str, Any]:
     }
 
 
-def conversation_from_row(row: RowMapping) -> Conversation:
+def conversation_from_row(row: Mapping[Any, Any]) -> Conversation:
     return Conversation(
         id=row["id"],
         user_id=row["user_id"],
