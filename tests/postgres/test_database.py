@@ -210,6 +210,18 @@ async def test_units_of_work_return_their_connections(database: Database) -> Non
     assert database.engine.pool.checkedout() == 0
 
 
+def _new_user() -> User:
+    return User(
+        id=uuid4(),
+        email=f"{uuid4().hex}@example.com",
+        name="Ann",
+        phone=None,
+        password_hash="x",
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
 async def _server_state(database: Database, pid: int) -> str:
     """What PostgreSQL says backend ``pid`` is doing ("idle", "idle in transaction", ...)."""
     async with database.engine.connect() as observer:
@@ -226,17 +238,7 @@ async def test_a_read_after_commit_leaves_no_transaction_open_in_the_pool(
     async with database.unit_of_work() as work:
         pid = (await work._tx.read(select(func.pg_backend_pid()))).scalar_one()
         await work.users.get(uuid4())
-        await work.users.add(
-            User(
-                id=uuid4(),
-                email=f"{uuid4().hex}@example.com",
-                name="Ann",
-                phone=None,
-                password_hash="x",
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
+        await work.users.add(_new_user())
         await work.commit()
         assert await work.messages.page_before(uuid4(), limit=5) == []
         assert await _server_state(database, pid) == "idle in transaction"
@@ -252,15 +254,7 @@ async def test_reads_run_outside_a_transaction_until_the_first_write(database: D
     async def server_state(pid: int) -> str:
         return await _server_state(database, pid)
 
-    user = User(
-        id=uuid4(),
-        email=f"{uuid4().hex}@example.com",
-        name="Ann",
-        phone=None,
-        password_hash="x",
-        created_at=T0,
-        updated_at=T0,
-    )
+    user = _new_user()
     backend_pid = select(func.pg_backend_pid())
     async with database.unit_of_work() as work:
         pid = (await work._tx.read(backend_pid)).scalar_one()
@@ -279,15 +273,7 @@ async def test_reads_run_outside_a_transaction_until_the_first_write(database: D
 async def test_a_unit_of_work_goes_on_after_its_connection_was_lost(database: Database) -> None:
     """The server ends the connection under a unit of work: the read is a 503-style
     ``DatabaseUnavailable``; after ``rollback()`` the same unit of work writes on a new one."""
-    user = User(
-        id=uuid4(),
-        email=f"{uuid4().hex}@example.com",
-        name="Ann",
-        phone=None,
-        password_hash="x",
-        created_at=T0,
-        updated_at=T0,
-    )
+    user = _new_user()
     async with database.unit_of_work() as work:
         pid = (await work._tx.read(select(func.pg_backend_pid()))).scalar_one()
         async with database.engine.connect() as other:
