@@ -111,7 +111,6 @@ class CompiledRead:
     """A plain ``SELECT`` built once, compiled once to psycopg's SQL (``%(name)s`` parameters)."""
 
     def __init__(self, statement: Select[Any]) -> None:
-        self.statement = statement
         dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
         self.sql = str(statement.compile(dialect=dialect))
 
@@ -130,18 +129,23 @@ class Transaction:
     def __init__(self) -> None:
         self._connection: AsyncConnection | None = None
 
-    async def _driver(self) -> psycopg.AsyncConnection[Any] | None:
+    def _lent(self) -> AsyncConnection:
+        if self._connection is None:
+            raise RuntimeError("use the unit of work inside 'async with' before its repositories")
+        return self._connection
+
+    async def _driver(self) -> psycopg.AsyncConnection[Any]:
         """The psycopg connection under the lent one, looked up each time (SQLAlchemy replaces
         it when it reconnects after a failure)."""
-        if self._connection is None:
-            return None
-        raw = await self._connection.get_raw_connection()
+        raw = await self._lent().get_raw_connection()
         driver = raw.driver_connection
-        return driver if isinstance(driver, psycopg.AsyncConnection) else None
+        if not isinstance(driver, psycopg.AsyncConnection):  # the engine is always psycopg's
+            raise TypeError(f"expected a psycopg connection, got {type(driver).__name__}")
+        return driver
 
     async def _set_autocommit(self, on: bool) -> None:
         driver = await self._driver()
-        if driver is not None and driver.autocommit != on:
+        if driver.autocommit != on:
             with unavailable_on_failure():
                 await driver.set_autocommit(on)
 
@@ -159,7 +163,7 @@ class Transaction:
         autocommit off); raise if that cannot be done, so the caller discards the connection."""
         try:
             driver = await self._driver()
-            if driver is not None and driver.info.transaction_status != TransactionStatus.IDLE:
+            if driver.info.transaction_status != TransactionStatus.IDLE:
                 # A ``rows`` read after a commit began a transaction SQLAlchemy cannot see.
                 with unavailable_on_failure():
                     await driver.rollback()
@@ -190,8 +194,6 @@ class Transaction:
         The hot reads skip SQLAlchemy's execution layer (a quarter of a history request's CPU):
         same SQL, same connection, same autocommit-or-transaction rule as ``read``."""
         driver = await self._driver()
-        if driver is None:
-            raise RuntimeError("use the unit of work inside 'async with' before its repositories")
         with unavailable_on_failure():
             async with driver.cursor(row_factory=dict_row) as cursor:
                 await cursor.execute(statement.sql, params)
@@ -200,10 +202,9 @@ class Transaction:
     async def _run(
         self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None
     ) -> CursorResult[Any]:
-        if self._connection is None:
-            raise RuntimeError("use the unit of work inside 'async with' before its repositories")
+        connection = self._lent()
         with unavailable_on_failure():
-            return await self._connection.execute(statement, params)
+            return await connection.execute(statement, params)
 
 
 class PostgresUsers:
@@ -381,8 +382,9 @@ class PostgresConversations:
     async def get_with_messages(
         self, conversation_id: UUID, user_id: UUID, *, limit: int, before_seq: int | None = None
     ) -> tuple[Conversation, Sequence[Message]] | None:
-        params = _page_params(conversation_id, limit, before_seq)
-        statement = _WITH_MESSAGES_BEFORE if "before_seq" in params else _WITH_MESSAGES_LATEST
+        statement, params = _page_query(
+            _WITH_MESSAGES_LATEST, _WITH_MESSAGES_BEFORE, conversation_id, limit, before_seq
+        )
         params["user_id"] = user_id
         found = await self._tx.rows(statement, params)
         if not found:
@@ -533,14 +535,21 @@ def _message_page(*, bounded: bool) -> Select[Any]:
     )
 
 
-def _page_params(conversation_id: UUID, limit: int, before_seq: int | None) -> dict[str, Any]:
-    """Parameters of ``_message_page``, and whether it is the bounded one. Past the column's
-    range every message comes before: no bound (and no out-of-range parameter for PostgreSQL to
-    refuse)."""
+def _page_query(
+    latest: CompiledRead,
+    before: CompiledRead,
+    conversation_id: UUID,
+    limit: int,
+    before_seq: int | None,
+) -> tuple[CompiledRead, dict[str, Any]]:
+    """The read of a page built on ``_message_page`` (``latest`` or the ``before`` one) and its
+    parameters. Past the column's range every message comes before: no bound (and no
+    out-of-range parameter for PostgreSQL to refuse)."""
     params: dict[str, Any] = {"conversation_id": conversation_id, "limit": limit}
-    if before_seq is not None and before_seq <= _MAX_SEQ:
-        params["before_seq"] = before_seq
-    return params
+    if before_seq is None or before_seq > _MAX_SEQ:
+        return latest, params
+    params["before_seq"] = before_seq
+    return before, params
 
 
 def _with_messages(*, bounded: bool) -> Select[Any]:
@@ -561,8 +570,7 @@ def _with_messages(*, bounded: bool) -> Select[Any]:
     )
 
 
-# Built once: SQLAlchemy then finds their compiled form by a cache key memoised on the object,
-# instead of building and hashing a new statement tree on every request.
+# Built and compiled once: the hot reads run their SQL on the psycopg connection directly.
 _PAGE_LATEST = CompiledRead(_message_page(bounded=False))
 _PAGE_BEFORE = CompiledRead(_message_page(bounded=True))
 _WITH_MESSAGES_LATEST = CompiledRead(_with_messages(bounded=False))
@@ -575,6 +583,8 @@ _NEWEST_CONVERSATIONS = CompiledRead(
 )
 
 
+# The hot writes, built once: SQLAlchemy finds their compiled form by a cache key memoised on
+# the object instead of building and hashing a new statement tree on every exchange.
 _NOW = bindparam("now", type_=DateTime(timezone=True))
 _RECORD_EXCHANGE = (
     update(ConversationRow)
@@ -651,8 +661,9 @@ class PostgresMessages:
     async def page_before(
         self, conversation_id: UUID, *, limit: int, before_seq: int | None = None
     ) -> Sequence[Message]:
-        params = _page_params(conversation_id, limit, before_seq)
-        statement = _PAGE_BEFORE if "before_seq" in params else _PAGE_LATEST
+        statement, params = _page_query(
+            _PAGE_LATEST, _PAGE_BEFORE, conversation_id, limit, before_seq
+        )
         rows = await self._tx.rows(statement, params)
         return [message_from_row(row) for row in reversed(rows)]
 

@@ -152,7 +152,8 @@ class PostgresUnitOfWork:
             # nothing was committed, so all that is left is to make sure the pool does not hand
             # it out again.
             logger.debug("rollback failed; discarding the connection", exc_info=True)
-            await _discard(connection)
+            with suppress(Exception):
+                await connection.invalidate()
         finally:
             with suppress(Exception):
                 await connection.close()
