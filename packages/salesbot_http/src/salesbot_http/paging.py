@@ -9,10 +9,20 @@ from datetime import datetime
 from urllib.parse import urlencode
 from uuid import UUID
 
+from litestar.datastructures import ResponseHeader
+
 from salesbot_core.domain import ConversationCursor
 from salesbot_core.errors import InvalidInput
 
 _SEPARATOR = "|"
+
+# How a paged route documents its ``Link`` header in the OpenAPI document.
+NEXT_PAGE_HEADER = ResponseHeader(
+    name="Link",
+    description='The next page, as `<url>; rel="next"` (absent on the last page).',
+    required=False,
+    documentation_only=True,
+)
 
 
 def encode_cursor(cursor: ConversationCursor) -> str:

@@ -11,7 +11,6 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
-from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
@@ -23,7 +22,7 @@ from salesbot_http.dto import AnalyticsOut, LeadOut, analytics_out, lead_out
 from salesbot_http.envelope import Envelope, ok
 from salesbot_http.leads_csv import header, leads_csv
 from salesbot_http.openapi import error_responses
-from salesbot_http.paging import decode_cursor, encode_cursor, next_link
+from salesbot_http.paging import NEXT_PAGE_HEADER, decode_cursor, encode_cursor, next_link
 
 # Litestar adds "; charset=utf-8" to text media types.
 CSV_MEDIA_TYPE = "text/csv"
@@ -91,14 +90,7 @@ class AdminController(Controller):
             "(rel=next) gives the URL of the next page."
         ),
         responses=error_responses(400, 401, 403),
-        response_headers=[
-            ResponseHeader(
-                name="Link",
-                description='The next page, as `<url>; rel="next"` (absent on the last page).',
-                required=False,
-                documentation_only=True,
-            )
-        ],
+        response_headers=[NEXT_PAGE_HEADER],
     )
     async def leads(
         self,

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -34,7 +33,7 @@ from salesbot_http.dto import (
 )
 from salesbot_http.envelope import Envelope, ok
 from salesbot_http.openapi import error_responses
-from salesbot_http.paging import decode_cursor, encode_cursor, next_link
+from salesbot_http.paging import NEXT_PAGE_HEADER, decode_cursor, encode_cursor, next_link
 
 # Declared as ``str`` in the path and parsed as UUID by the handler's signature, so a malformed
 # id is a 400 validation error rather than a route that does not exist.
@@ -104,14 +103,7 @@ class ChatController(Controller):
             "contains every word."
         ),
         responses=error_responses(400, 401),
-        response_headers=[
-            ResponseHeader(
-                name="Link",
-                description='The next page, as `<url>; rel="next"` (absent on the last page).',
-                required=False,
-                documentation_only=True,
-            )
-        ],
+        response_headers=[NEXT_PAGE_HEADER],
     )
     async def conversations(
         self,
