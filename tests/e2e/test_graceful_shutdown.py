@@ -136,17 +136,21 @@ def _stored(database_url: str) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
+async def _signed_in(http: httpx.AsyncClient) -> dict[str, str]:
+    """Register Jane and log her in; her bearer header."""
+    user = {"email": "jane@example.com", "password": PASSWORD, "name": "Jane Doe"}
+    _data(await http.post("/users/register", json=user), 201)
+    login = _data(
+        await http.post("/auth/login", json={"email": user["email"], "password": PASSWORD}), 200
+    )
+    return {"Authorization": f"Bearer {login['accessToken']}"}
+
+
 async def test_sigterm_lets_exchanges_in_flight_finish_and_writes_none_by_halves(
     serve: Serve, slow_llm: FakeOpenAIServer, server_database: str
 ) -> None:
     async with httpx.AsyncClient(base_url=serve.base_url, timeout=30) as http:
-        user = {"email": "jane@example.com", "password": PASSWORD, "name": "Jane Doe"}
-        _data(await http.post("/users/register", json=user), 201)
-        login = _data(
-            await http.post("/auth/login", json={"email": user["email"], "password": PASSWORD}),
-            200,
-        )
-        auth = {"Authorization": f"Bearer {login['accessToken']}"}
+        auth = await _signed_in(http)
         first = _data(
             await http.post("/chat/send", json={"content": "I need a laptop"}, headers=auth), 201
         )
@@ -201,13 +205,7 @@ async def test_an_exchange_whose_client_left_still_completes_before_the_process_
     later, even if the server was told to stop meanwhile: shutdown waits for requests in flight,
     not only for the connections still open, before it closes the LLM client and the pool."""
     async with httpx.AsyncClient(base_url=serve.base_url, timeout=30) as http:
-        user = {"email": "jane@example.com", "password": PASSWORD, "name": "Jane Doe"}
-        _data(await http.post("/users/register", json=user), 201)
-        login = _data(
-            await http.post("/auth/login", json={"email": user["email"], "password": PASSWORD}),
-            200,
-        )
-        auth = {"Authorization": f"Bearer {login['accessToken']}"}
+        auth = await _signed_in(http)
         slow_llm.reset()
         slow_llm.set_default(Delay(REPLY_DELAY_S), kind="reply")
         send = asyncio.create_task(
