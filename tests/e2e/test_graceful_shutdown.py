@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,15 +21,14 @@ import pytest
 
 from salesbot_openai.testing import Delay, FakeOpenAIServer
 from salesbot_postgres import migrations
-from tests.e2e.test_serve import _free_port
 from tests.support.database import create_database, drop_database
+from tests.support.serve import STOP_TIMEOUT_S, Served, served
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 REPLY_DELAY_S = 2.0
 IN_FLIGHT = 8
 START_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 30
 PASSWORD = "correct horse battery"
 
 
@@ -53,20 +49,8 @@ def slow_llm() -> Iterator[FakeOpenAIServer]:
         yield fake
 
 
-class Serve:
-    def __init__(self, process: subprocess.Popen[str], base_url: str, log: Path) -> None:
-        self.process = process
-        self.base_url = base_url
-        self.log = log
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture
-def serve(server_database: str, slow_llm: FakeOpenAIServer) -> Iterator[Serve]:
-    workdir = Path(tempfile.mkdtemp(prefix="salesbot-shutdown-"))
-    port = _free_port()
+def serve(server_database: str, slow_llm: FakeOpenAIServer) -> Iterator[Served]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("SALESBOT_")}
     env.update(
         DATABASE_URL=server_database,
@@ -81,40 +65,9 @@ def serve(server_database: str, slow_llm: FakeOpenAIServer) -> Iterator[Serve]:
         PYTHONUNBUFFERED="1",
     )
     env.pop("REDIS_URL", None)
-    log = workdir / "serve.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "salesbot_http.cli", "serve", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    running = Serve(process, f"http://127.0.0.1:{port}", log)
-    try:
-        _healthy(running)
+    workdir = Path(tempfile.mkdtemp(prefix="salesbot-shutdown-"))
+    with served(env, workdir, start_timeout_s=START_TIMEOUT_S) as running:
         yield running
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _healthy(serve: Serve) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    with httpx.Client(base_url=serve.base_url, timeout=2) as http:
-        while time.monotonic() < deadline:
-            if serve.process.poll() is not None:
-                pytest.fail(f"salesbot serve exited early:\n{serve.output()}")
-            try:
-                if http.get("/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-    pytest.fail(f"salesbot serve was not healthy in {START_TIMEOUT_S}s:\n{serve.output()}")
 
 
 def _data(response: httpx.Response, status: int) -> Any:
@@ -147,7 +100,7 @@ async def _signed_in(http: httpx.AsyncClient) -> dict[str, str]:
 
 
 async def test_sigterm_lets_exchanges_in_flight_finish_and_writes_none_by_halves(
-    serve: Serve, slow_llm: FakeOpenAIServer, server_database: str
+    serve: Served, slow_llm: FakeOpenAIServer, server_database: str
 ) -> None:
     async with httpx.AsyncClient(base_url=serve.base_url, timeout=30) as http:
         auth = await _signed_in(http)
@@ -199,7 +152,7 @@ async def test_sigterm_lets_exchanges_in_flight_finish_and_writes_none_by_halves
 
 
 async def test_an_exchange_whose_client_left_still_completes_before_the_process_stops(
-    serve: Serve, slow_llm: FakeOpenAIServer, server_database: str
+    serve: Served, slow_llm: FakeOpenAIServer, server_database: str
 ) -> None:
     """A customer who closes the tab while the bot is thinking finds the exchange in the history
     later, even if the server was told to stop meanwhile: shutdown waits for requests in flight,

@@ -4,13 +4,8 @@ embedded database, the offline assistant), and a whole customer session over rea
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,37 +13,20 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.serve import STOP_TIMEOUT_S, Served, served
+
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT_S = 90
-STOP_TIMEOUT_S = 30
 # Variables that would take the server off its zero-setup defaults.
 _CONFIGURING = ("DATABASE_URL", "DB_HOST", "OPENAI_API_KEY", "JWT_SECRET", "JWT_REFRESH_SECRET")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Server:
-    def __init__(self, process: subprocess.Popen[str], base_url: str, log: Path) -> None:
-        self.process = process
-        self.base_url = base_url
-        self.log = log
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
+def server() -> Iterator[Served]:
     # Not pytest's tmp_path: as root the embedded server runs as another account, which must be
     # able to reach its directory.
     workdir = Path(tempfile.mkdtemp(prefix="salesbot-e2e-"))
-    port = _free_port()
     env = {key: value for key, value in os.environ.items() if key not in _CONFIGURING}
     env.update(
         SALESBOT_DATA_DIR=str(workdir / "data"),
@@ -57,52 +35,8 @@ def server() -> Iterator[Server]:
         SHUTDOWN_TIMEOUT_S="10",
         PYTHONUNBUFFERED="1",
     )
-    log = workdir / "serve.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [
-                sys.executable,
-                "-m",
-                "salesbot_http.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-            ],
-            cwd=workdir,  # no developer .env here
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    running = Server(process, f"http://127.0.0.1:{port}", log)
-    try:
-        _wait_until_healthy(running)
+    with served(env, workdir, start_timeout_s=START_TIMEOUT_S, args=("--workers", "2")) as running:
         yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"salesbot serve exited early:\n{server.output()}")
-        try:
-            if httpx.get(f"{server.base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"salesbot serve was not healthy within {START_TIMEOUT_S}s:\n{server.output()}")
 
 
 def _data(response: httpx.Response, status: int) -> Any:
@@ -112,7 +46,7 @@ def _data(response: httpx.Response, status: int) -> Any:
     return body["data"]
 
 
-def test_a_whole_customer_session_over_http(server: Server) -> None:
+def test_a_whole_customer_session_over_http(server: Served) -> None:
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
         user = _data(
             http.post(
@@ -192,13 +126,13 @@ def test_a_whole_customer_session_over_http(server: Server) -> None:
         assert document["openapi"].startswith("3.1")
 
 
-def test_start_up_says_which_database_and_assistant(server: Server) -> None:
+def test_start_up_says_which_database_and_assistant(server: Served) -> None:
     output = server.output()
     assert "database: embedded PostgreSQL" in output
     assert "assistant: offline" in output
 
 
-def test_errors_over_http_are_enveloped(server: Server) -> None:
+def test_errors_over_http_are_enveloped(server: Served) -> None:
     response = httpx.get(f"{server.base_url}/chat/conversations", timeout=10)
     assert response.status_code == 401
     body = response.json()
@@ -206,7 +140,7 @@ def test_errors_over_http_are_enveloped(server: Server) -> None:
     assert body["path"] == "/chat/conversations"
 
 
-def test_interrupt_stops_the_server_cleanly(server: Server) -> None:
+def test_interrupt_stops_the_server_cleanly(server: Served) -> None:
     """Last in this module: it stops the shared server."""
     server.process.send_signal(signal.SIGINT)
 

@@ -7,11 +7,6 @@ that disconnects midway stores nothing and stops the LLM stream, an LLM failing 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,21 +29,14 @@ from salesbot_openai.testing import (
 from salesbot_postgres import migrations
 from tests.api.sse import Event, parse_events, reply_text
 from tests.support.database import create_database, drop_database
+from tests.support.serve import served
 
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT_S = 90
-STOP_TIMEOUT_S = 30
 PASSWORD = "correct horse battery"
 # Long enough that a test finishing before it proves the stall was cut short, not waited out.
 LONG_STALL_S = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +57,6 @@ def server_database(postgres_server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def base_url(fake_llm: FakeOpenAIServer, server_database: str) -> Iterator[str]:
-    workdir = Path(tempfile.mkdtemp(prefix="salesbot-sse-"))
-    port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("DB_")}
     env.update(
         DATABASE_URL=server_database,
@@ -85,43 +71,9 @@ def base_url(fake_llm: FakeOpenAIServer, server_database: str) -> Iterator[str]:
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
     )
-    log = workdir / "serve.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "salesbot_http.cli", "serve", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(process, url, log)
-        yield url
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _wait_until_healthy(process: subprocess.Popen[str], url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"salesbot serve exited early:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"salesbot serve was not healthy in {START_TIMEOUT_S}s:\n{log.read_text()}")
+    workdir = Path(tempfile.mkdtemp(prefix="salesbot-sse-"))
+    with served(env, workdir, start_timeout_s=START_TIMEOUT_S) as running:
+        yield running.base_url
 
 
 @pytest.fixture

@@ -1,0 +1,88 @@
+"""``salesbot serve`` as a real process for the end-to-end tests: on a free port, its output in a
+log file, healthy before the test runs, stopped (and its work directory removed) afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+
+STOP_TIMEOUT_S = 30
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen[str], base_url: str, log: Path) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def served(
+    env: Mapping[str, str],
+    workdir: Path,
+    *,
+    start_timeout_s: float,
+    args: Sequence[str] = (),
+) -> Iterator[Served]:
+    """Run ``salesbot serve`` in ``workdir`` (no developer ``.env`` there) with exactly ``env``.
+
+    Afterwards a server still running gets SIGINT, then is killed if it has not stopped within
+    ``STOP_TIMEOUT_S``; ``workdir`` is removed."""
+    port = free_port()
+    log = workdir / "serve.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "salesbot_http.cli", "serve", "--port", str(port), *args],
+            cwd=workdir,
+            env=dict(env),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    running = Served(process, f"http://127.0.0.1:{port}", log)
+    try:
+        _wait_until_healthy(running, start_timeout_s)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_until_healthy(server: Served, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"salesbot serve exited early:\n{server.output()}")
+        try:
+            if httpx.get(f"{server.base_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"salesbot serve was not healthy within {timeout_s}s:\n{server.output()}")
