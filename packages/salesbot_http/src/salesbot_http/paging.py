@@ -50,3 +50,13 @@ def next_link(path: str, params: dict[str, str | int | None]) -> str:
     """An RFC 8288 ``Link`` header value pointing at the next page."""
     query = urlencode({key: value for key, value in params.items() if value is not None})
     return f'<{path}?{query}>; rel="next"'
+
+
+def next_page_headers(
+    path: str, following: ConversationCursor | None, params: dict[str, str | int | None]
+) -> dict[str, str]:
+    """The response headers of a page: a ``Link`` to the page after it, keeping ``params``
+    (unset ones dropped) and adding its cursor, or none on the last page."""
+    if following is None:
+        return {}
+    return {"Link": next_link(path, {**params, "cursor": encode_cursor(following)})}

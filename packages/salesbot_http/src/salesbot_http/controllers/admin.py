@@ -22,7 +22,7 @@ from salesbot_http.dto import AnalyticsOut, LeadOut, analytics_out, lead_out
 from salesbot_http.envelope import Envelope, ok
 from salesbot_http.leads_csv import header, leads_csv
 from salesbot_http.openapi import error_responses
-from salesbot_http.paging import NEXT_PAGE_HEADER, decode_cursor, encode_cursor, next_link
+from salesbot_http.paging import NEXT_PAGE_HEADER, decode_cursor, next_page_headers
 
 # Litestar adds "; charset=utf-8" to text media types.
 CSV_MEDIA_TYPE = "text/csv"
@@ -112,15 +112,11 @@ class AdminController(Controller):
             after=decode_cursor(cursor) if cursor else None,
         )
         body = ok([lead_out(lead) for lead in page.items], "Leads retrieved successfully")
-        headers: dict[str, str] = {}
-        if page.next is not None:
-            params: dict[str, str | int | None] = {
-                "saleStatus": sale_status.value if sale_status else None,
-                "limit": limit,
-                "cursor": encode_cursor(page.next),
-            }
-            headers["Link"] = next_link(request.url.path, params)
-        return Response(body, headers=headers)
+        params: dict[str, str | int | None] = {
+            "saleStatus": sale_status.value if sale_status else None,
+            "limit": limit,
+        }
+        return Response(body, headers=next_page_headers(request.url.path, page.next, params))
 
     @get(
         "/leads.csv",

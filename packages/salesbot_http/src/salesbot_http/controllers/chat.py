@@ -33,7 +33,7 @@ from salesbot_http.dto import (
 )
 from salesbot_http.envelope import Envelope, ok
 from salesbot_http.openapi import error_responses
-from salesbot_http.paging import NEXT_PAGE_HEADER, decode_cursor, encode_cursor, next_link
+from salesbot_http.paging import NEXT_PAGE_HEADER, decode_cursor, next_page_headers
 
 # Declared as ``str`` in the path and parsed as UUID by the handler's signature, so a malformed
 # id is a 400 validation error rather than a route that does not exist.
@@ -129,15 +129,8 @@ class ChatController(Controller):
             query=q,
         )
         body = ok([conversation_out(c) for c in page.items], "Conversations retrieved successfully")
-        headers: dict[str, str] = {}
-        if page.next is not None:
-            params: dict[str, str | int | None] = {
-                "limit": limit,
-                "q": q,
-                "cursor": encode_cursor(page.next),
-            }
-            headers["Link"] = next_link(request.url.path, params)
-        return Response(body, headers=headers)
+        params: dict[str, str | int | None] = {"limit": limit, "q": q}
+        return Response(body, headers=next_page_headers(request.url.path, page.next, params))
 
     @get(
         "/conversations/{conversation_id:str}/history",
