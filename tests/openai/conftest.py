@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from openai_support import TEST_KEY, TEST_MODEL, Chat, MakeAssistant
 
-from salesbot_openai import OpenAIConfig, OpenAISalesAssistant
+from salesbot_openai import HttpClient, OpenAIConfig, OpenAISalesAssistant
 from salesbot_openai.testing import FakeOpenAIServer
 
 
@@ -26,8 +26,17 @@ def server(fake_openai: FakeOpenAIServer) -> FakeOpenAIServer:
     return fake_openai
 
 
+@pytest.fixture(params=["aiohttp", "httpx"])
+def http_client(request: pytest.FixtureRequest) -> HttpClient:
+    """Every adapter test runs on both HTTP transports the SDK offers: their errors differ."""
+    transport: HttpClient = request.param
+    return transport
+
+
 @pytest.fixture
-async def make_assistant(server: FakeOpenAIServer) -> AsyncIterator[MakeAssistant]:
+async def make_assistant(
+    server: FakeOpenAIServer, http_client: HttpClient
+) -> AsyncIterator[MakeAssistant]:
     """Build adapters on the fake server (small timeouts so failures are quick); closes them."""
     made: list[OpenAISalesAssistant] = []
 
@@ -39,6 +48,7 @@ async def make_assistant(server: FakeOpenAIServer) -> AsyncIterator[MakeAssistan
             "timeout_s": 2.0,
             "max_retries": 1,
             "deadline_s": 5.0,
+            "http_client": http_client,
             **overrides,
         }
         assistant = OpenAISalesAssistant.from_config(OpenAIConfig(**settings))

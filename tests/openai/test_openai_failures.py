@@ -11,7 +11,7 @@ from openai_support import FAILURES, SECRET_BODY, TEST_KEY, Chat, MakeAssistant
 
 from salesbot_core.errors import AssistantTimeout, AssistantUnavailable, InvalidMetadataAnswer
 from salesbot_core.ports import DistillationRequest, ReplyRequest, TitleRequest
-from salesbot_openai import OpenAIConfig, OpenAISalesAssistant
+from salesbot_openai import HttpClient, OpenAIConfig, OpenAISalesAssistant
 from salesbot_openai.testing import Completion, FakeOpenAIServer, HttpError, RawBody
 
 
@@ -59,11 +59,19 @@ async def test_a_failure_on_a_new_conversation_stores_no_conversation(
     assert chat.store.commits == 0
 
 
-async def test_connection_refused_is_unavailable_within_the_budget() -> None:
+async def test_connection_refused_is_unavailable_within_the_budget(
+    http_client: HttpClient,
+) -> None:
     with FakeOpenAIServer() as stopped:
         base_url = stopped.base_url
     assistant = OpenAISalesAssistant.from_config(
-        OpenAIConfig(api_key=TEST_KEY, base_url=base_url, timeout_s=0.25, max_retries=1)
+        OpenAIConfig(
+            api_key=TEST_KEY,
+            base_url=base_url,
+            timeout_s=0.25,
+            max_retries=1,
+            http_client=http_client,
+        )
     )
     chat = Chat(assistant)
     try:

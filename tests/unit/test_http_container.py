@@ -57,6 +57,7 @@ async def test_with_an_openai_key_the_openai_assistant_answers_and_is_closed_at_
         openai_model="llama3.1",
         openai_timeout_s=60.0,
         openai_metadata_format="json_object",
+        openai_http_client="httpx",
     )
     container = build_container(settings)
 
@@ -71,6 +72,7 @@ async def test_with_an_openai_key_the_openai_assistant_answers_and_is_closed_at_
     )
     assert config.timeout_s == 60.0
     assert config.metadata_format == "json_object"
+    assert config.http_client == "httpx"
     assert not assistant._client.is_closed()
     await container.shutdown().run()
     assert assistant._client.is_closed()

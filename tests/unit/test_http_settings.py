@@ -82,6 +82,10 @@ def test_cors_origin_is_a_comma_list() -> None:
             {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "OPENAI_METADATA_FORMAT": "xml"},
             "OPENAI_METADATA_FORMAT",
         ),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "OPENAI_HTTP_CLIENT": "curl"},
+            "OPENAI_HTTP_CLIENT",
+        ),
         ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "HASH_NICE": "20"}, "HASH_NICE"),
         ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "HASH_NICE": "-1"}, "HASH_NICE"),

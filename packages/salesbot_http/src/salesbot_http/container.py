@@ -63,7 +63,7 @@ from salesbot_http.settings import Settings
 from salesbot_http.system import RandomIds, SystemClock
 from salesbot_http.tokens import JwtAccessTokens
 from salesbot_openai import OpenAIConfig, OpenAISalesAssistant
-from salesbot_openai.config import MetadataFormat
+from salesbot_openai.config import HttpClient, MetadataFormat
 from salesbot_postgres import Database, DatabaseConfig
 
 logger = logging.getLogger(__name__)
@@ -163,6 +163,7 @@ def openai_config(settings: Settings) -> OpenAIConfig:
         max_retries=settings.openai_max_retries,
         deadline_s=settings.openai_deadline_s,
         metadata_format=cast("MetadataFormat", settings.openai_metadata_format),
+        http_client=cast("HttpClient", settings.openai_http_client),
     )
 
 

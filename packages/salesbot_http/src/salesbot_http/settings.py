@@ -18,6 +18,7 @@ from salesbot_core.clock import parse_duration
 
 JWT_SECRET_MIN_BYTES = 32
 METADATA_FORMATS = ("json_schema", "json_object", "prompt")
+HTTP_CLIENTS = ("aiohttp", "httpx")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -63,6 +64,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     openai_max_retries: int = 2
     openai_deadline_s: float = 30.0
     openai_metadata_format: str = "json_schema"
+    openai_http_client: str = "aiohttp"
     # Login rate limiting: failed logins per account and per client address within the window
     # (0 turns a limit off); counted in Redis when redis_url is set, else in the process's memory
     login_max_failures_per_account: int = 10
@@ -226,6 +228,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         openai_metadata_format=_choice(
             env, "OPENAI_METADATA_FORMAT", "json_schema", METADATA_FORMATS
         ),
+        openai_http_client=_choice(env, "OPENAI_HTTP_CLIENT", "aiohttp", HTTP_CLIENTS),
         login_max_failures_per_account=_int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
         login_max_failures_per_client=_int(env, "LOGIN_MAX_FAILURES_PER_IP", 30),
         login_failure_window=_duration(env, "LOGIN_FAILURE_WINDOW", timedelta(minutes=15)),

@@ -3,6 +3,6 @@ any OpenAI-compatible server (Ollama, vLLM, llama.cpp). ``salesbot_openai.testin
 server to test against."""
 
 from salesbot_openai.assistant import OpenAISalesAssistant
-from salesbot_openai.config import OpenAIConfig
+from salesbot_openai.config import HttpClient, OpenAIConfig
 
-__all__ = ["OpenAIConfig", "OpenAISalesAssistant"]
+__all__ = ["HttpClient", "OpenAIConfig", "OpenAISalesAssistant"]

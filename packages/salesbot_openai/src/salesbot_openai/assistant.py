@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
+import aiohttp
 import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
@@ -118,6 +119,27 @@ def _chunk_fields(chunk: object) -> dict[str, object]:
     return chunk.to_dict(warnings=False)
 
 
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    cause: BaseException | None = error
+    while cause is not None:
+        yield cause
+        cause = cause.__cause__
+
+
+def _root(error: BaseException) -> type[BaseException]:
+    return type(list(_causes(error))[-1])
+
+
+def _refused_or_dropped(error: openai.APITimeoutError) -> bool:
+    """The aiohttp transport the SDK ships reports every aiohttp connection error as a connect
+    timeout (openai-python#3594), a refused or dropped connection included: only a cause that
+    really timed out (aiohttp's timeouts are ``TimeoutError``s) makes it a timeout."""
+    causes = list(_causes(error))
+    return any(isinstance(cause, aiohttp.ClientError) for cause in causes) and not any(
+        isinstance(cause, TimeoutError) for cause in causes
+    )
+
+
 class OpenAISalesAssistant:
     """Replies (whole or streamed), titles and metadata from Chat Completions.
 
@@ -131,12 +153,18 @@ class OpenAISalesAssistant:
 
     @classmethod
     def from_config(cls, config: OpenAIConfig) -> OpenAISalesAssistant:
-        """Build the SDK client with the configured URL, key, per-attempt timeout and retries."""
+        """Build the SDK client with the configured URL, key, per-attempt timeout, retries and
+        HTTP transport."""
         client = AsyncOpenAI(
             api_key=config.api_key,
             base_url=config.effective_base_url,
             timeout=config.timeout_s,
             max_retries=config.max_retries,
+            http_client=(
+                openai.DefaultAioHttpClient(timeout=config.timeout_s)
+                if config.http_client == "aiohttp"
+                else None
+            ),
         )
         return cls(client, config)
 
@@ -283,6 +311,9 @@ class OpenAISalesAssistant:
                 f"The sales assistant did not answer within {config.deadline_s:g} seconds"
             ) from exc
         except openai.APITimeoutError as exc:
+            if _refused_or_dropped(exc):
+                logger.warning("LLM %s call could not connect: %s", kind, _root(exc).__name__)
+                raise AssistantUnavailable("The sales assistant cannot be reached") from exc
             logger.warning(
                 "LLM %s call timed out (%.1fs per attempt, %d retries)",
                 kind,
