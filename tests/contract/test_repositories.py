@@ -553,6 +553,28 @@ async def test_record_exchange_appends_two_messages_and_steps_the_counter(
         ]
 
 
+async def test_an_exchange_is_stored_only_when_committed(uow: UnitOfWorkFactory) -> None:
+    """An exchange as the unit of work's first write (one statement on PostgreSQL) follows the
+    unit of work like any other write: left uncommitted or rolled back, it is gone."""
+    user = await stored_user(uow)
+    conversation = await stored_conversation(uow, user)
+    async with uow() as work:
+        await work.conversations.record_exchange(exchange(conversation.id, 1))
+    async with uow() as work:
+        await work.conversations.record_exchange(exchange(conversation.id, 2))
+        await work.rollback()
+        kept = await work.conversations.record_exchange(exchange(conversation.id, 3))
+        await work.commit()
+        await work.conversations.record_exchange(exchange(conversation.id, 4))
+    async with uow() as work:
+        stored = await work.conversations.get_for_user(conversation.id, user.id)
+        messages = await work.messages.list_for_conversation(conversation.id)
+    assert stored == kept.conversation
+    assert (stored.message_count, stored.messages_since_context_update) == (2, 2)
+    assert messages == [kept.user_message, kept.bot_message]
+    assert [m.content for m in messages] == ["question 3", "answer 3"]
+
+
 async def test_record_exchange_never_moves_updated_at_back(uow: UnitOfWorkFactory) -> None:
     user = await stored_user(uow)
     conversation = await stored_conversation(uow, user, updated_at=T0 + timedelta(days=1))

@@ -18,6 +18,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from sqlalchemy import (
     BigInteger,
+    ClauseElement,
     ColumnElement,
     CursorResult,
     DateTime,
@@ -25,8 +26,10 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
+    Uuid,
     and_,
     bindparam,
+    cast,
     delete,
     exists,
     func,
@@ -41,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from salesbot_core.domain import (
     Conversation,
@@ -61,7 +65,6 @@ from salesbot_postgres.mapping import (
     conversation_from_row,
     conversation_to_values,
     message_from_row,
-    message_to_values,
     metadata_to_json,
     token_from_row,
     token_to_values,
@@ -107,12 +110,24 @@ def _matches(column: Any, query: str) -> ColumnElement[bool]:
     return func.to_tsvector(config, column).bool_op("@@")(func.plainto_tsquery(config, query))
 
 
-class CompiledRead:
-    """A plain ``SELECT`` built once, compiled once to psycopg's SQL (``%(name)s`` parameters)."""
+class CompiledSQL:
+    """A statement built once, compiled once to psycopg's SQL (``%(name)s`` parameters). Its
+    parameters reach psycopg as they are (no SQLAlchemy type processing): plain values only."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
-        self.sql = str(statement.compile(dialect=dialect))
+        compiled = statement.compile(dialect=dialect)
+        if not isinstance(compiled, SQLCompiler):  # a statement always compiles to SQL
+            raise TypeError(f"cannot run {type(statement).__name__} as SQL")
+        self.sql = str(compiled)
+        # The statement's own constants (``x + 2``, ``literal(0)``) compile to parameters too.
+        self._constants = {
+            name: bind.value for bind, name in compiled.bind_names.items() if not bind.required
+        }
+
+    def params(self, given: dict[str, Any]) -> dict[str, Any]:
+        """``given`` with the statement's constants: what psycopg executes it with."""
+        return {**self._constants, **given} if self._constants else given
 
 
 class Transaction:
@@ -188,7 +203,7 @@ class Transaction:
         """Run a plain ``SELECT``: in autocommit before the transaction began, inside it after."""
         return await self._run(statement, params)
 
-    async def rows(self, statement: CompiledRead, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def rows(self, statement: CompiledSQL, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run a prebuilt plain ``SELECT`` on the psycopg connection itself, rows as dicts.
 
         The hot reads skip SQLAlchemy's execution layer (a quarter of a history request's CPU):
@@ -196,8 +211,45 @@ class Transaction:
         driver = await self._driver()
         with unavailable_on_failure():
             async with driver.cursor(row_factory=dict_row) as cursor:
-                await cursor.execute(statement.sql, params)
+                await cursor.execute(statement.sql, statement.params(params))
                 return await cursor.fetchall()
+
+    async def write(self, statement: CompiledSQL, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run a prebuilt writing statement on the psycopg connection itself, inside the
+        transaction (beginning it if need be), and return its rows.
+
+        The statement goes in a pipeline, so the transaction's ``BEGIN`` travels with it: one
+        round trip. ``commit()`` and ``rollback()`` end this transaction whether it was begun
+        here or by a SQLAlchemy statement."""
+        await self.begin()
+        driver = await self._driver()
+        with unavailable_on_failure():
+            async with driver.cursor(row_factory=dict_row) as cursor:
+                async with driver.pipeline():
+                    await cursor.execute(statement.sql, statement.params(params))
+                return await cursor.fetchall()
+
+    async def commit(self) -> None:
+        """Commit the transaction, if one began (by SQLAlchemy or by ``write``)."""
+        connection = self._lent()
+        with unavailable_on_failure():
+            if connection.in_transaction():
+                await connection.commit()  # the driver's transaction, ``write``s included
+                return
+            driver = await self._driver()
+            if driver.info.transaction_status != TransactionStatus.IDLE:
+                await driver.commit()
+
+    async def rollback(self) -> None:
+        """Roll the transaction back, if one began."""
+        connection = self._lent()
+        with unavailable_on_failure():
+            if connection.in_transaction():
+                await connection.rollback()
+                return
+            driver = await self._driver()
+            if driver.info.transaction_status != TransactionStatus.IDLE:
+                await driver.rollback()
 
     async def _run(
         self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None
@@ -462,10 +514,20 @@ class PostgresConversations:
             "add_user_chars": len(record.user_content),
             "now": record.bot_created_at,
         }
-        row = (await self._tx.execute(_RECORD_EXCHANGE, step)).mappings().first()
-        if row is None:
+        step |= {
+            "user_message_id": record.user_message_id,
+            "user_content": record.user_content,
+            "user_created_at": record.user_created_at,
+            "bot_message_id": record.bot_message_id,
+            "bot_content": record.bot_content,
+            "bot_created_at": record.bot_created_at,
+            "prompt_tokens": record.usage.prompt_tokens,
+            "completion_tokens": record.usage.completion_tokens,
+        }
+        rows = await self._tx.write(_RECORD_EXCHANGE, step)
+        if not rows:
             raise ConversationNotFound
-        conversation = conversation_from_row(row)
+        conversation = conversation_from_row(rows[0])
         user_message = Message(
             id=record.user_message_id,
             conversation_id=conversation.id,
@@ -484,9 +546,6 @@ class PostgresConversations:
             prompt_tokens=record.usage.prompt_tokens,
             completion_tokens=record.usage.completion_tokens,
         )
-        # One statement, two parameter sets: psycopg sends both in one pipeline.
-        rows = [message_to_values(user_message), message_to_values(bot_message)]
-        await self._tx.execute(_INSERT_MESSAGE, rows)
         return StoredExchange(
             user_message=user_message, bot_message=bot_message, conversation=conversation
         )
@@ -508,13 +567,13 @@ class PostgresConversations:
             "conversation_id": conversation_id,
             "expected_through": expected_through,
             "new_through": new_through,
-            "new_metadata": metadata_to_json(metadata),
+            "new_metadata": msgspec.json.encode(metadata_to_json(metadata)).decode(),
             "covered_messages": covered_messages,
             "add_prompt_tokens": usage.prompt_tokens,
             "add_completion_tokens": usage.completion_tokens,
             "now": now,
         }
-        return (await self._tx.execute(_APPLY_DISTILLATION, params)).rowcount == 1
+        return len(await self._tx.write(_APPLY_DISTILLATION, params)) == 1
 
 
 _MAX_SEQ = 2**31 - 1  # messages.seq is an INTEGER
@@ -536,12 +595,12 @@ def _message_page(*, bounded: bool) -> Select[Any]:
 
 
 def _page_query(
-    latest: CompiledRead,
-    before: CompiledRead,
+    latest: CompiledSQL,
+    before: CompiledSQL,
     conversation_id: UUID,
     limit: int,
     before_seq: int | None,
-) -> tuple[CompiledRead, dict[str, Any]]:
+) -> tuple[CompiledSQL, dict[str, Any]]:
     """The read of a page built on ``_message_page`` (``latest`` or the ``before`` one) and its
     parameters. Past the column's range every message comes before: no bound (and no
     out-of-range parameter for PostgreSQL to refuse)."""
@@ -571,11 +630,11 @@ def _with_messages(*, bounded: bool) -> Select[Any]:
 
 
 # Built and compiled once: the hot reads run their SQL on the psycopg connection directly.
-_PAGE_LATEST = CompiledRead(_message_page(bounded=False))
-_PAGE_BEFORE = CompiledRead(_message_page(bounded=True))
-_WITH_MESSAGES_LATEST = CompiledRead(_with_messages(bounded=False))
-_WITH_MESSAGES_BEFORE = CompiledRead(_with_messages(bounded=True))
-_NEWEST_CONVERSATIONS = CompiledRead(
+_PAGE_LATEST = CompiledSQL(_message_page(bounded=False))
+_PAGE_BEFORE = CompiledSQL(_message_page(bounded=True))
+_WITH_MESSAGES_LATEST = CompiledSQL(_with_messages(bounded=False))
+_WITH_MESSAGES_BEFORE = CompiledSQL(_with_messages(bounded=True))
+_NEWEST_CONVERSATIONS = CompiledSQL(
     select(_CONVERSATIONS)
     .where(ConversationRow.user_id == bindparam("user_id"))
     .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
@@ -583,38 +642,68 @@ _NEWEST_CONVERSATIONS = CompiledRead(
 )
 
 
-# The hot writes, built once: SQLAlchemy finds their compiled form by a cache key memoised on
-# the object instead of building and hashing a new statement tree on every exchange.
+# The hot writes, built once and compiled once, run on the psycopg connection like the hot reads.
+# Their parameters are plain values: JSON goes as text cast to jsonb, the sender as a literal.
 _NOW = bindparam("now", type_=DateTime(timezone=True))
-_RECORD_EXCHANGE = (
-    update(ConversationRow)
-    .where(ConversationRow.id == bindparam("conversation_id"))
-    .values(
-        messages_since_context_update=ConversationRow.messages_since_context_update + 2,
-        message_count=ConversationRow.message_count + 2,
-        prompt_tokens=ConversationRow.prompt_tokens
-        + bindparam("add_prompt_tokens", type_=BigInteger),
-        completion_tokens=(
-            ConversationRow.completion_tokens + bindparam("add_completion_tokens", type_=BigInteger)
-        ),
-        # Right-hand sides read the row as it was: the whole history before this exchange is
-        # the old history_chars.
-        history_chars=ConversationRow.history_chars
-        + bindparam("add_history_chars", type_=BigInteger),
-        context_chars=ConversationRow.context_chars
-        + bindparam("add_context_chars", type_=BigInteger),
-        full_history_chars=(
-            ConversationRow.full_history_chars
-            + ConversationRow.history_chars
-            + bindparam("add_user_chars", type_=BigInteger)
-        ),
-        updated_at=func.greatest(ConversationRow.updated_at, _NOW),
+
+
+def _record_exchange() -> Select[Any]:
+    """One exchange in one statement: step the conversation's counters (the UPDATE locks its row
+    until commit, so concurrent exchanges queue here and each gets its own two seq numbers) and
+    insert both messages at the seq numbers it returns. No row, no messages: not found."""
+    step = (
+        update(ConversationRow)
+        .where(ConversationRow.id == bindparam("conversation_id"))
+        .values(
+            messages_since_context_update=ConversationRow.messages_since_context_update + 2,
+            message_count=ConversationRow.message_count + 2,
+            prompt_tokens=ConversationRow.prompt_tokens
+            + bindparam("add_prompt_tokens", type_=BigInteger),
+            completion_tokens=(
+                ConversationRow.completion_tokens
+                + bindparam("add_completion_tokens", type_=BigInteger)
+            ),
+            # Right-hand sides read the row as it was: the whole history before this exchange
+            # is the old history_chars.
+            history_chars=ConversationRow.history_chars
+            + bindparam("add_history_chars", type_=BigInteger),
+            context_chars=ConversationRow.context_chars
+            + bindparam("add_context_chars", type_=BigInteger),
+            full_history_chars=(
+                ConversationRow.full_history_chars
+                + ConversationRow.history_chars
+                + bindparam("add_user_chars", type_=BigInteger)
+            ),
+            updated_at=func.greatest(ConversationRow.updated_at, _NOW),
+        )
+        .returning(*_CONVERSATIONS.c)
+        .cte("step")
     )
-    .returning(*_CONVERSATIONS.c)
-)
-# A multi-row VALUES cannot be cached by SQLAlchemy; one row executed for two is.
-_INSERT_MESSAGE = insert(MessageRow)
-_APPLY_DISTILLATION = (
+
+    def message(sender: Sender, offset: int, prefix: str, tokens: bool) -> Select[Any]:
+        return select(
+            bindparam(f"{prefix}_message_id", type_=Uuid),
+            step.c.id,
+            step.c.message_count - offset,
+            literal_column(f"'{sender.value}'::message_sender"),
+            bindparam(f"{prefix}_content", type_=Text),
+            bindparam(f"{prefix}_created_at", type_=DateTime(timezone=True)),
+            bindparam("prompt_tokens", type_=Integer) if tokens else literal(0),
+            bindparam("completion_tokens", type_=Integer) if tokens else literal(0),
+        )
+
+    columns = ["id", "conversation_id", "seq", "sender", "content", "created_at"]
+    messages = insert(MessageRow).from_select(
+        [*columns, "prompt_tokens", "completion_tokens"],
+        message(Sender.USER, 1, "user", tokens=False).union_all(
+            message(Sender.BOT, 0, "bot", tokens=True)
+        ),
+    )
+    return select(step).add_cte(messages.cte("messages"))
+
+
+_RECORD_EXCHANGE = CompiledSQL(_record_exchange())
+_APPLY_DISTILLATION = CompiledSQL(
     update(ConversationRow)
     .where(
         ConversationRow.id == bindparam("conversation_id"),
@@ -622,7 +711,7 @@ _APPLY_DISTILLATION = (
     )
     .values(
         {
-            ConversationRow.metadata_: bindparam("new_metadata", type_=JSONB),
+            ConversationRow.metadata_: cast(bindparam("new_metadata", type_=Text), JSONB),
             ConversationRow.distilled_through: bindparam("new_through", type_=Integer),
             ConversationRow.messages_since_context_update: func.greatest(
                 0,
@@ -639,6 +728,7 @@ _APPLY_DISTILLATION = (
             ConversationRow.updated_at: func.greatest(ConversationRow.updated_at, _NOW),
         }
     )
+    .returning(ConversationRow.id)
 )
 
 

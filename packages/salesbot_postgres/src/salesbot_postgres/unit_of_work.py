@@ -164,11 +164,9 @@ class PostgresUnitOfWork:
         return self._connection
 
     async def commit(self) -> None:
-        connection = self._open()
-        with unavailable_on_failure():
-            await connection.commit()
+        self._open()
+        await self._tx.commit()
 
     async def rollback(self) -> None:
-        connection = self._open()
-        with unavailable_on_failure():
-            await connection.rollback()
+        self._open()
+        await self._tx.rollback()
