@@ -20,7 +20,8 @@ prepared requests, each customer's own token and conversations) at:
   of the server's processes sampled every ``--sample`` seconds.
 
 For each it prints requests/s, p50, p90, p99, max and errors (connection errors, timeouts and
-responses of status 400 or more). Needs ``wrk`` on the PATH (Debian: ``apt-get install wrk``).
+responses of status 400 or more), and the CPU time a request cost the server's processes and the
+whole machine (steadier from run to run than the rates on a machine this small). Needs ``wrk`` on the PATH (Debian: ``apt-get install wrk``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import bcrypt
@@ -98,15 +99,23 @@ class Result:
     p90_ms: float
     p99_ms: float
     max_ms: float
+    # CPU per request while the scenario ran: the server's processes, and the whole machine
+    # (server, PostgreSQL, the LLM fake and wrk together); None where not measured.
+    server_cpu_ms: float | None = None
+    machine_cpu_ms: float | None = None
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
 
     def row(self) -> str:
+        cpu = " | ".join(
+            f"{value:.2f}" if value is not None else ""
+            for value in (self.server_cpu_ms, self.machine_cpu_ms)
+        )
         return (
             f"| {self.name} | {self.connections} | {self.rate:,.0f} | {self.p50_ms:.1f} | "
-            f"{self.p90_ms:.1f} | {self.p99_ms:.1f} | {self.max_ms:.1f} | {self.errors} |"
+            f"{self.p90_ms:.1f} | {self.p99_ms:.1f} | {self.max_ms:.1f} | {self.errors} | {cpu} |"
         )
 
 
@@ -298,12 +307,49 @@ def parse(name: str, connections: int, output: str) -> Result:
     )
 
 
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pids: list[int]) -> float:
+    """User and system CPU seconds the processes ``pids`` have used so far."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / TICKS_PER_S
+
+
+def machine_cpu_s() -> float:
+    """CPU seconds every core of the machine has spent busy (not idle or waiting) so far."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / TICKS_PER_S
+
+
 def run_wrk(
-    name: str, base: str, requests: Path, *, connections: int, threads: int, seconds: int
+    name: str,
+    base: str,
+    requests: Path,
+    *,
+    connections: int,
+    threads: int,
+    seconds: int,
+    server: int | None = None,
 ) -> Result:
+    """One wrk run; with ``server`` (the service's pid) also the CPU each request cost."""
     command = wrk_command(base, requests, connections=connections, threads=threads, seconds=seconds)
+    pids = process_tree(server) if server is not None else []
+    server_before, machine_before = process_cpu_s(pids), machine_cpu_s()
     done = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
-    return parse(name, connections, done.stdout)
+    result = parse(name, connections, done.stdout)
+    if server is None or not result.requests:
+        return result
+    return replace(
+        result,
+        server_cpu_ms=(process_cpu_s(pids) - server_before) * 1000 / result.requests,
+        machine_cpu_ms=(machine_cpu_s() - machine_before) * 1000 / result.requests,
+    )
 
 
 def process_tree(root: int) -> list[int]:
@@ -367,8 +413,11 @@ def soak(
 
 
 def print_table(results: list[Result]) -> None:
-    print("| scenario | connections | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| scenario | connections | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors "
+        "| server CPU ms/request | machine CPU ms/request |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for result in results:
         print(result.row(), flush=True)
 
@@ -428,6 +477,7 @@ def main() -> None:
                     connections=connections,
                     threads=options.threads,
                     seconds=options.duration,
+                    server=process.pid,
                 )
 
             # Warm-up: connection pools, statement caches, the allocator.
