@@ -19,7 +19,7 @@ from salesbot_core.errors import (
     InvalidInput,
     InvalidMetadataAnswer,
 )
-from salesbot_core.ports import DistillationRequest, Distilled
+from salesbot_core.ports import DistillationRequest, Distilled, Generated, ReplyRequest
 from salesbot_core.testing import ScriptedAssistant
 from salesbot_core.usecases import SendMessage
 from salesbot_core.usecases.chat import ConversationPolicy
@@ -298,7 +298,7 @@ async def test_a_store_failure_while_distilling_does_not_fail_the_stored_exchang
     def failing_after_the_exchange() -> object:
         nonlocal calls
         calls += 1
-        if calls > 2:  # read context, store the exchange; then the distillation's read fails
+        if calls > 2:  # read context, store the exchange; then the distillation's store fails
             raise DatabaseUnavailable("gone")
         return original()
 
@@ -308,6 +308,64 @@ async def test_a_store_failure_while_distilling_does_not_fail_the_stored_exchang
     assert result.conversation.messages_since_context_update == 6
     history = await core.history(USER, conversation_id)
     assert len(history.messages) == 6
+
+
+async def test_a_distillation_after_an_undisturbed_exchange_reads_nothing_again(
+    core: Core,
+) -> None:
+    """The window is what the exchange read plus its two messages: the distillation itself
+    opens one unit of work (to apply), not two."""
+    conversation_id = await _converse(core, "laptop please", "for coding")
+    opened = 0
+    original = core.store.uow_factory
+
+    def counting() -> object:
+        nonlocal opened
+        opened += 1
+        return original()
+
+    send = SendMessage(counting, core.assistant, core.clock, core.ids)  # type: ignore[arg-type]
+    result = await send(user_id=USER, content="under 1500", conversation_id=conversation_id)
+
+    assert opened == 3  # read the context, store the exchange, apply the distillation
+    turns = core.assistant.distil_requests[-1].turns
+    history = await core.history(USER, conversation_id)
+    assert [(t.sender, t.content) for t in turns] == [
+        (m.sender, m.content) for m in history.messages
+    ]
+    assert result.conversation.distilled_through == 6
+
+
+async def test_a_distillation_reads_its_window_when_another_exchange_landed_meanwhile() -> None:
+    """Exchange A reads its context, B is stored while A waits for its reply; A's distillation
+    must see B's messages too, so it reads the window instead of reusing A's context."""
+
+    class Gated(ScriptedAssistant):
+        def __init__(self) -> None:
+            super().__init__()
+            self.waiting, self.go = asyncio.Event(), asyncio.Event()
+
+        async def reply(self, request: ReplyRequest) -> Generated:
+            if request.customer_message == "A":
+                self.waiting.set()
+                await self.go.wait()
+            return await super().reply(request)
+
+    assistant = Gated()
+    core = Core(assistant=assistant)
+    conversation_id = await _converse(core, "first")
+    a = asyncio.create_task(core.send(user_id=USER, content="A", conversation_id=conversation_id))
+    await assistant.waiting.wait()
+    await core.send(user_id=USER, content="B", conversation_id=conversation_id)
+    assert core.assistant.distil_requests == []
+    assistant.go.set()
+    result = await a
+
+    turns = core.assistant.distil_requests[-1].turns
+    assert [t.content for t in turns if t.sender is Sender.USER] == ["first", "B", "A"]
+    assert len(turns) == 6
+    assert result.conversation.messages_since_context_update == 0
+    assert result.conversation.distilled_through == 6
 
 
 async def test_a_slow_distillation_is_cut_at_its_budget(core: Core) -> None:

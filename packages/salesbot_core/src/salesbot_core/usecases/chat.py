@@ -76,6 +76,8 @@ class _Exchange:
     conversation: Conversation | None
     text: str
     request: ReplyRequest
+    # The messages since the last distillation that the context read returned, oldest first.
+    window: Sequence[Message] = ()
     title: tuple[str, TokenUsage] | None = None
 
 
@@ -113,6 +115,26 @@ def _since_distilled(conversation: Conversation, latest: Sequence[Message]) -> l
     return [m for m in latest if m.seq > conversation.distilled_through]
 
 
+def _known_window(exchange: _Exchange, stored: StoredExchange, limit: int) -> list[Message] | None:
+    """The distillation's window (the latest ``limit`` messages since the last distillation)
+    from what the exchange already holds, without reading it again; None when that cannot be
+    known: another exchange or distillation landed between the context read and the store, or
+    the context read was cut short of what the window needs."""
+    before, after = exchange.conversation, stored.conversation
+    exchanged = [stored.user_message, stored.bot_message]
+    if before is None:
+        return exchanged[-limit:]
+    if (after.message_count, after.distilled_through) != (
+        before.message_count + 2,
+        before.distilled_through,
+    ):
+        return None
+    needed = min(before.message_count - before.distilled_through, max(limit - 2, 0))
+    if len(exchange.window) < needed:
+        return None
+    return [*exchange.window, *exchanged][-limit:]
+
+
 def _turns(messages: Sequence[Message], limit: int) -> tuple[Turn, ...]:
     recent = messages[-limit:] if limit > 0 else ()
     return tuple(Turn(sender=m.sender, content=m.content) for m in recent)
@@ -142,7 +164,9 @@ class SendMessage:
       propagates, so the same request can be sent again;
     - when the stored counter reaches 6 the metadata is distilled from the messages since the
       last distillation plus the previous metadata, merged by the metadata rules, and the counter
-      drops by the messages covered (to 0). An invalid answer is retried once; if it still fails
+      drops by the messages covered (to 0). The window is the context the exchange read plus its
+      two messages when nothing else landed in between, read afresh otherwise. An invalid answer
+      is retried once; if it still fails
       the old metadata and the counter stay, the exchange still succeeds, and the next exchange
       tries again. A window is applied at most once even when exchanges race.
     """
@@ -220,7 +244,9 @@ class SendMessage:
             if Action.WRITE_TITLE in plan.actions and conversation is None
             else None
         )
-        exchange = _Exchange(user_id=user_id, conversation=conversation, text=text, request=request)
+        exchange = _Exchange(
+            user_id=user_id, conversation=conversation, text=text, request=request, window=window
+        )
         try:
             yield exchange
         except BaseException:
@@ -246,7 +272,8 @@ class SendMessage:
             ExchangeCompleted(),
         )
         if Action.DISTIL_METADATA in after.actions:
-            distilled = await self._distil(stored.conversation)
+            known = _known_window(exchange, stored, self._policy.max_distil_messages)
+            distilled = await self._distil(stored.conversation, known)
             if distilled is not None:
                 result = msgspec.structs.replace(result, conversation=distilled)
         return result
@@ -303,21 +330,27 @@ class SendMessage:
             await uow.commit()
         return stored
 
-    async def _distil(self, conversation: Conversation) -> Conversation | None:
+    async def _distil(
+        self, conversation: Conversation, known: Sequence[Message] | None
+    ) -> Conversation | None:
         """Best effort: the exchange is stored already, so no failure here may fail it (the
         client would send it again and store it twice). The old metadata stays instead."""
         try:
             async with asyncio.timeout(self._policy.distil_budget_s):
-                return await self._distil_window(conversation)
+                return await self._distil_window(conversation, known)
         except (AssistantUnavailable, DatabaseUnavailable, TimeoutError) as error:
             logger.warning("metadata distillation failed (%s); the old metadata stays", error)
         except Exception:
             logger.exception("metadata distillation failed unexpectedly; the old metadata stays")
         return None
 
-    async def _distil_window(self, conversation: Conversation) -> Conversation | None:
-        async with self._uow() as uow:
-            window = await _window(uow, conversation, self._policy.max_distil_messages)
+    async def _distil_window(
+        self, conversation: Conversation, known: Sequence[Message] | None
+    ) -> Conversation | None:
+        window = known
+        if window is None:
+            async with self._uow() as uow:
+                window = await _window(uow, conversation, self._policy.max_distil_messages)
         if not window:
             return None
         request = DistillationRequest(
