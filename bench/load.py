@@ -19,9 +19,11 @@ prepared requests, each customer's own token and conversations) at:
 - with ``--soak SECONDS``, sends and history reads mixed for that long, with the resident memory
   of the server's processes sampled every ``--sample`` seconds.
 
-For each it prints requests/s, p50, p90, p99, max and errors (connection errors, timeouts and
-responses of status 400 or more), and the CPU time a request cost the server's processes and the
-whole machine (steadier from run to run than the rates on a machine this small). Needs ``wrk`` on the PATH (Debian: ``apt-get install wrk``).
+Before each scenario it vacuums and checkpoints the scratch database, so one scenario's writes
+are not cleaned up during the next. For each it prints requests/s, p50, p90, p99, max and errors
+(connection errors, timeouts and responses of status 400 or more), and the CPU time a request
+cost the server's processes and the whole machine (steadier from run to run than the rates on a
+machine this small). Needs ``wrk`` on the PATH (Debian: ``apt-get install wrk``).
 """
 
 from __future__ import annotations
@@ -177,6 +179,16 @@ def seed(url: str, options: argparse.Namespace) -> list[str]:
         connection.execute(SEED_MESSAGES, {"messages": MESSAGES_PER_CONVERSATION})
         connection.execute("ANALYZE")
     return emails
+
+
+def settle(url: str) -> None:
+    """Clean up after a scenario before the next one starts: vacuum what the writes left
+    behind and flush it to disk now, so autovacuum and the checkpointer do not run during (and
+    stretch the tail of) the next scenario."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("VACUUM (ANALYZE) conversations, messages, refresh_tokens")
+        connection.execute("CHECKPOINT")
+    time.sleep(1)
 
 
 def salesbot_command() -> str:
@@ -470,6 +482,7 @@ def main() -> None:
             files = request_files(Path(scratch), customers)
 
             def scenario(name: str, key: str, connections: int) -> Result:
+                settle(url)
                 return run_wrk(
                     name,
                     base,
@@ -493,6 +506,7 @@ def main() -> None:
             if "login" in chosen:
                 results.append(scenario("POST /auth/login", "login", options.connections))
             if "contention" in chosen:
+                settle(url)
                 results.extend(contention(base, files, options))
             print()
             print_table(results)
