@@ -187,7 +187,10 @@ def settle(url: str) -> None:
     stretch the tail of) the next scenario."""
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("VACUUM (ANALYZE) conversations, messages, refresh_tokens")
-        connection.execute("CHECKPOINT")
+        try:
+            connection.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:
+            print("(no CHECKPOINT between scenarios: the role may not run it)", flush=True)
     time.sleep(1)
 
 

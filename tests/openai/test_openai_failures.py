@@ -12,7 +12,7 @@ from openai_support import FAILURES, SECRET_BODY, TEST_KEY, Chat, MakeAssistant
 from salesbot_core.errors import AssistantTimeout, AssistantUnavailable, InvalidMetadataAnswer
 from salesbot_core.ports import DistillationRequest, ReplyRequest, TitleRequest
 from salesbot_openai import HttpClient, OpenAIConfig, OpenAISalesAssistant
-from salesbot_openai.testing import Completion, FakeOpenAIServer, HttpError, RawBody
+from salesbot_openai.testing import Completion, FakeOpenAIServer, HttpError, NotHttp, RawBody
 
 
 @pytest.mark.parametrize("failure", FAILURES, ids=list(FAILURES))
@@ -168,3 +168,24 @@ def test_the_config_repr_hides_the_key_and_bad_values_are_refused() -> None:
     for bad in ({"api_key": ""}, {"timeout_s": 0}, {"max_retries": -1}, {"max_reply_tokens": 0}):
         with pytest.raises(ValueError):  # noqa: PT011 - each names its own field
             OpenAIConfig(**{"api_key": TEST_KEY, **bad})
+
+
+async def test_an_answer_that_is_not_http_is_unavailable(
+    server: FakeOpenAIServer, make_assistant: MakeAssistant
+) -> None:
+    """The transport's own parse error (aiohttp's is not one the SDK wraps) still leaves as the
+    core's error, and nothing is stored."""
+    chat = Chat(make_assistant(timeout_s=0.25, max_retries=1))
+    await chat.send("Busco una cafetera")
+    before = chat.snapshot()
+    server.set_default(NotHttp())
+
+    with pytest.raises(AssistantUnavailable) as raised:
+        await chat.send("¿Tienes alguna con molinillo?")
+    with pytest.raises(AssistantUnavailable):
+        await chat.stream("¿Y una tetera?")
+
+    assert type(raised.value) is AssistantUnavailable
+    assert chat.snapshot() == before
+    server.set_default(None)
+    assert (await chat.send("¿Y una tetera?")).bot_message.content == "Reply to: ¿Y una tetera?"

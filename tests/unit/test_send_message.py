@@ -368,6 +368,22 @@ async def test_a_distillation_reads_its_window_when_another_exchange_landed_mean
     assert result.conversation.distilled_through == 6
 
 
+async def test_a_window_of_no_messages_distils_nothing(core: Core) -> None:
+    send = SendMessage(
+        core.store.uow_factory,
+        core.assistant,
+        core.clock,
+        core.ids,
+        ConversationPolicy(max_distil_messages=0),
+    )
+    conversation_id = None
+    for text in ("a", "b", "c"):
+        result = await send(user_id=USER, content=text, conversation_id=conversation_id)
+        conversation_id = result.conversation.id
+    assert core.assistant.distil_requests == []
+    assert result.conversation.messages_since_context_update == 6
+
+
 async def test_a_slow_distillation_is_cut_at_its_budget(core: Core) -> None:
     class SlowDistiller(ScriptedAssistant):
         async def distil(self, request: DistillationRequest) -> Distilled:

@@ -340,6 +340,13 @@ class OpenAISalesAssistant:
         except MalformedCompletion as exc:
             logger.warning("LLM %s answer was malformed: %s", kind, exc)
             raise AssistantUnavailable("The sales assistant sent a malformed answer") from exc
+        except aiohttp.ClientResponseError as exc:
+            # The aiohttp transport passes its HTTP parse errors through unwrapped (and unretried).
+            logger.warning("LLM %s answer was not valid HTTP: %s", kind, type(exc).__name__)
+            raise AssistantUnavailable("The sales assistant sent a malformed answer") from exc
+        except aiohttp.ClientError as exc:
+            logger.warning("LLM %s call failed in transport: %s", kind, type(exc).__name__)
+            raise AssistantUnavailable("The sales assistant cannot be reached") from exc
 
 
 def _status_message(status: int) -> str:

@@ -120,6 +120,8 @@ def _known_window(exchange: _Exchange, stored: StoredExchange, limit: int) -> li
     from what the exchange already holds, without reading it again; None when that cannot be
     known: another exchange or distillation landed between the context read and the store, or
     the context read was cut short of what the window needs."""
+    if limit <= 0:
+        return []  # as a read of no messages gives: nothing to distil
     before, after = exchange.conversation, stored.conversation
     exchanged = [stored.user_message, stored.bot_message]
     if before is None:
@@ -129,7 +131,7 @@ def _known_window(exchange: _Exchange, stored: StoredExchange, limit: int) -> li
         before.distilled_through,
     ):
         return None
-    needed = min(before.message_count - before.distilled_through, max(limit - 2, 0))
+    needed = min(before.message_count - before.distilled_through, limit - 2)
     if len(exchange.window) < needed:
         return None
     return [*exchange.window, *exchanged][-limit:]

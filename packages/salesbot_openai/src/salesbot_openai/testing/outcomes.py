@@ -64,6 +64,11 @@ class Disconnect(msgspec.Struct, frozen=True):
     """Close the connection without answering (the SDK sees a connection error)."""
 
 
+class NotHttp(msgspec.Struct, frozen=True):
+    """An answer whose head is not valid HTTP (a header line with no valid name): the client's
+    parser refuses it."""
+
+
 class StreamEnd(StrEnum):
     """How a streamed (SSE) answer ended, as the server saw it."""
 
@@ -114,7 +119,7 @@ class ErrorMidStream(msgspec.Struct, frozen=True, kw_only=True):
 
 MidStream = DropMidStream | MalformedChunk | StallMidStream | ErrorMidStream
 
-Outcome = Completion | HttpError | RawBody | Delay | Disconnect | MidStream
+Outcome = Completion | HttpError | RawBody | Delay | Disconnect | NotHttp | MidStream
 
 MALFORMED_JSON = RawBody(b'{"id": "chatcmpl-fake", "object": "chat.completion", "choices": [')
 NO_CHOICES = RawBody(

@@ -34,6 +34,7 @@ from salesbot_openai.testing.outcomes import (
     HttpError,
     MalformedChunk,
     MidStream,
+    NotHttp,
     Outcome,
     RawBody,
     RequestKind,
@@ -576,6 +577,8 @@ class FakeOpenAIServer:
         match outcome:
             case Disconnect():
                 return None
+            case NotHttp():
+                return _HttpResponse(status=200, body=b"{}", headers=(("not a header", "x"),))
             case HttpError(status=status, message=message, retry_after_ms=retry_after_ms):
                 extra = () if retry_after_ms is None else (("retry-after-ms", str(retry_after_ms)),)
                 return _error(status, message, extra)
