@@ -15,7 +15,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
 
-from salesbot_http.auth import provide_client_info, provide_current_role, provide_current_user_id
 from salesbot_http.cleanup import clean_tokens_periodically
 from salesbot_http.container import Container, build_container
 from salesbot_http.controllers import (
@@ -70,9 +69,6 @@ def _dependencies(container: Container) -> dict[str, Provide]:
         "get_sales_analytics": _provide(usecases.get_sales_analytics),
         "list_leads": _provide(usecases.list_leads),
         "database_probe": _provide(container.database_probe),
-        "current_user_id": Provide(provide_current_user_id, sync_to_thread=False),
-        "current_role": Provide(provide_current_role, sync_to_thread=False),
-        "client_info": Provide(provide_client_info, sync_to_thread=False),
     }
 
 

@@ -17,6 +17,7 @@ from litestar.response import Stream
 
 from salesbot_core.domain import Role, SaleStatus
 from salesbot_core.usecases import GetSalesAnalytics, LeadPage, ListLeads
+from salesbot_http import auth
 from salesbot_http.auth import BEARER_SECURITY, require_admin
 from salesbot_http.dto import AnalyticsOut, LeadOut, analytics_out, lead_out
 from salesbot_http.envelope import Envelope, ok
@@ -73,12 +74,13 @@ class AdminController(Controller):
     )
     async def analytics(
         self,
-        current_role: NamedDependency[Role],
+        request: Request[Any, Any, Any],
         get_sales_analytics: NamedDependency[GetSalesAnalytics],
         days: Annotated[
             int | None, Parameter(description="The conversion window: 1 to 366 [default 30]")
         ] = None,
     ) -> Envelope[AnalyticsOut]:
+        current_role = auth.current_role(request)
         figures = await get_sales_analytics(role=current_role, days=days)
         return ok(analytics_out(figures), "Sales analytics retrieved successfully")
 
@@ -95,7 +97,6 @@ class AdminController(Controller):
     async def leads(
         self,
         request: Request[Any, Any, Any],
-        current_role: NamedDependency[Role],
         list_leads: NamedDependency[ListLeads],
         sale_status: SaleStatusFilter = None,
         limit: Annotated[
@@ -105,6 +106,7 @@ class AdminController(Controller):
             str | None, Parameter(description="Where to continue: from the `Link` header")
         ] = None,
     ) -> Response[Envelope[list[LeadOut]]]:
+        current_role = auth.current_role(request)
         page = await list_leads(
             role=current_role,
             status=sale_status,
@@ -137,11 +139,12 @@ class AdminController(Controller):
     )
     async def leads_csv(
         self,
-        current_role: NamedDependency[Role],
+        request: Request[Any, Any, Any],
         list_leads: NamedDependency[ListLeads],
         sale_status: SaleStatusFilter = None,
     ) -> Stream:
         # The first page is read before answering, so a failure is still an error envelope.
+        current_role = auth.current_role(request)
         first = await list_leads(role=current_role, status=sale_status, limit=CSV_PAGE_SIZE)
         return Stream(
             _csv_body(first, list_leads, current_role, sale_status),

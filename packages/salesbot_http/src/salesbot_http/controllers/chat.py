@@ -20,6 +20,7 @@ from salesbot_core.usecases import (
     RenameConversation,
     SendMessage,
 )
+from salesbot_http import auth
 from salesbot_http.auth import BEARER_SECURITY, require_access_token
 from salesbot_http.dto import (
     ConversationOut,
@@ -85,10 +86,11 @@ class ChatController(Controller):
     )
     async def send(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[SendMessageRequest],
-        current_user_id: NamedDependency[UUID],
         send_message: NamedDependency[SendMessage],
     ) -> Envelope[ExchangeOut]:
+        current_user_id = auth.current_user_id(request)
         result = await send_message(
             user_id=current_user_id, content=data.content, conversation_id=data.conversation_id
         )
@@ -108,7 +110,6 @@ class ChatController(Controller):
     async def conversations(
         self,
         request: Request[Any, Any, Any],
-        current_user_id: NamedDependency[UUID],
         list_conversations: NamedDependency[ListConversations],
         limit: Annotated[
             int | None,
@@ -122,6 +123,7 @@ class ChatController(Controller):
         ] = None,
         q: Annotated[str | None, Parameter(description="Search words")] = None,
     ) -> Response[Envelope[list[ConversationOut]]]:
+        current_user_id = auth.current_user_id(request)
         page = await list_conversations(
             current_user_id,
             limit=limit,
@@ -140,12 +142,13 @@ class ChatController(Controller):
     )
     async def history(
         self,
+        request: Request[Any, Any, Any],
         conversation_id: ConversationId,
-        current_user_id: NamedDependency[UUID],
         get_history: NamedDependency[GetHistory],
         limit: HistoryLimit = None,
         before: HistoryBefore = None,
     ) -> Envelope[HistoryOut]:
+        current_user_id = auth.current_user_id(request)
         return await _history(get_history, current_user_id, conversation_id, limit, before)
 
     @get(
@@ -156,12 +159,13 @@ class ChatController(Controller):
     )
     async def history_legacy_path(
         self,
+        request: Request[Any, Any, Any],
         conversation_id: ConversationId,
-        current_user_id: NamedDependency[UUID],
         get_history: NamedDependency[GetHistory],
         limit: HistoryLimit = None,
         before: HistoryBefore = None,
     ) -> Envelope[HistoryOut]:
+        current_user_id = auth.current_user_id(request)
         return await _history(get_history, current_user_id, conversation_id, limit, before)
 
     @patch(
@@ -172,11 +176,12 @@ class ChatController(Controller):
     )
     async def rename(
         self,
+        request: Request[Any, Any, Any],
         conversation_id: ConversationId,
         data: JSONBody[RenameConversationRequest],
-        current_user_id: NamedDependency[UUID],
         rename_conversation: NamedDependency[RenameConversation],
     ) -> Envelope[ConversationOut]:
+        current_user_id = auth.current_user_id(request)
         renamed = await rename_conversation(current_user_id, conversation_id, data.title)
         return ok(conversation_out(renamed), "Conversation title updated successfully")
 
@@ -188,9 +193,10 @@ class ChatController(Controller):
     )
     async def remove(
         self,
+        request: Request[Any, Any, Any],
         conversation_id: ConversationId,
-        current_user_id: NamedDependency[UUID],
         delete_conversation: NamedDependency[DeleteConversation],
     ) -> Envelope[None]:
+        current_user_id = auth.current_user_id(request)
         await delete_conversation(current_user_id, conversation_id)
         return ok(None, "Conversation deleted successfully")

@@ -3,15 +3,16 @@ token), and signing one of them out."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, delete, get
+from litestar import Controller, Request, delete, get
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
 from salesbot_core.usecases import EndSession, ListSessions
+from salesbot_http import auth
 from salesbot_http.auth import BEARER_SECURITY, require_access_token
 from salesbot_http.dto import SessionOut, session_out
 from salesbot_http.envelope import Envelope, ok
@@ -39,8 +40,9 @@ class DevicesController(Controller):
         responses=error_responses(401),
     )
     async def sessions(
-        self, current_user_id: NamedDependency[UUID], list_sessions: NamedDependency[ListSessions]
+        self, request: Request[Any, Any, Any], list_sessions: NamedDependency[ListSessions]
     ) -> Envelope[list[SessionOut]]:
+        current_user_id = auth.current_user_id(request)
         found = await list_sessions(current_user_id)
         return ok([session_out(s) for s in found], "Sessions retrieved successfully")
 
@@ -56,9 +58,10 @@ class DevicesController(Controller):
     )
     async def end(
         self,
+        request: Request[Any, Any, Any],
         session_id: SessionId,
-        current_user_id: NamedDependency[UUID],
         end_session: NamedDependency[EndSession],
     ) -> Envelope[None]:
+        current_user_id = auth.current_user_id(request)
         await end_session(current_user_id, session_id)
         return ok(None, "Session ended successfully")

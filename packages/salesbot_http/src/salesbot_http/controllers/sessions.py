@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from typing import Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from salesbot_core.usecases import (
-    ClientInfo,
     GetProfile,
     Logout,
     LogoutAll,
     RefreshSession,
 )
+from salesbot_http import auth
 from salesbot_http.auth import BEARER_SECURITY, require_access_token
 from salesbot_http.dto import (
     LoginOut,
@@ -49,10 +49,11 @@ class SessionsController(Controller):
     )
     async def login(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[LoginRequest],
         login: NamedDependency[ThrottledLogin],
-        client_info: NamedDependency[ClientInfo],
     ) -> Envelope[LoginOut]:
+        client_info = auth.client_info(request)
         result = await login(email=data.email, password=data.password, client=client_info)
         return ok(login_out(result), "Login successful")
 
@@ -69,10 +70,11 @@ class SessionsController(Controller):
     )
     async def refresh(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[RefreshTokenRequest],
         refresh_session: NamedDependency[RefreshSession],
-        client_info: NamedDependency[ClientInfo],
     ) -> Envelope[TokensOut]:
+        client_info = auth.client_info(request)
         tokens = await refresh_session(data.refresh_token, client_info)
         return ok(tokens_out(tokens), "Token refreshed successfully")
 
@@ -98,8 +100,9 @@ class SessionsController(Controller):
         responses=error_responses(401),
     )
     async def logout_all(
-        self, current_user_id: NamedDependency[UUID], logout_all: NamedDependency[LogoutAll]
+        self, request: Request[Any, Any, Any], logout_all: NamedDependency[LogoutAll]
     ) -> Envelope[None]:
+        current_user_id = auth.current_user_id(request)
         await logout_all(current_user_id)
         return ok(None, "Logged out from all sessions")
 
@@ -111,7 +114,8 @@ class SessionsController(Controller):
         responses=error_responses(401, 404),
     )
     async def me(
-        self, current_user_id: NamedDependency[UUID], get_profile: NamedDependency[GetProfile]
+        self, request: Request[Any, Any, Any], get_profile: NamedDependency[GetProfile]
     ) -> Envelope[UserOut]:
+        current_user_id = auth.current_user_id(request)
         user = await get_profile(current_user_id)
         return ok(user_out(user), "User retrieved successfully")

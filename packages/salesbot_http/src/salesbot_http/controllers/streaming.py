@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from uuid import UUID
+from typing import Any
 
 import msgspec
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -28,6 +28,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_500_INTERNAL_SERVER_ERROR
 from salesbot_core.errors import SalesbotError
 from salesbot_core.ports import ReplyDelta
 from salesbot_core.usecases import ExchangeResult, SendMessage
+from salesbot_http import auth
 from salesbot_http.auth import BEARER_SECURITY, require_access_token
 from salesbot_http.dto import (
     ReplyPieceOut,
@@ -131,10 +132,11 @@ class ChatStreamController(Controller):
     )
     async def send_stream(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[SendMessageRequest],
-        current_user_id: NamedDependency[UUID],
         send_message: NamedDependency[SendMessage],
     ) -> ServerSentEvent:
+        current_user_id = auth.current_user_id(request)
         exchange = send_message.stream(
             user_id=current_user_id, content=data.content, conversation_id=data.conversation_id
         )

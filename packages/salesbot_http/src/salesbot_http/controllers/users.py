@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-from uuid import UUID
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from salesbot_core.usecases import CheckEmail, GetProfile, RegisterUser
 from salesbot_core.validation import EMAIL_MAX_CHARS
+from salesbot_http import auth
 from salesbot_http.auth import BEARER_SECURITY, require_access_token
 from salesbot_http.dto import EMAIL_PATTERN, EmailCheckOut, RegisterRequest, UserOut, user_out
 from salesbot_http.envelope import Envelope, ok
@@ -60,7 +60,8 @@ class UsersController(Controller):
         responses=error_responses(401, 404),
     )
     async def profile(
-        self, current_user_id: NamedDependency[UUID], get_profile: NamedDependency[GetProfile]
+        self, request: Request[Any, Any, Any], get_profile: NamedDependency[GetProfile]
     ) -> Envelope[UserOut]:
+        current_user_id = auth.current_user_id(request)
         user = await get_profile(current_user_id)
         return ok(user_out(user), "Profile retrieved successfully")
