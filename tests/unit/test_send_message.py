@@ -21,7 +21,7 @@ from salesbot_core.errors import (
 )
 from salesbot_core.ports import DistillationRequest, Distilled, Generated, ReplyRequest
 from salesbot_core.testing import ScriptedAssistant
-from salesbot_core.usecases import SendMessage
+from salesbot_core.usecases import ExchangeResult, SendMessage
 from salesbot_core.usecases.chat import ConversationPolicy
 from tests.unit.conftest import Core
 
@@ -368,6 +368,15 @@ async def test_a_distillation_reads_its_window_when_another_exchange_landed_mean
     assert result.conversation.distilled_through == 6
 
 
+async def _three_exchanges(send: SendMessage) -> ExchangeResult:
+    """A new conversation's first three exchanges (the third reaches the threshold); the last."""
+    conversation_id: UUID | None = None
+    for text in ("a", "b", "c"):
+        result = await send(user_id=USER, content=text, conversation_id=conversation_id)
+        conversation_id = result.conversation.id
+    return result
+
+
 async def test_a_window_of_no_messages_distils_nothing(core: Core) -> None:
     send = SendMessage(
         core.store.uow_factory,
@@ -376,10 +385,7 @@ async def test_a_window_of_no_messages_distils_nothing(core: Core) -> None:
         core.ids,
         ConversationPolicy(max_distil_messages=0),
     )
-    conversation_id = None
-    for text in ("a", "b", "c"):
-        result = await send(user_id=USER, content=text, conversation_id=conversation_id)
-        conversation_id = result.conversation.id
+    result = await _three_exchanges(send)
     assert core.assistant.distil_requests == []
     assert result.conversation.messages_since_context_update == 6
 
@@ -397,10 +403,7 @@ async def test_a_slow_distillation_is_cut_at_its_budget(core: Core) -> None:
         core.ids,
         ConversationPolicy(distil_budget_s=0.05),
     )
-    conversation_id = None
-    for text in ("a", "b", "c"):
-        result = await send(user_id=USER, content=text, conversation_id=conversation_id)
-        conversation_id = result.conversation.id
+    result = await _three_exchanges(send)
     assert result.conversation.metadata is None
     assert result.conversation.messages_since_context_update == 6
 
