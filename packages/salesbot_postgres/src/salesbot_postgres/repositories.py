@@ -231,25 +231,21 @@ class Transaction:
 
     async def commit(self) -> None:
         """Commit the transaction, if one began (by SQLAlchemy or by ``write``)."""
-        connection = self._lent()
-        with unavailable_on_failure():
-            if connection.in_transaction():
-                await connection.commit()  # the driver's transaction, ``write``s included
-                return
-            driver = await self._driver()
-            if driver.info.transaction_status != TransactionStatus.IDLE:
-                await driver.commit()
+        await self._end(commit=True)
 
     async def rollback(self) -> None:
         """Roll the transaction back, if one began."""
+        await self._end(commit=False)
+
+    async def _end(self, *, commit: bool) -> None:
         connection = self._lent()
         with unavailable_on_failure():
-            if connection.in_transaction():
-                await connection.rollback()
+            if connection.in_transaction():  # SQLAlchemy's: the driver's, ``write``s included
+                await (connection.commit() if commit else connection.rollback())
                 return
             driver = await self._driver()
             if driver.info.transaction_status != TransactionStatus.IDLE:
-                await driver.rollback()
+                await (driver.commit() if commit else driver.rollback())
 
     async def _run(
         self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None
@@ -503,9 +499,9 @@ class PostgresConversations:
         return (await self._tx.execute(statement)).rowcount == 1
 
     async def record_exchange(self, record: ExchangeRecord) -> StoredExchange:
-        # The counter step is one UPDATE ... RETURNING: it locks the conversation's row until
-        # commit, so concurrent exchanges queue here and each gets its own two seq numbers.
-        step = {
+        # One statement (see ``_record_exchange``): the counter step locks the conversation's
+        # row until commit, so concurrent exchanges queue and each gets its own two seq numbers.
+        params = {
             "conversation_id": record.conversation_id,
             "add_prompt_tokens": record.usage.prompt_tokens,
             "add_completion_tokens": record.usage.completion_tokens,
@@ -513,8 +509,6 @@ class PostgresConversations:
             "add_context_chars": record.context_chars,
             "add_user_chars": len(record.user_content),
             "now": record.bot_created_at,
-        }
-        step |= {
             "user_message_id": record.user_message_id,
             "user_content": record.user_content,
             "user_created_at": record.user_created_at,
@@ -524,7 +518,7 @@ class PostgresConversations:
             "prompt_tokens": record.usage.prompt_tokens,
             "completion_tokens": record.usage.completion_tokens,
         }
-        rows = await self._tx.write(_RECORD_EXCHANGE, step)
+        rows = await self._tx.write(_RECORD_EXCHANGE, params)
         if not rows:
             raise ConversationNotFound
         conversation = conversation_from_row(rows[0])
