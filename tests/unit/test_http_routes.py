@@ -10,7 +10,7 @@ SECRET = "s" * 40
 
 def test_no_handler_takes_more_than_one_dependency() -> None:
     """Litestar resolves two or more dependencies of a handler in an anyio task group
-    (litestar#4563), about a tenth of a short request's CPU: a handler's one dependency is its
+    (litestar#4563), a few percent of a short request's CPU: a handler's one dependency is its
     use case; the caller's identity comes from ``salesbot_http.auth`` helpers on the request."""
     app = create_app(Settings(jwt_secret=SECRET, jwt_refresh_secret=SECRET))
     handlers = [handler for route in app.routes for handler in getattr(route, "route_handlers", [])]

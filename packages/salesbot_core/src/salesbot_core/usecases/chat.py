@@ -168,9 +168,9 @@ class SendMessage:
       last distillation plus the previous metadata, merged by the metadata rules, and the counter
       drops by the messages covered (to 0). The window is the context the exchange read plus its
       two messages when nothing else landed in between, read afresh otherwise. An invalid answer
-      is retried once; if it still fails
-      the old metadata and the counter stay, the exchange still succeeds, and the next exchange
-      tries again. A window is applied at most once even when exchanges race.
+      is retried once; if it still fails the old metadata and the counter stay, the exchange
+      still succeeds, and the next exchange tries again. A window is applied at most once even
+      when exchanges race.
     """
 
     def __init__(
