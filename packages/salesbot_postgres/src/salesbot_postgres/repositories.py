@@ -152,7 +152,14 @@ class Transaction:
     async def _driver(self) -> psycopg.AsyncConnection[Any]:
         """The psycopg connection under the lent one, looked up each time (SQLAlchemy replaces
         it when it reconnects after a failure)."""
-        raw = await self._lent().get_raw_connection()
+        lent = self._lent()
+        sync = lent.sync_connection
+        if sync is not None and not sync.invalidated and not sync.closed:
+            # A valid connection hands its pooled connection over without I/O: no need for
+            # ``get_raw_connection``'s trip through SQLAlchemy's greenlet bridge.
+            raw = sync.connection
+        else:
+            raw = await lent.get_raw_connection()  # may reconnect: I/O, so through the bridge
         driver = raw.driver_connection
         if not isinstance(driver, psycopg.AsyncConnection):  # the engine is always psycopg's
             raise TypeError(f"expected a psycopg connection, got {type(driver).__name__}")
