@@ -165,11 +165,13 @@ class Transaction:
             raise TypeError(f"expected a psycopg connection, got {type(driver).__name__}")
         return driver
 
-    async def _set_autocommit(self, on: bool) -> None:
+    async def _set_autocommit(self, on: bool) -> psycopg.AsyncConnection[Any]:
+        """Switch the driver connection's autocommit; the driver connection."""
         driver = await self._driver()
         if driver.autocommit != on:
             with unavailable_on_failure():
                 await driver.set_autocommit(on)
+        return driver
 
     async def bind(self, connection: AsyncConnection) -> None:
         """Lend ``connection``, its driver connection switched to autocommit."""
@@ -181,14 +183,12 @@ class Transaction:
             raise
 
     async def unbind(self) -> None:
-        """Take the connection back, its driver connection as the pool lends it (idle,
-        autocommit off); raise if that cannot be done, so the caller discards the connection."""
+        """Roll back whatever transaction is still open (SQLAlchemy's, or the driver's that a
+        ``write``, or a ``rows`` read after a commit, began) and take the connection back, its
+        driver connection as the pool lends it (idle, autocommit off); raise if that cannot be
+        done, so the caller discards the connection."""
         try:
-            driver = await self._driver()
-            if driver.info.transaction_status != TransactionStatus.IDLE:
-                # A ``rows`` read after a commit began a transaction SQLAlchemy cannot see.
-                with unavailable_on_failure():
-                    await driver.rollback()
+            await self._end(commit=False)
             await self._set_autocommit(False)
         finally:
             self._connection = None
@@ -198,7 +198,7 @@ class Transaction:
         await self._set_autocommit(False)
 
     async def execute(
-        self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None = None
+        self, statement: Executable, params: dict[str, Any] | None = None
     ) -> CursorResult[Any]:
         """Run ``statement`` inside the transaction (beginning it if need be)."""
         await self.begin()
@@ -228,8 +228,7 @@ class Transaction:
         The statement goes in a pipeline, so the transaction's ``BEGIN`` travels with it: one
         round trip. ``commit()`` and ``rollback()`` end this transaction whether it was begun
         here or by a SQLAlchemy statement."""
-        await self.begin()
-        driver = await self._driver()
+        driver = await self._set_autocommit(False)  # begins the transaction, as ``begin``
         with unavailable_on_failure():
             async with driver.cursor(row_factory=dict_row) as cursor:
                 async with driver.pipeline():
@@ -254,9 +253,7 @@ class Transaction:
             if driver.info.transaction_status != TransactionStatus.IDLE:
                 await (driver.commit() if commit else driver.rollback())
 
-    async def _run(
-        self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None
-    ) -> CursorResult[Any]:
+    async def _run(self, statement: Executable, params: dict[str, Any] | None) -> CursorResult[Any]:
         connection = self._lent()
         with unavailable_on_failure():
             return await connection.execute(statement, params)

@@ -142,11 +142,7 @@ class PostgresUnitOfWork:
         if connection is None:
             return
         try:
-            try:
-                if connection.in_transaction():
-                    await connection.rollback()
-            finally:
-                await self._tx.unbind()
+            await self._tx.unbind()  # rolls back what was not committed
         except Exception:
             # The connection is broken (the server went away) or was left mid-statement;
             # nothing was committed, so all that is left is to make sure the pool does not hand
