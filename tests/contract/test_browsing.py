@@ -14,6 +14,7 @@ from tests.contract.test_repositories import (
     make_token,
     replace,
     stored_conversation,
+    stored_exchanges,
     stored_user,
 )
 
@@ -86,10 +87,7 @@ async def test_a_conversation_reads_with_its_page_of_messages(uow: UnitOfWorkFac
     other = await stored_user(uow)
     conversation = await stored_conversation(uow, user)
     empty = await stored_conversation(uow, user)
-    async with uow() as work:
-        for n in range(5):
-            await work.conversations.record_exchange(exchange(conversation.id, n))
-        await work.commit()
+    await stored_exchanges(uow, conversation.id, 5)
     async with uow() as work:
         latest = await work.conversations.get_with_messages(conversation.id, user.id, limit=4)
         older = await work.conversations.get_with_messages(

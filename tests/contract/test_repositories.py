@@ -24,7 +24,7 @@ from salesbot_core.domain import (
     User,
 )
 from salesbot_core.errors import ConversationNotFound, EmailAlreadyRegistered
-from salesbot_core.ports import ExchangeRecord, UnitOfWorkFactory
+from salesbot_core.ports import ExchangeRecord, StoredExchange, UnitOfWorkFactory
 
 T0 = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
 replace = msgspec.structs.replace
@@ -95,6 +95,17 @@ async def stored_conversation(
         await work.conversations.add(conversation)
         await work.commit()
     return conversation
+
+
+async def stored_exchanges(
+    uow: UnitOfWorkFactory, conversation_id: UUID, count: int
+) -> StoredExchange:
+    """``count`` exchanges recorded in the conversation and committed; the last one."""
+    async with uow() as work:
+        for n in range(count):
+            stored = await work.conversations.record_exchange(exchange(conversation_id, n))
+        await work.commit()
+    return stored
 
 
 # ---------------------------------------------------------------- unit of work
@@ -619,10 +630,7 @@ async def test_concurrent_exchanges_each_get_their_own_seqs(uow: UnitOfWorkFacto
 async def test_apply_distillation_is_a_compare_and_set(uow: UnitOfWorkFactory) -> None:
     user = await stored_user(uow)
     conversation = await stored_conversation(uow, user)
-    async with uow() as work:
-        for n in range(3):
-            stored = await work.conversations.record_exchange(exchange(conversation.id, n))
-        await work.commit()
+    stored = await stored_exchanges(uow, conversation.id, 3)
     metadata = SalesMetadata(interests=("laptop",), sale_status=SaleStatus.INTERESTED)
     usage = TokenUsage(prompt_tokens=100, completion_tokens=20)
     now = T0 + timedelta(hours=1)
@@ -704,10 +712,7 @@ async def test_messages_are_listed_oldest_first_and_windowed_by_seq(
 ) -> None:
     user = await stored_user(uow)
     conversation = await stored_conversation(uow, user)
-    async with uow() as work:
-        for n in range(3):
-            await work.conversations.record_exchange(exchange(conversation.id, n))
-        await work.commit()
+    await stored_exchanges(uow, conversation.id, 3)
     async with uow() as work:
         everything = await work.messages.list_for_conversation(conversation.id)
         window = await work.messages.list_after(conversation.id, 4)

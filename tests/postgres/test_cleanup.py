@@ -13,6 +13,7 @@ from salesbot_core.testing import FakeClock
 from salesbot_core.tokens import TokenPolicy
 from salesbot_core.usecases import CleanupTokens
 from salesbot_postgres import Database, DatabaseConfig
+from tests.contract.test_repositories import make_user
 
 pytestmark = pytest.mark.postgres
 
@@ -35,18 +36,7 @@ def _token(user: User, **fields: object) -> RefreshToken:
 
 async def _seed(database: Database) -> tuple[set[str], set[str]]:
     """Stale and kept token hashes, over two users."""
-    users = [
-        User(
-            id=uuid4(),
-            email=f"user{n}@example.com",
-            name="Buyer",
-            phone=None,
-            password_hash="x",
-            created_at=NOW,
-            updated_at=NOW,
-        )
-        for n in range(2)
-    ]
+    users = [make_user(f"user{n}@example.com") for n in range(2)]
     retention_edge = NOW - POLICY.revoked_retention
     stale, kept = [], []
     for user in users:

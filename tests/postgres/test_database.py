@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from salesbot_core.domain import Conversation, RefreshToken, SalesMetadata, SaleStatus, User
 from salesbot_core.errors import DatabaseUnavailable
 from salesbot_postgres import Database, DatabaseConfig, redacted, sqlalchemy_url
+from tests.contract.test_repositories import make_user
 
 T0 = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
 
@@ -211,15 +212,7 @@ async def test_units_of_work_return_their_connections(database: Database) -> Non
 
 
 def _new_user() -> User:
-    return User(
-        id=uuid4(),
-        email=f"{uuid4().hex}@example.com",
-        name="Ann",
-        phone=None,
-        password_hash="x",
-        created_at=T0,
-        updated_at=T0,
-    )
+    return make_user(f"{uuid4().hex}@example.com")
 
 
 async def _server_state(database: Database, pid: int) -> str:
@@ -250,23 +243,19 @@ async def test_a_read_after_commit_leaves_no_transaction_open_in_the_pool(
 async def test_reads_run_outside_a_transaction_until_the_first_write(database: Database) -> None:
     """A unit of work that only reads never opens a transaction (no BEGIN/ROLLBACK round
     trips); its first write begins one, which is rolled back unless committed."""
-
-    async def server_state(pid: int) -> str:
-        return await _server_state(database, pid)
-
     user = _new_user()
     backend_pid = select(func.pg_backend_pid())
     async with database.unit_of_work() as work:
         pid = (await work._tx.read(backend_pid)).scalar_one()
         assert await work.users.get(user.id) is None
-        assert await server_state(pid) == "idle"
+        assert await _server_state(database, pid) == "idle"
         await work.users.add(user)
-        assert await server_state(pid) == "idle in transaction"
+        assert await _server_state(database, pid) == "idle in transaction"
     for _ in range(2):  # the pooled connections are back to reading in autocommit
         async with database.unit_of_work() as work:
             pid = (await work._tx.read(backend_pid)).scalar_one()
             assert await work.users.get(user.id) is None  # never committed
-            assert await server_state(pid) == "idle"
+            assert await _server_state(database, pid) == "idle"
 
 
 @pytest.mark.postgres
