@@ -95,7 +95,7 @@ async def app_client(url: str) -> AsyncIterator[tuple[AsyncTestClient[Litestar],
         bcrypt_rounds=4,
     )
     container = build_container(settings)
-    async with AsyncTestClient(app=create_app(container, schedule_token_cleanup=False)) as client:
+    async with AsyncTestClient(app=create_app(container, run_scheduled_jobs=False)) as client:
         yield client, container
 
 

@@ -8,6 +8,7 @@ clock (moved by hand).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -82,6 +83,22 @@ def container(
 async def client(container: Container) -> AsyncIterator[Client]:
     async with AsyncTestClient(app=create_app(container)) as test_client:
         yield test_client
+
+
+Settle = Callable[[], Awaitable[None]]
+
+
+@pytest.fixture
+def settle(container: Container, client: Client) -> Settle:
+    """Wait for the app's background distillations (generously bounded; none may be cut).
+    They run on the app's own event loop, in the test client's portal thread."""
+
+    async def settle() -> None:
+        drain = container.usecases.distillations().drain
+        cut_short = await asyncio.to_thread(client.blocking_portal.call, drain, 60)
+        assert cut_short == 0
+
+    return settle
 
 
 SignUp = Callable[..., Awaitable[Customer]]

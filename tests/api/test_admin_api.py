@@ -20,7 +20,7 @@ from salesbot_core.usecases import GrantAdmin
 from salesbot_http.controllers import admin as admin_routes
 from salesbot_http.leads_csv import COLUMNS
 from tests.api.api_helpers import PASSWORD, Customer, error_body, ok_data
-from tests.api.conftest import Client, SignUp
+from tests.api.conftest import Client, Settle, SignUp
 from tests.api.test_chat_api import ISO_UTC, send, start
 
 ADMIN_ROUTES = ("/admin/analytics", "/admin/leads", "/admin/leads.csv")
@@ -297,29 +297,37 @@ async def test_analytics_days_are_validated(client: Client, admin: Customer, que
 
 async def _chat_to_status(
     client: Client,
+    settle: Settle,
     who: Customer,
     assistant: ScriptedAssistant,
     metadata: SalesMetadata | None,
     words: str,
 ) -> str:
-    """A conversation of three exchanges (one when ``metadata`` is None, never distilled)."""
+    """A conversation of three exchanges, distilled (one when ``metadata`` is None, never
+    distilled)."""
     conversation_id = await start(client, who, f"{words} one")
     if metadata is not None:
         assistant.distillations.append(metadata)
         await send(client, who, f"{words} two", conversation_id)
         await send(client, who, f"{words} three", conversation_id)
+        await settle()
     return conversation_id
 
 
 @pytest.fixture
 async def leads(
-    client: Client, sign_up: SignUp, assistant: ScriptedAssistant, clock: FakeClock
+    client: Client,
+    sign_up: SignUp,
+    assistant: ScriptedAssistant,
+    clock: FakeClock,
+    settle: Settle,
 ) -> dict[str, str]:
     """Three conversations, oldest first: negotiating, closed, exploring (never distilled)."""
     jane = await sign_up(email="jane@example.com", name="Jane Doe")
     john = await sign_up(email="john@example.com", name="John Roe")
     hot = await _chat_to_status(
         client,
+        settle,
         jane,
         assistant,
         SalesMetadata(
@@ -333,13 +341,14 @@ async def leads(
     clock.advance(timedelta(minutes=1))
     won = await _chat_to_status(
         client,
+        settle,
         john,
         assistant,
         SalesMetadata(offered_products=("Dell U2723",), sale_status=SaleStatus.CLOSED),
         "monitor",
     )
     clock.advance(timedelta(minutes=1))
-    fresh = await _chat_to_status(client, jane, assistant, None, "mouse")
+    fresh = await _chat_to_status(client, settle, jane, assistant, None, "mouse")
     return {"hot": hot, "won": won, "fresh": fresh}
 
 
@@ -425,10 +434,11 @@ async def test_the_next_link_keeps_the_filter(
     assistant: ScriptedAssistant,
     sign_up: SignUp,
     leads: dict[str, str],
+    settle: Settle,
 ) -> None:
     other = await sign_up()
     also_hot = await _chat_to_status(
-        client, other, assistant, SalesMetadata(sale_status=SaleStatus.NEGOTIATING), "desk"
+        client, settle, other, assistant, SalesMetadata(sale_status=SaleStatus.NEGOTIATING), "desk"
     )
 
     first = await client.get(
@@ -507,11 +517,13 @@ async def test_the_csv_quotes_and_defuses_what_customers_wrote(
     admin: Customer,
     assistant: ScriptedAssistant,
     sign_up: SignUp,
+    settle: Settle,
 ) -> None:
     sneaky = await sign_up(email="sneaky@example.com", name='=HYPERLINK("http://x","Doe, Jim")')
     assistant.replies.extend(["fine", "fine", '@SUM(1+1) "quoted", and\nsplit'])
     await _chat_to_status(
         client,
+        settle,
         sneaky,
         assistant,
         SalesMetadata(

@@ -3,17 +3,26 @@ conversations; another user's conversation is 404 everywhere; a failing assistan
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 
+from salesbot_core.domain import SalesMetadata
 from salesbot_core.errors import AssistantTimeout, AssistantUnavailable
+from salesbot_core.ports import (
+    DistillationRequest,
+    Distilled,
+    UnitOfWorkFactory,
+)
 from salesbot_core.testing import FakeClock, ScriptedAssistant
+from salesbot_http.container import Container
 from tests.api.api_helpers import Customer, error_body, ok_data
-from tests.api.conftest import Client, SignUp
+from tests.api.conftest import Client, Settle, SignUp
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -81,13 +90,14 @@ async def test_send_continues_a_conversation(
 
 
 async def test_every_third_exchange_distils_the_metadata(
-    client: Client, customer: Customer, assistant: ScriptedAssistant
+    client: Client, customer: Customer, assistant: ScriptedAssistant, settle: Settle
 ) -> None:
     conversation_id = await start(client, customer, "one")
     await send(client, customer, "two", conversation_id)
     assert assistant.distil_requests == []
 
     await send(client, customer, "three", conversation_id)
+    await settle()
 
     assert len(assistant.distil_requests) == 1
     assert [t.content for t in assistant.distil_requests[0].turns if t.sender == "user"] == [
@@ -460,3 +470,54 @@ async def test_history_paging_parameters_are_validated(
     path = f"/chat/conversations/{conversation_id}/history"
 
     error_body(await client.get(f"{path}?{query}", headers=customer.headers), 400, path)
+
+
+class _GatedAssistant(ScriptedAssistant):
+    """Distils only once ``go`` is set. It runs on the app's loop, in the test client's portal
+    thread: set ``go`` through the portal (``release``). (The test client serves one request at
+    a time: racing requests are in tests/e2e/test_distillation_serve.py.)"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.distilling, self.go = asyncio.Event(), asyncio.Event()
+
+    async def distil(self, request: DistillationRequest) -> Distilled:
+        self.distilling.set()
+        await self.go.wait()
+        return await super().distil(request)
+
+    async def release(self, client: Client) -> None:
+        await asyncio.to_thread(client.blocking_portal.call, self._set_go)
+
+    async def _set_go(self) -> None:
+        self.go.set()
+
+
+async def test_the_answer_arrives_before_a_slow_distillation_which_then_lands(
+    client: Client,
+    customer: Customer,
+    container: Container,
+    settle: Settle,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    gated = _GatedAssistant()
+    gated.distillations.append(SalesMetadata(interests=("laptop",)))
+    container.assistants.assistant.override(providers.Object(gated))
+    conversation_id = await start(client, customer, "one")
+    await send(client, customer, "two", conversation_id)
+
+    third = ok_data(await send(client, customer, "three", conversation_id), 201)
+
+    # The reply is here while the distillation still waits for its LLM answer.
+    assert third["botMessage"]["content"] == "Reply to: three"
+    assert gated.distilling.is_set()
+    assert not gated.go.is_set()
+    await gated.release(client)
+    await settle()
+    async with uow_factory() as uow:
+        found = await uow.conversations.get_with_messages(
+            uuid.UUID(conversation_id), uuid.UUID(customer.id), limit=0
+        )
+    assert found is not None
+    assert found[0].metadata == SalesMetadata(interests=("laptop",))
+    assert found[0].messages_since_context_update == 0

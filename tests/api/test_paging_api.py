@@ -7,8 +7,8 @@ import uuid
 from datetime import timedelta
 
 from salesbot_core.domain import TokenUsage
-from salesbot_core.ports import ExchangeRecord, UnitOfWorkFactory
-from salesbot_core.testing import FakeClock
+from salesbot_core.ports import UnitOfWorkFactory
+from salesbot_core.testing import Exchange, FakeClock, append_exchange
 from tests.api.api_helpers import Customer, ok_data
 from tests.api.conftest import Client, SignUp
 from tests.api.test_chat_api import send, start
@@ -28,18 +28,17 @@ async def _append_exchanges(
     async with uow_factory() as uow:
         for n in range(exchanges):
             seq = first_seq + 2 * n
-            await uow.conversations.record_exchange(
-                ExchangeRecord(
+            await append_exchange(
+                uow,
+                Exchange(
                     conversation_id=uuid.UUID(conversation_id),
                     user_message_id=uuid.uuid4(),
                     bot_message_id=uuid.uuid4(),
                     user_content=f"message {seq:04d}",
                     bot_content=f"message {seq + 1:04d}",
                     usage=TokenUsage(),
-                    user_created_at=at.now(),
-                    bot_created_at=at.now(),
-                    context_chars=0,
-                )
+                    created_at=at.now(),
+                ),
             )
         await uow.commit()
 

@@ -144,7 +144,7 @@ async def _call(
 @pytest.fixture
 def bare_app(container: Container) -> Litestar:
     """The app without its lifespan: these requests are refused before any adapter is used."""
-    return create_app(container, schedule_token_cleanup=False)
+    return create_app(container, run_scheduled_jobs=False)
 
 
 async def test_an_announced_oversized_body_is_refused_before_it_is_read(
@@ -386,7 +386,7 @@ async def test_the_server_cleans_up_stale_refresh_tokens_on_its_schedule(
 
 
 async def test_the_app_works_again_after_its_lifespan_is_restarted(container: Container) -> None:
-    app = create_app(container, schedule_token_cleanup=False)
+    app = create_app(container, run_scheduled_jobs=False)
     body = {"email": "jane@example.com", "password": "correct horse battery", "name": "Jane Doe"}
     async with AsyncTestClient(app=app) as first:
         assert (await first.post("/users/register", json=body)).status_code == 201

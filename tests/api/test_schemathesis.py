@@ -51,7 +51,7 @@ SETTINGS = Settings(
     login_max_failures_per_client=0,
 )
 CONTAINER = build_container(SETTINGS)
-APP = create_app(CONTAINER, schedule_token_cleanup=False)
+APP = create_app(CONTAINER, run_scheduled_jobs=False)
 
 CONVERSATION_ID = uuid.uuid4()
 CURSOR = encode_cursor(ConversationCursor(updated_at=datetime.now(UTC), id=uuid.uuid4()))

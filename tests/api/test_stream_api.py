@@ -21,7 +21,7 @@ from salesbot_core.testing import FailMidStream, ScriptedAssistant
 from salesbot_http.app import create_app
 from salesbot_http.container import Container
 from tests.api.api_helpers import Customer, error_body, ok_data
-from tests.api.conftest import Client
+from tests.api.conftest import Client, Settle
 from tests.api.sse import Event, events_of, reply_text
 from tests.api.test_chat_api import send, start
 
@@ -105,7 +105,11 @@ async def test_the_final_event_is_what_chat_send_answers(
 
 
 async def test_a_streamed_exchange_counts_like_a_sent_one(
-    client: Client, customer: Customer, assistant: ScriptedAssistant, uow_factory: UnitOfWorkFactory
+    client: Client,
+    customer: Customer,
+    assistant: ScriptedAssistant,
+    uow_factory: UnitOfWorkFactory,
+    settle: Settle,
 ) -> None:
     first = _streamed(await stream(client, customer, "one"))[-1].data
     conversation_id = first["conversation"]["id"]
@@ -113,6 +117,7 @@ async def test_a_streamed_exchange_counts_like_a_sent_one(
     _streamed(await stream(client, customer, "two", conversation_id))
 
     _streamed(await stream(client, customer, "three", conversation_id))
+    await settle()
 
     # The third exchange distilled the metadata and reset the counter, as /chat/send does.
     assert len(assistant.distil_requests) == 1
@@ -294,7 +299,7 @@ async def test_a_client_gone_while_a_piece_is_being_sent_closes_the_exchange(
     }
 
     async with asyncio.timeout(10):
-        await create_app(container, schedule_token_cleanup=False)(scope, receive, send)
+        await create_app(container, run_scheduled_jobs=False)(scope, receive, send)
 
     assert b"event: done" not in b"".join(sent)
     assert assistant.closed_early

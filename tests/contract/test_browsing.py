@@ -6,7 +6,9 @@ from datetime import date, timedelta
 from uuid import UUID, uuid4
 
 from salesbot_core.domain import ConversationCursor, SalesMetadata, SaleStatus, User
+from salesbot_core.exchange import plan_distillation
 from salesbot_core.ports import UnitOfWorkFactory
+from salesbot_core.testing import append_exchange
 from tests.contract.conftest import Backend
 from tests.contract.test_repositories import (
     T0,
@@ -47,11 +49,11 @@ async def test_search_matches_whole_words_of_the_title_or_one_message(
     talked = await stored_conversation(uow, user, title="Hello")
     split = await stored_conversation(uow, user, title="Other")
     async with uow() as work:
-        await work.conversations.record_exchange(
-            replace(exchange(talked.id), user_content="I want an RTX graphics card")
+        await append_exchange(
+            work, replace(exchange(talked.id), user_content="I want an RTX graphics card")
         )
-        await work.conversations.record_exchange(
-            replace(exchange(split.id), user_content="graphics", bot_content="card")
+        await append_exchange(
+            work, replace(exchange(split.id), user_content="graphics", bot_content="card")
         )
         await work.commit()
 
@@ -72,7 +74,7 @@ async def test_message_pages_walk_back_by_seq(uow: UnitOfWorkFactory) -> None:
     conversation = await stored_conversation(uow, user)
     async with uow() as work:
         for n in range(5):
-            await work.conversations.record_exchange(exchange(conversation.id, n))
+            await append_exchange(work, exchange(conversation.id, n))
         await work.commit()
         latest = await work.messages.page_before(conversation.id, limit=4)
         older = await work.messages.page_before(conversation.id, limit=4, before_seq=7)
@@ -149,16 +151,16 @@ async def _distilled(
     at = T0 + timedelta(days=created)
     conversation = await stored_conversation(backend.uow, user, created_at=at, updated_at=at)
     async with backend.uow() as work:
-        await work.conversations.record_exchange(exchange(conversation.id, created, at))
+        written = await append_exchange(work, exchange(conversation.id, created, at))
         if metadata is not None:
             await work.conversations.apply_distillation(
-                conversation.id,
-                expected_through=0,
-                new_through=2,
-                metadata=metadata,
-                covered_messages=2,
-                usage=replace(exchange(conversation.id).usage, prompt_tokens=100),
-                now=at,
+                plan_distillation(
+                    written.conversation,
+                    metadata=metadata,
+                    through=2,
+                    usage=replace(exchange(conversation.id).usage, prompt_tokens=100),
+                    now=at,
+                )
             )
         await work.commit()
     return conversation.id

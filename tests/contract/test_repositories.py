@@ -24,7 +24,9 @@ from salesbot_core.domain import (
     User,
 )
 from salesbot_core.errors import ConversationNotFound, EmailAlreadyRegistered
-from salesbot_core.ports import ExchangeRecord, StoredExchange, UnitOfWorkFactory
+from salesbot_core.exchange import DistillationWrite, ExchangeWrite, plan_distillation
+from salesbot_core.ports import UnitOfWorkFactory
+from salesbot_core.testing import Exchange, append_exchange
 
 T0 = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
 replace = msgspec.structs.replace
@@ -66,16 +68,15 @@ def make_conversation(user: User, **changes: object) -> Conversation:
 
 def exchange(
     conversation_id: UUID, n: int = 1, at: datetime = T0, usage: TokenUsage | None = None
-) -> ExchangeRecord:
-    return ExchangeRecord(
+) -> Exchange:
+    return Exchange(
         conversation_id=conversation_id,
         user_message_id=uuid4(),
         bot_message_id=uuid4(),
         user_content=f"question {n}",
         bot_content=f"answer {n}",
         usage=usage or TokenUsage(prompt_tokens=10, completion_tokens=5),
-        user_created_at=at,
-        bot_created_at=at + timedelta(seconds=1),
+        created_at=at + timedelta(seconds=1),
     )
 
 
@@ -99,11 +100,11 @@ async def stored_conversation(
 
 async def stored_exchanges(
     uow: UnitOfWorkFactory, conversation_id: UUID, count: int
-) -> StoredExchange:
+) -> ExchangeWrite:
     """``count`` exchanges recorded in the conversation and committed; the last one."""
     async with uow() as work:
         for n in range(count):
-            stored = await work.conversations.record_exchange(exchange(conversation_id, n))
+            stored = await append_exchange(work, exchange(conversation_id, n))
         await work.commit()
     return stored
 
@@ -470,7 +471,9 @@ async def test_rename_changes_the_title_for_the_owner_only(uow: UnitOfWorkFactor
         assert await work.conversations.rename(conversation.id, bob.id, "Mine now", later) is None
         renamed = await work.conversations.rename(conversation.id, ann.id, "Gaming laptop", later)
         await work.commit()
-    assert renamed == replace(conversation, title="Gaming laptop", updated_at=later)
+    assert renamed == replace(
+        conversation, title="Gaming laptop", updated_at=later, version=conversation.version + 1
+    )
     async with uow() as work:
         assert await work.conversations.get_for_user(conversation.id, ann.id) == renamed
 
@@ -480,8 +483,8 @@ async def test_delete_takes_the_messages_along_and_spares_others(uow: UnitOfWork
     doomed = await stored_conversation(uow, ann)
     kept = await stored_conversation(uow, ann)
     async with uow() as work:
-        await work.conversations.record_exchange(exchange(doomed.id))
-        kept_exchange = await work.conversations.record_exchange(exchange(kept.id))
+        await append_exchange(work, exchange(doomed.id))
+        kept_exchange = await append_exchange(work, exchange(kept.id))
         await work.commit()
     async with uow() as work:
         assert await work.conversations.delete(doomed.id, bob.id) is False
@@ -513,15 +516,15 @@ async def test_record_exchange_appends_two_messages_and_steps_the_counter(
         context_chars=25,
     )
     async with uow() as work:
-        stored_first = await work.conversations.record_exchange(first)
-        stored_second = await work.conversations.record_exchange(second)
+        stored_first = await append_exchange(work, first)
+        stored_second = await append_exchange(work, second)
         await work.commit()
 
     assert stored_first.user_message.seq == 1
     assert stored_first.user_message.sender == Sender.USER
     assert stored_first.user_message.content == "question 1"
     assert stored_first.user_message.id == first.user_message_id
-    assert stored_first.user_message.created_at == first.user_created_at
+    assert stored_first.user_message.created_at == first.created_at
     assert (
         stored_first.user_message.prompt_tokens,
         stored_first.user_message.completion_tokens,
@@ -550,7 +553,8 @@ async def test_record_exchange_appends_two_messages_and_steps_the_counter(
         history_chars=36,
         context_chars=25,
         full_history_chars=10 + (18 + 10),
-        updated_at=second.bot_created_at,
+        updated_at=second.created_at,
+        version=2,
     )
     async with uow() as work:
         assert await work.conversations.get_for_user(conversation.id, user.id) == (
@@ -570,13 +574,13 @@ async def test_an_exchange_is_stored_only_when_committed(uow: UnitOfWorkFactory)
     user = await stored_user(uow)
     conversation = await stored_conversation(uow, user)
     async with uow() as work:
-        await work.conversations.record_exchange(exchange(conversation.id, 1))
+        await append_exchange(work, exchange(conversation.id, 1))
     async with uow() as work:
-        await work.conversations.record_exchange(exchange(conversation.id, 2))
+        await append_exchange(work, exchange(conversation.id, 2))
         await work.rollback()
-        kept = await work.conversations.record_exchange(exchange(conversation.id, 3))
+        kept = await append_exchange(work, exchange(conversation.id, 3))
         await work.commit()
-        await work.conversations.record_exchange(exchange(conversation.id, 4))
+        await append_exchange(work, exchange(conversation.id, 4))
     async with uow() as work:
         stored = await work.conversations.get_for_user(conversation.id, user.id)
         messages = await work.messages.list_for_conversation(conversation.id)
@@ -590,7 +594,7 @@ async def test_record_exchange_never_moves_updated_at_back(uow: UnitOfWorkFactor
     user = await stored_user(uow)
     conversation = await stored_conversation(uow, user, updated_at=T0 + timedelta(days=1))
     async with uow() as work:
-        stored = await work.conversations.record_exchange(exchange(conversation.id, at=T0))
+        stored = await append_exchange(work, exchange(conversation.id, at=T0))
         await work.commit()
     assert stored.conversation.updated_at == T0 + timedelta(days=1)
 
@@ -601,7 +605,7 @@ async def test_record_exchange_on_a_missing_conversation_stores_nothing(
     missing = uuid4()
     async with uow() as work:
         with pytest.raises(ConversationNotFound):
-            await work.conversations.record_exchange(exchange(missing))
+            await append_exchange(work, exchange(missing))
     async with uow() as work:
         assert await work.messages.list_for_conversation(missing) == []
 
@@ -612,7 +616,7 @@ async def test_concurrent_exchanges_each_get_their_own_seqs(uow: UnitOfWorkFacto
 
     async def send(n: int) -> None:
         async with uow() as work:
-            await work.conversations.record_exchange(exchange(conversation.id, n))
+            await append_exchange(work, exchange(conversation.id, n))
             await work.commit()
 
     await asyncio.gather(*(send(n) for n in range(10)))
@@ -627,81 +631,114 @@ async def test_concurrent_exchanges_each_get_their_own_seqs(uow: UnitOfWorkFacto
         assert answer.content == question.content.replace("question", "answer")
 
 
-async def test_apply_distillation_is_a_compare_and_set(uow: UnitOfWorkFactory) -> None:
+def distillation(before: Conversation, through: int, **changes: object) -> DistillationWrite:
+    return plan_distillation(
+        before,
+        metadata=SalesMetadata(interests=("laptop",), sale_status=SaleStatus.INTERESTED),
+        through=through,
+        usage=TokenUsage(prompt_tokens=100, completion_tokens=20),
+        now=T0 + timedelta(hours=1),
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+async def test_apply_distillation_is_a_compare_and_set_on_the_version(
+    uow: UnitOfWorkFactory,
+) -> None:
     user = await stored_user(uow)
     conversation = await stored_conversation(uow, user)
     stored = await stored_exchanges(uow, conversation.id, 3)
-    metadata = SalesMetadata(interests=("laptop",), sale_status=SaleStatus.INTERESTED)
-    usage = TokenUsage(prompt_tokens=100, completion_tokens=20)
-    now = T0 + timedelta(hours=1)
+    write = distillation(stored.conversation, through=6)
+    gone = distillation(replace(stored.conversation, id=uuid4()), through=6)
     async with uow() as work:
-        applied = await work.conversations.apply_distillation(
-            conversation.id,
-            expected_through=0,
-            new_through=6,
-            metadata=metadata,
-            covered_messages=6,
-            usage=usage,
-            now=now,
-        )
-        again = await work.conversations.apply_distillation(
-            conversation.id,
-            expected_through=0,
-            new_through=6,
-            metadata=SalesMetadata(interests=("never stored",)),
-            covered_messages=6,
-            usage=usage,
-            now=now,
-        )
-        missing = await work.conversations.apply_distillation(
-            uuid4(),
-            expected_through=0,
-            new_through=6,
-            metadata=metadata,
-            covered_messages=6,
-            usage=usage,
-            now=now,
-        )
+        applied = await work.conversations.apply_distillation(write)
+        again = await work.conversations.apply_distillation(write)
+        missing = await work.conversations.apply_distillation(gone)
         await work.commit()
     assert (applied, again, missing) == (True, False, False)
     async with uow() as work:
         after = await work.conversations.get_for_user(conversation.id, user.id)
-    assert after == replace(
-        stored.conversation,
-        metadata=metadata,
-        distilled_through=6,
-        messages_since_context_update=0,
-        prompt_tokens=stored.conversation.prompt_tokens + 100,
-        completion_tokens=stored.conversation.completion_tokens + 20,
-        updated_at=now,
-    )
+    assert after == write.conversation
+    assert (after.distilled_through, after.messages_since_context_update) == (6, 0)
 
 
-async def test_apply_distillation_never_lowers_the_counter_below_zero_or_time_back(
+async def test_an_exchange_planned_from_a_stale_conversation_writes_nothing(
     uow: UnitOfWorkFactory,
 ) -> None:
     user = await stored_user(uow)
-    conversation = await stored_conversation(uow, user, updated_at=T0 + timedelta(days=1))
+    conversation = await stored_conversation(uow, user)
+    first = await stored_exchanges(uow, conversation.id, 1)
     async with uow() as work:
-        await work.conversations.record_exchange(exchange(conversation.id))
+        # Planned from the conversation as it was before its first exchange: refused.
+        await append_exchange(work, exchange(conversation.id, 2))
+        stale = replace(first, expected_version=conversation.version)
+        assert await work.conversations.record_exchange(stale) is False
         await work.commit()
     async with uow() as work:
+        found = await work.conversations.get_with_messages(conversation.id, user.id, limit=10)
+    assert found is not None
+    stored, messages = found
+    assert (stored.message_count, stored.version) == (4, 2)
+    assert [m.content for m in messages] == ["question 0", "answer 0", "question 2", "answer 2"]
+
+
+async def test_an_exchange_on_a_new_conversation_inserts_it_once(uow: UnitOfWorkFactory) -> None:
+    from salesbot_core.exchange import plan_exchange
+
+    user = await stored_user(uow)
+    fresh = make_conversation(user)
+    write = plan_exchange(
+        fresh,
+        is_new=True,
+        user_message_id=uuid4(),
+        bot_message_id=uuid4(),
+        user_content="hello",
+        bot_content="hi",
+        usage=TokenUsage(prompt_tokens=3, completion_tokens=1),
+        context_chars=5,
+        created_at=T0,
+    )
+    async with uow() as work:
+        assert await work.conversations.record_exchange(write) is True
+        assert await work.conversations.record_exchange(write) is False  # the id is taken
+        await work.commit()
+    async with uow() as work:
+        found = await work.conversations.get_with_messages(fresh.id, user.id, limit=10)
+        locked = await work.conversations.for_update(fresh.id)
+        nothing = await work.conversations.for_update(uuid4())
+    assert found is not None
+    assert found[0] == write.conversation == locked
+    assert nothing is None
+    assert list(found[1]) == [write.user_message, write.bot_message]
+
+
+async def test_the_window_and_the_conversations_due(uow: UnitOfWorkFactory) -> None:
+    user = await stored_user(uow)
+    due = await stored_conversation(uow, user, updated_at=T0 - timedelta(days=2))
+    also_due = await stored_conversation(uow, user, updated_at=T0 - timedelta(days=1))
+    not_due = await stored_conversation(uow, user)
+    last = await stored_exchanges(uow, due.id, 4)
+    await stored_exchanges(uow, also_due.id, 3)
+    await stored_exchanges(uow, not_due.id, 2)
+    async with uow() as work:
         assert await work.conversations.apply_distillation(
-            conversation.id,
-            expected_through=0,
-            new_through=2,
-            metadata=SalesMetadata(),
-            covered_messages=6,
-            usage=TokenUsage(),
-            now=T0,
+            distillation(last.conversation, through=2)
         )
         await work.commit()
     async with uow() as work:
-        after = await work.conversations.get_for_user(conversation.id, user.id)
-    assert after is not None
-    assert after.messages_since_context_update == 0
-    assert after.updated_at == T0 + timedelta(days=1)
-    assert after.metadata == SalesMetadata()
+        listed = await work.conversations.due_for_distillation(at_least=6, limit=10)
+        first_only = await work.conversations.due_for_distillation(at_least=6, limit=1)
+        window = await work.conversations.window(due.id, limit=4)
+        whole = await work.conversations.window(due.id, limit=100)
+        missing = await work.conversations.window(uuid4(), limit=4)
+    assert set(listed) == {due.id, also_due.id}
+    assert len(first_only) == 1
+    assert window is not None
+    assert whole is not None
+    assert window[0].distilled_through == 2
+    assert [m.seq for m in window[1]] == [5, 6, 7, 8]
+    assert [m.seq for m in whole[1]] == [3, 4, 5, 6, 7, 8]
+    assert missing is None
 
 
 # ---------------------------------------------------------------- messages

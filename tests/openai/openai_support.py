@@ -70,7 +70,13 @@ class Chat:
             user_id=CUSTOMER, content=content, conversation_id=self.conversation_id
         )
         self.conversation_id = result.conversation.id
+        await self.settled()
         return result
+
+    async def settled(self) -> None:
+        """Wait for the distillation the last exchange may have started in the background."""
+        assert self.conversation_id is not None
+        await self.send_message.distillations.settled(self.conversation_id)
 
     async def stream(self, content: str, deltas: list[str] | None = None) -> ExchangeResult:
         """Send through ``SendMessage.stream``, appending each delta's text to ``deltas`` as it
@@ -87,6 +93,7 @@ class Chat:
                 result = event
         assert result is not None, "the stream ended without a result"
         self.conversation_id = result.conversation.id
+        await self.settled()
         return result
 
     @property

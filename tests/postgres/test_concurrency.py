@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
-from datetime import datetime
 from itertools import pairwise
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
-from salesbot_core.domain import Conversation, SalesMetadata, Sender, TokenUsage
+from salesbot_core.domain import Conversation, Sender
+from salesbot_core.exchange import DistillationWrite
 from salesbot_core.ports import (
     DistillationRequest,
     Distilled,
@@ -83,28 +83,11 @@ class _LoggedConversations:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def apply_distillation(
-        self,
-        conversation_id: UUID,
-        *,
-        expected_through: int,
-        new_through: int,
-        metadata: SalesMetadata,
-        covered_messages: int,
-        usage: TokenUsage,
-        now: datetime,
-    ) -> bool:
-        applied: bool = await self._inner.apply_distillation(
-            conversation_id,
-            expected_through=expected_through,
-            new_through=new_through,
-            metadata=metadata,
-            covered_messages=covered_messages,
-            usage=usage,
-            now=now,
-        )
+    async def apply_distillation(self, write: DistillationWrite) -> bool:
+        applied: bool = await self._inner.apply_distillation(write)
+        through = write.conversation.distilled_through
         (self._log.applied if applied else self._log.refused).append(
-            (expected_through, new_through)
+            (through - write.covered_messages, through)
         )
         return applied
 
@@ -138,6 +121,7 @@ async def test_twenty_concurrent_sends_to_one_conversation_lose_nothing(
     results = await asyncio.gather(
         *(send(user_id=user.id, content=c, conversation_id=conversation.id) for c in contents)
     )
+    assert await send.distillations.drain(30) == 0
 
     async with store() as work:
         final = await work.conversations.get_for_user(conversation.id, user.id)

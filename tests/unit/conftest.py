@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from uuid import UUID
 
 import pytest
 
+from salesbot_core.domain import Conversation
 from salesbot_core.testing import (
     FakeClock,
     FakeTokenIssuer,
@@ -70,6 +72,10 @@ class Core:
         self.history = GetHistory(uow)
         self.rename = RenameConversation(uow, self.clock)
         self.delete = DeleteConversation(uow)
+
+    async def settle(self, conversation_id: UUID) -> Conversation | None:
+        """Wait for the conversation's background distillation, if one runs."""
+        return await self.send.distillations.settled(conversation_id)
 
 
 @pytest.fixture

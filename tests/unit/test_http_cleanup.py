@@ -1,4 +1,4 @@
-"""The scheduled refresh-token cleanup: runs on its interval and survives failures."""
+"""The server's scheduled jobs: each runs on its interval and survives failures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from salesbot_http.cleanup import clean_tokens_periodically
+from salesbot_http.cleanup import run_periodically
 
 
 async def test_cleanup_runs_every_interval_and_survives_failures(
@@ -27,12 +27,14 @@ async def test_cleanup_runs_every_interval_and_survives_failures(
         return 2
 
     with caplog.at_level(logging.INFO, logger="salesbot_http.cleanup"):
-        task = asyncio.create_task(clean_tokens_periodically(cleanup, timedelta(milliseconds=10)))
+        task = asyncio.create_task(
+            run_periodically(cleanup, timedelta(milliseconds=10), done="cleanup deleted %d tokens")
+        )
         await asyncio.wait_for(ran_three_times.wait(), timeout=5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     assert runs >= 3
-    assert any("cleanup failed" in r.message and r.exc_info for r in caplog.records)
+    assert any("job failed" in r.message and r.exc_info for r in caplog.records)
     assert any("deleted 2" in r.getMessage() for r in caplog.records)

@@ -21,8 +21,13 @@ from salesbot_core.errors import (
 )
 from salesbot_core.ports import DistillationRequest, Distilled, Generated, ReplyRequest
 from salesbot_core.testing import ScriptedAssistant
-from salesbot_core.usecases import ExchangeResult, SendMessage
-from salesbot_core.usecases.chat import ConversationPolicy
+from salesbot_core.usecases import (
+    DistillationPolicy,
+    Distillations,
+    DistilMetadata,
+    ExchangeResult,
+    SendMessage,
+)
 from tests.unit.conftest import Core
 
 USER = UUID(int=1000)
@@ -35,6 +40,7 @@ async def _converse(core: Core, *messages: str) -> UUID:
         result = await core.send(user_id=USER, content=text, conversation_id=conversation_id)
         conversation_id = result.conversation.id
     assert conversation_id is not None
+    await core.settle(conversation_id)
     return conversation_id
 
 
@@ -168,9 +174,12 @@ async def test_invalid_metadata_twice_keeps_the_old_metadata_and_retries_next_ti
     # The next exchange tries again, over the whole undistilled window.
     core.assistant.distillations.append(SalesMetadata(interests=("pen",)))
     result = await core.send(user_id=USER, content="m7", conversation_id=conversation_id)
+    assert result.distillation_due
+    distilled = await core.settle(conversation_id)
     assert len(core.assistant.distil_requests[-1].turns) == 8
-    assert result.conversation.messages_since_context_update == 0
-    assert result.conversation.metadata == SalesMetadata(interests=("tablet", "pen"))
+    assert distilled is not None
+    assert distilled.messages_since_context_update == 0
+    assert distilled.metadata == SalesMetadata(interests=("tablet", "pen"))
 
 
 async def test_one_invalid_answer_then_a_valid_one_is_used(core: Core) -> None:
@@ -186,8 +195,10 @@ async def test_a_failed_distillation_still_returns_the_exchange(core: Core) -> N
     conversation_id = await _converse(core, "a", "b")
     result = await core.send(user_id=USER, content="c", conversation_id=conversation_id)
     assert result.bot_message.content == "Reply to: c"
-    assert result.conversation.metadata is None
-    assert result.conversation.messages_since_context_update == 6
+    assert await core.settle(conversation_id) is None
+    conversation = (await core.history(USER, conversation_id)).conversation
+    assert conversation.metadata is None
+    assert conversation.messages_since_context_update == 6
 
 
 async def test_another_users_conversation_is_not_found_and_untouched(core: Core) -> None:
@@ -244,6 +255,7 @@ async def test_concurrent_sends_to_one_conversation_lose_nothing(core: Core) -> 
             for n in range(20)
         )
     )
+    await core.settle(conversation_id)
     history = await core.history(USER, conversation_id)
     assert [m.seq for m in history.messages] == list(range(1, 43))
     assert {m.content for m in history.messages if m.sender is Sender.USER} == {"start"} | {
@@ -286,6 +298,8 @@ async def test_any_run_of_distillation_outcomes_keeps_the_prompt_bounded(
             conversation.message_count - conversation.distilled_through
         )
         assert len(core.assistant.reply_requests[-1].recent_turns) <= 12
+    assert conversation_id is not None
+    await core.settle(conversation_id)
 
 
 async def test_a_store_failure_while_distilling_does_not_fail_the_stored_exchange(
@@ -304,6 +318,9 @@ async def test_a_store_failure_while_distilling_does_not_fail_the_stored_exchang
 
     send = SendMessage(failing_after_the_exchange, core.assistant, core.clock, core.ids)  # type: ignore[arg-type]
     result = await send(user_id=USER, content="c", conversation_id=conversation_id)
+    assert result.distillation_due
+    assert await send.distillations.settled(conversation_id) is None
+    assert calls == 3
     assert result.bot_message.content == "Reply to: c"
     assert result.conversation.messages_since_context_update == 6
     history = await core.history(USER, conversation_id)
@@ -325,7 +342,8 @@ async def test_a_distillation_after_an_undisturbed_exchange_reads_nothing_again(
         return original()
 
     send = SendMessage(counting, core.assistant, core.clock, core.ids)  # type: ignore[arg-type]
-    result = await send(user_id=USER, content="under 1500", conversation_id=conversation_id)
+    await send(user_id=USER, content="under 1500", conversation_id=conversation_id)
+    distilled = await send.distillations.settled(conversation_id)
 
     assert opened == 3  # read the context, store the exchange, apply the distillation
     turns = core.assistant.distil_requests[-1].turns
@@ -333,7 +351,8 @@ async def test_a_distillation_after_an_undisturbed_exchange_reads_nothing_again(
     assert [(t.sender, t.content) for t in turns] == [
         (m.sender, m.content) for m in history.messages
     ]
-    assert result.conversation.distilled_through == 6
+    assert distilled is not None
+    assert distilled.distilled_through == 6
 
 
 async def test_a_distillation_reads_its_window_when_another_exchange_landed_meanwhile() -> None:
@@ -360,34 +379,42 @@ async def test_a_distillation_reads_its_window_when_another_exchange_landed_mean
     assert core.assistant.distil_requests == []
     assistant.go.set()
     result = await a
+    assert result.distillation_due
+    # A was planned again from the conversation B left, so its seq numbers follow B's.
+    assert (result.user_message.seq, result.bot_message.seq) == (5, 6)
+    distilled = await core.settle(conversation_id)
 
     turns = core.assistant.distil_requests[-1].turns
     assert [t.content for t in turns if t.sender is Sender.USER] == ["first", "B", "A"]
     assert len(turns) == 6
-    assert result.conversation.messages_since_context_update == 0
-    assert result.conversation.distilled_through == 6
+    assert distilled is not None
+    assert distilled.messages_since_context_update == 0
+    assert distilled.distilled_through == 6
 
 
 async def _three_exchanges(send: SendMessage) -> ExchangeResult:
-    """A new conversation's first three exchanges (the third reaches the threshold); the last."""
+    """A new conversation's first three exchanges (the third reaches the threshold) and its
+    distillation; the last exchange."""
     conversation_id: UUID | None = None
     for text in ("a", "b", "c"):
         result = await send(user_id=USER, content=text, conversation_id=conversation_id)
         conversation_id = result.conversation.id
+    await send.distillations.settled(result.conversation.id)
     return result
 
 
+def _send_with(core: Core, assistant: ScriptedAssistant, policy: DistillationPolicy) -> SendMessage:
+    uow = core.store.uow_factory
+    distil = DistilMetadata(uow, assistant, core.clock, policy)
+    return SendMessage(uow, assistant, core.clock, core.ids, Distillations(distil))
+
+
 async def test_a_window_of_no_messages_distils_nothing(core: Core) -> None:
-    send = SendMessage(
-        core.store.uow_factory,
-        core.assistant,
-        core.clock,
-        core.ids,
-        ConversationPolicy(max_distil_messages=0),
-    )
+    send = _send_with(core, core.assistant, DistillationPolicy(max_messages=0))
     result = await _three_exchanges(send)
     assert core.assistant.distil_requests == []
-    assert result.conversation.messages_since_context_update == 6
+    conversation = (await core.history(USER, result.conversation.id)).conversation
+    assert conversation.messages_since_context_update == 6
 
 
 async def test_a_slow_distillation_is_cut_at_its_budget(core: Core) -> None:
@@ -396,16 +423,11 @@ async def test_a_slow_distillation_is_cut_at_its_budget(core: Core) -> None:
             await asyncio.sleep(5)
             return await super().distil(request)
 
-    send = SendMessage(
-        core.store.uow_factory,
-        SlowDistiller(),
-        core.clock,
-        core.ids,
-        ConversationPolicy(distil_budget_s=0.05),
-    )
+    send = _send_with(core, SlowDistiller(), DistillationPolicy(budget_s=0.05))
     result = await _three_exchanges(send)
-    assert result.conversation.metadata is None
-    assert result.conversation.messages_since_context_update == 6
+    conversation = (await core.history(USER, result.conversation.id)).conversation
+    assert conversation.metadata is None
+    assert conversation.messages_since_context_update == 6
 
 
 async def test_reads_stay_bounded_when_distillation_keeps_failing(core: Core) -> None:
@@ -414,8 +436,10 @@ async def test_reads_stay_bounded_when_distillation_keeps_failing(core: Core) ->
     assert len(core.assistant.reply_requests[-1].recent_turns) == 12
     assert all(len(r.turns) <= 24 for r in core.assistant.distil_requests)
     core.assistant.distillations.clear()
-    result = await core.send(user_id=USER, content="finally", conversation_id=conversation_id)
+    await core.send(user_id=USER, content="finally", conversation_id=conversation_id)
+    distilled = await core.settle(conversation_id)
     # The distillation saw the latest 24 messages and covers all 46 since the last one.
     assert len(core.assistant.distil_requests[-1].turns) == 24
-    assert result.conversation.messages_since_context_update == 0
-    assert result.conversation.distilled_through == 46
+    assert distilled is not None
+    assert distilled.messages_since_context_update == 0
+    assert distilled.distilled_through == 46

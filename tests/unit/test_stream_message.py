@@ -47,8 +47,12 @@ async def test_streamed_exchanges_follow_the_same_threshold(core: Core) -> None:
         assert isinstance(result, ExchangeResult)
         conversation_id = result.conversation.id
     assert isinstance(result, ExchangeResult)
+    assert result.distillation_due
+    assert result.conversation.messages_since_context_update == 6
+    distilled = await core.settle(result.conversation.id)
     assert len(core.assistant.distil_requests) == 1
-    assert result.conversation.messages_since_context_update == 0
+    assert distilled is not None
+    assert distilled.messages_since_context_update == 0
 
 
 async def test_a_failure_mid_stream_stores_nothing(core: Core) -> None:

@@ -13,7 +13,6 @@ from salesbot_core.threshold import (
     ExchangeCompleted,
     MetadataDistilled,
     advance,
-    state_before_last_exchange,
 )
 
 
@@ -75,10 +74,3 @@ def test_any_run_distils_exactly_once_every_three_exchanges_when_distillation_wo
         assert 0 <= state.counter <= DISTIL_AT + 2 * failures_in_a_row
     if all(outcomes):
         assert distilled_on == list(range(3, len(outcomes) + 1, 3))
-
-
-@given(st.integers(min_value=1, max_value=500), st.integers(min_value=0, max_value=12))
-def test_state_before_last_exchange_inverts_one_exchange(exchanges: int, counter: int) -> None:
-    before = ContextState(counter=counter, exchanges=exchanges - 1)
-    after = advance(before, ExchangeCompleted()).state
-    assert state_before_last_exchange(after.counter, after.exchanges * 2) == before

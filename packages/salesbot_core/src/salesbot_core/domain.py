@@ -108,6 +108,8 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
     history_chars: int = 0
     context_chars: int = 0
     full_history_chars: int = 0
+    # Bumped by every write (an exchange, a distillation, a rename): the stores' compare-and-set.
+    version: int = 0
     created_at: datetime
     updated_at: datetime
 

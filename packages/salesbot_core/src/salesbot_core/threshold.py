@@ -61,12 +61,10 @@ def advance(state: ContextState, event: Event) -> Transition:
             actions: set[Action] = set()
             if state.exchanges == 0:
                 actions.add(Action.WRITE_TITLE)
-            if counter >= DISTIL_AT:
+            after = ContextState(counter=counter, exchanges=state.exchanges + 1)
+            if is_due(after):
                 actions.add(Action.DISTIL_METADATA)
-            return Transition(
-                state=ContextState(counter=counter, exchanges=state.exchanges + 1),
-                actions=frozenset(actions),
-            )
+            return Transition(state=after, actions=frozenset(actions))
         case MetadataDistilled(covered_messages=covered):
             if covered < 0:
                 raise ValueError("covered_messages cannot be negative")
@@ -79,9 +77,7 @@ def advance(state: ContextState, event: Event) -> Transition:
             return Transition(state=state)
 
 
-def state_before_last_exchange(counter_after: int, message_count_after: int) -> ContextState:
-    """The state a stored exchange started from, recovered from what the store returned."""
-    return ContextState(
-        counter=max(0, counter_after - MESSAGES_PER_EXCHANGE),
-        exchanges=max(0, message_count_after // MESSAGES_PER_EXCHANGE - 1),
-    )
+def is_due(state: ContextState) -> bool:
+    """Whether the metadata is due to be distilled: the counter reached the threshold (and stays
+    there until a distillation lands, so a failed or interrupted one is retried)."""
+    return state.counter >= DISTIL_AT

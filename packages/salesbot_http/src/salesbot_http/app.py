@@ -15,7 +15,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
 
-from salesbot_http.cleanup import clean_tokens_periodically
+from salesbot_http.cleanup import run_periodically
 from salesbot_http.container import Container, build_container
 from salesbot_http.controllers import (
     AdminController,
@@ -98,32 +98,61 @@ def _cors(settings: Settings) -> CORSConfig | None:
     )
 
 
+def _scheduled_jobs(container: Container) -> list[asyncio.Task[None]]:
+    """The server's housekeeping: the refresh-token cleanup and the distillation sweep."""
+    settings: Settings = container.settings()
+
+    async def cleanup() -> int:
+        deleted: int = await container.usecases.cleanup_tokens()()
+        return deleted
+
+    async def sweep() -> int:
+        distilled: int = await container.usecases.distil_pending()()
+        return distilled
+
+    return [
+        asyncio.create_task(
+            run_periodically(
+                cleanup,
+                settings.token_cleanup_interval,
+                done="refresh-token cleanup deleted %d stale tokens",
+            ),
+            name="salesbot-token-cleanup",
+        ),
+        asyncio.create_task(
+            run_periodically(
+                sweep,
+                settings.distil_sweep_interval,
+                done="the distillation sweep distilled %d conversations left due",
+            ),
+            name="salesbot-distillation-sweep",
+        ),
+    ]
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(
-    container: Container, in_flight: InFlight, schedule_token_cleanup: bool, _: Litestar
+    container: Container, in_flight: InFlight, run_scheduled_jobs: bool, _: Litestar
 ) -> AsyncIterator[None]:
     settings: Settings = container.settings()
-    cleanup_task: asyncio.Task[None] | None = None
-    if schedule_token_cleanup:
-
-        async def cleanup() -> int:
-            deleted: int = await container.usecases.cleanup_tokens()()
-            return deleted
-
-        cleanup_task = asyncio.create_task(
-            clean_tokens_periodically(cleanup, settings.token_cleanup_interval),
-            name="salesbot-token-cleanup",
-        )
+    jobs = _scheduled_jobs(container) if run_scheduled_jobs else []
     try:
         yield
     finally:
-        if cleanup_task is not None:
-            cleanup_task.cancel()
+        stopping_by = asyncio.get_running_loop().time() + max(
+            1.0, settings.shutdown_timeout_s - 1.0
+        )
+        for job in jobs:
+            job.cancel()
+        for job in jobs:
             with contextlib.suppress(asyncio.CancelledError):
-                await cleanup_task
-        # Requests whose clients left are still in flight: let them finish (within the bound
-        # the server gives a worker to stop) before closing the LLM client and the pool.
-        await in_flight.drained(max(1.0, settings.shutdown_timeout_s - 1.0))
+                await job
+        # Requests whose clients left are still in flight: let them finish, then the
+        # distillations they started, all within the bound the server gives a worker to stop,
+        # before closing the LLM client and the pool. Distillations cut short stay due.
+        loop = asyncio.get_running_loop()
+        await in_flight.drained(max(0.0, stopping_by - loop.time()))
+        await container.usecases.distillations().drain(max(0.0, stopping_by - loop.time()))
         await container.shutdown().run()
         resources = container.shutdown_resources()
         if resources is not None:
@@ -133,10 +162,11 @@ async def _lifespan(
         container.reset_singletons()
 
 
-def create_app(source: Container | Settings, *, schedule_token_cleanup: bool = True) -> Litestar:
+def create_app(source: Container | Settings, *, run_scheduled_jobs: bool = True) -> Litestar:
     """The salesbot API over ``source``: a container (tests override its adapters first) or
-    settings (a container is built from them). ``schedule_token_cleanup`` runs the refresh-token
-    cleanup every ``TOKEN_CLEANUP_INTERVAL`` while the app is up."""
+    settings (a container is built from them). ``run_scheduled_jobs`` runs the refresh-token
+    cleanup every ``TOKEN_CLEANUP_INTERVAL`` and the distillation sweep every
+    ``DISTIL_SWEEP_INTERVAL`` while the app is up."""
     container = build_container(source) if isinstance(source, Settings) else source
     settings: Settings = container.settings()
     in_flight = InFlight()
@@ -158,7 +188,7 @@ def create_app(source: Container | Settings, *, schedule_token_cleanup: bool = T
         plugins=[ClosedStructSchemaPlugin()],
         before_request=refuse_repeated_query_parameters,
         middleware=[in_flight.middleware],
-        lifespan=[partial(_lifespan, container, in_flight, schedule_token_cleanup)],
+        lifespan=[partial(_lifespan, container, in_flight, run_scheduled_jobs)],
         state=State({CONTAINER_KEY: container}),
         # Logging is the process's business (the CLI configures it), not the app's.
         logging_config=None,

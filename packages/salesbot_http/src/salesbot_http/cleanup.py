@@ -1,4 +1,5 @@
-"""The scheduled refresh-token cleanup that runs inside the server."""
+"""The scheduled jobs that run inside the server: the refresh-token cleanup and the sweep that
+distils conversations left due."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ from datetime import timedelta
 logger = logging.getLogger(__name__)
 
 
-async def clean_tokens_periodically(
-    cleanup: Callable[[], Awaitable[int]], interval: timedelta
+async def run_periodically(
+    job: Callable[[], Awaitable[int]], interval: timedelta, *, done: str
 ) -> None:
-    """Run ``cleanup`` every ``interval`` until cancelled. A failed run is logged and the next
-    one happens on schedule: cleanup is housekeeping and must never take the server down."""
+    """Run ``job`` every ``interval`` until cancelled, logging ``done`` with the count it returns
+    (``"... %d ..."``). A failed run is logged and the next one happens on schedule: housekeeping
+    must never take the server down."""
     seconds = interval.total_seconds()
     while True:
         await asyncio.sleep(seconds)
         try:
-            deleted = await cleanup()
+            count = await job()
         except Exception:
-            logger.exception("refresh-token cleanup failed; next try in %s", interval)
+            logger.exception("a scheduled job failed (%s); next try in %s", done, interval)
         else:
-            logger.info("refresh-token cleanup deleted %d stale tokens", deleted)
+            if count:
+                logger.info(done, count)

@@ -190,6 +190,43 @@ def cleanup() -> None:
 
 
 @main.group()
+def conversations() -> None:
+    """Conversation housekeeping."""
+
+
+@conversations.command(name="distil-pending")
+def distil_pending() -> None:
+    """Distil the metadata of every conversation left due (a server stopped between a reply and
+    its distillation, or the LLM failed); the server's sweep does the same on a schedule."""
+    from salesbot_http.container import build_container  # noqa: PLC0415
+
+    settings = _settings()
+    with database.configured_database(settings, migrate=False) as url:
+        database.require_migrated(url)
+        container = build_container(msgspec.structs.replace(settings, database_url=url))
+
+        async def run() -> tuple[int, int]:
+            sweep = container.usecases.distil_pending()
+            distilled = due = 0
+            try:
+                while True:
+                    done = await sweep()
+                    distilled, due = distilled + done, due + sweep.last_due
+                    # Stop when nothing is left, or when some failed: they would come first
+                    # again (they stay due for the next run or the server's sweep).
+                    if sweep.last_due == 0 or done < sweep.last_due:
+                        break
+            finally:
+                await container.shutdown().run()
+            return distilled, due
+
+        with database.reported_failures():
+            distilled, due = asyncio.run(run())
+    failed = f", {due - distilled} failed and stay due" if due > distilled else ""
+    click.echo(f"distilled {distilled} conversation(s){failed}")
+
+
+@main.group()
 def users() -> None:
     """User accounts."""
 

@@ -33,6 +33,10 @@ from salesbot_core.usecases import (
     CheckEmail,
     CleanupTokens,
     DeleteConversation,
+    DistillationPolicy,
+    Distillations,
+    DistilMetadata,
+    DistilPending,
     EndSession,
     GetHistory,
     GetProfile,
@@ -75,6 +79,12 @@ OPENAI = "openai"
 def token_policy_from(settings: Settings) -> TokenPolicy:
     return TokenPolicy(
         access_ttl=settings.jwt_expires_in, refresh_ttl=settings.jwt_refresh_expires_in
+    )
+
+
+def distillation_policy_from(settings: Settings) -> DistillationPolicy:
+    return DistillationPolicy(
+        max_messages=settings.distil_max_messages, budget_s=settings.distil_budget_s
     )
 
 
@@ -230,6 +240,7 @@ class UseCases(containers.DeclarativeContainer):
     clock: providers.Dependency[Clock] = providers.Dependency()
     ids: providers.Dependency[IdSource] = providers.Dependency()
     token_policy = providers.Dependency(instance_of=TokenPolicy)
+    distillation_policy = providers.Dependency(instance_of=DistillationPolicy)
     login_attempts: providers.Dependency[AttemptCounter] = providers.Dependency()
     login_limits = providers.Dependency(instance_of=LoginLimits)
 
@@ -246,7 +257,15 @@ class UseCases(containers.DeclarativeContainer):
     logout = providers.Singleton(Logout, uow_factory, clock)
     logout_all = providers.Singleton(LogoutAll, uow_factory, clock)
     cleanup_tokens = providers.Singleton(CleanupTokens, uow_factory, clock, token_policy)
-    send_message = providers.Singleton(SendMessage, uow_factory, assistant, clock, ids)
+    distil_metadata = providers.Singleton(
+        DistilMetadata, uow_factory, assistant, clock, distillation_policy
+    )
+    # One runner for the process: it knows which distillations are under way.
+    distillations = providers.Singleton(Distillations, distil_metadata)
+    distil_pending = providers.Singleton(DistilPending, uow_factory, distillations)
+    send_message = providers.Singleton(
+        SendMessage, uow_factory, assistant, clock, ids, distillations
+    )
     list_conversations = providers.Singleton(ListConversations, uow_factory)
     get_history = providers.Singleton(GetHistory, uow_factory)
     rename_conversation = providers.Singleton(RenameConversation, uow_factory, clock)
@@ -266,6 +285,7 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(RandomIds)
     token_policy = providers.Singleton(token_policy_from, settings)
+    distillation_policy = providers.Singleton(distillation_policy_from, settings)
 
     persistence = providers.Container(Persistence, settings=settings, shutdown=shutdown)
     assistants = providers.Container(Assistants, settings=settings, shutdown=shutdown)
@@ -280,6 +300,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         ids=ids,
         token_policy=token_policy,
+        distillation_policy=distillation_policy,
         login_attempts=security.login_attempts,
         login_limits=security.login_limits,
     )

@@ -56,6 +56,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     hash_threads: int = 4
     hash_nice: int = 19
     token_cleanup_interval: timedelta = timedelta(hours=1)
+    # Metadata distillation: one with its retry may take distil_budget_s (an exchange waits at
+    # most that for a running one); it reads at most distil_max_messages; the sweep distils
+    # conversations left due every distil_sweep_interval
+    distil_budget_s: float = 8.0
+    distil_max_messages: int = 24
+    distil_sweep_interval: timedelta = timedelta(minutes=5)
     # LLM: None means the offline assistant
     openai_api_key: str | None = None
     openai_base_url: str | None = None
@@ -219,6 +225,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         hash_threads=_int(env, "HASH_THREADS", 4, minimum=1),
         hash_nice=_int(env, "HASH_NICE", 19, minimum=0),
         token_cleanup_interval=_duration(env, "TOKEN_CLEANUP_INTERVAL", timedelta(hours=1)),
+        distil_budget_s=_float(env, "DISTIL_BUDGET_S", 8.0),
+        distil_max_messages=_int(env, "DISTIL_MAX_MESSAGES", 24, minimum=2),
+        distil_sweep_interval=_duration(env, "DISTIL_SWEEP_INTERVAL", timedelta(minutes=5)),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         openai_model=env.get("OPENAI_MODEL") or "gpt-4o-mini",

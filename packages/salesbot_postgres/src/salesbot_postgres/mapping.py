@@ -17,6 +17,7 @@ from salesbot_core.domain import (
     Sender,
     User,
 )
+from salesbot_core.exchange import DistillationWrite, ExchangeWrite
 
 
 def metadata_to_json(metadata: SalesMetadata) -> dict[str, Any]:
@@ -105,6 +106,7 @@ def conversation_from_row(row: Mapping[Any, Any]) -> Conversation:
         history_chars=row["history_chars"],
         context_chars=row["context_chars"],
         full_history_chars=row["full_history_chars"],
+        version=row["version"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -125,6 +127,7 @@ def conversation_to_values(conversation: Conversation) -> dict[str, Any]:
         "history_chars": conversation.history_chars,
         "context_chars": conversation.context_chars,
         "full_history_chars": conversation.full_history_chars,
+        "version": conversation.version,
         "created_at": conversation.created_at,
         "updated_at": conversation.updated_at,
     }
@@ -153,4 +156,50 @@ def message_to_values(message: Message) -> dict[str, Any]:
         "created_at": message.created_at,
         "prompt_tokens": message.prompt_tokens,
         "completion_tokens": message.completion_tokens,
+    }
+
+
+_MESSAGE_LIST = msgspec.json.Decoder(list[Message])
+
+
+def messages_from_json(page_json: str) -> list[Message]:
+    """A page of messages that PostgreSQL built as one JSON array (columns as keys)."""
+    return _MESSAGE_LIST.decode(page_json)
+
+
+def _metadata_text(metadata: SalesMetadata | None) -> str | None:
+    return msgspec.json.encode(metadata_to_json(metadata)).decode() if metadata else None
+
+
+def exchange_params(write: ExchangeWrite) -> dict[str, Any]:
+    """The parameters of the exchange statements: the planned row and its two messages."""
+    conversation, user, bot = write.conversation, write.user_message, write.bot_message
+    return {
+        **conversation_to_values(conversation),
+        "metadata": _metadata_text(conversation.metadata),
+        "expected_version": write.expected_version,
+        "user_message_id": user.id,
+        "user_seq": user.seq,
+        "user_content": user.content,
+        "messages_created_at": bot.created_at,
+        "bot_message_id": bot.id,
+        "bot_seq": bot.seq,
+        "bot_content": bot.content,
+        "bot_prompt_tokens": bot.prompt_tokens,
+        "bot_completion_tokens": bot.completion_tokens,
+    }
+
+
+def distillation_params(write: DistillationWrite) -> dict[str, Any]:
+    conversation = write.conversation
+    return {
+        "id": conversation.id,
+        "metadata": _metadata_text(conversation.metadata),
+        "distilled_through": conversation.distilled_through,
+        "messages_since_context_update": conversation.messages_since_context_update,
+        "prompt_tokens": conversation.prompt_tokens,
+        "completion_tokens": conversation.completion_tokens,
+        "updated_at": conversation.updated_at,
+        "version": conversation.version,
+        "expected_version": write.expected_version,
     }

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import msgspec
 import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
@@ -23,13 +22,10 @@ from sqlalchemy import (
     CursorResult,
     DateTime,
     Executable,
-    Integer,
     Select,
     Text,
-    Uuid,
     and_,
     bindparam,
-    cast,
     delete,
     exists,
     func,
@@ -41,7 +37,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -52,20 +48,19 @@ from salesbot_core.domain import (
     Message,
     RefreshToken,
     Role,
-    SalesMetadata,
-    Sender,
     Session,
-    TokenUsage,
     User,
 )
-from salesbot_core.errors import ConversationNotFound, EmailAlreadyRegistered
-from salesbot_core.ports import ExchangeRecord, StoredExchange
+from salesbot_core.errors import EmailAlreadyRegistered
+from salesbot_core.exchange import DistillationWrite, ExchangeWrite
 from salesbot_postgres.errors import unavailable_on_failure
 from salesbot_postgres.mapping import (
     conversation_from_row,
     conversation_to_values,
+    distillation_params,
+    exchange_params,
     message_from_row,
-    metadata_to_json,
+    messages_from_json,
     token_from_row,
     token_to_values,
     user_from_row,
@@ -128,6 +123,19 @@ class CompiledSQL:
     def params(self, given: dict[str, Any]) -> dict[str, Any]:
         """``given`` with the statement's constants: what psycopg executes it with."""
         return {**self._constants, **given} if self._constants else given
+
+
+class PlainSQL:
+    """A statement written as SQL, with psycopg's ``%(name)s`` parameters."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+    def params(self, given: dict[str, Any]) -> dict[str, Any]:
+        return given
+
+
+Statement = CompiledSQL | PlainSQL
 
 
 class Transaction:
@@ -210,7 +218,7 @@ class Transaction:
         """Run a plain ``SELECT``: in autocommit before the transaction began, inside it after."""
         return await self._run(statement, params)
 
-    async def rows(self, statement: CompiledSQL, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def rows(self, statement: Statement, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run a prebuilt plain ``SELECT`` on the psycopg connection itself, rows as dicts.
 
         The hot reads skip SQLAlchemy's execution layer (a quarter of a history request's CPU):
@@ -221,7 +229,7 @@ class Transaction:
                 await cursor.execute(statement.sql, statement.params(params))
                 return await cursor.fetchall()
 
-    async def write(self, statement: CompiledSQL, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def write(self, statement: Statement, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run a prebuilt writing statement on the psycopg connection itself, inside the
         transaction (beginning it if need be), and return its rows.
 
@@ -442,7 +450,7 @@ class PostgresConversations:
         if not found:
             return None
         row = found[0]
-        return conversation_from_row(row), _MESSAGE_LIST.decode(row["page_json"])
+        return conversation_from_row(row), messages_from_json(row["page_json"])
 
     async def list_for_user(self, user_id: UUID) -> Sequence[Conversation]:
         statement = (
@@ -489,7 +497,7 @@ class PostgresConversations:
         statement = (
             update(ConversationRow)
             .where(ConversationRow.id == conversation_id, ConversationRow.user_id == user_id)
-            .values(title=title, updated_at=now)
+            .values(title=title, updated_at=now, version=ConversationRow.version + 1)
             .returning(*_CONVERSATIONS.c)
         )
         row = (await self._tx.execute(statement)).mappings().first()
@@ -502,80 +510,32 @@ class PostgresConversations:
         )
         return (await self._tx.execute(statement)).rowcount == 1
 
-    async def record_exchange(self, record: ExchangeRecord) -> StoredExchange:
-        # One statement (see ``_record_exchange``): the counter step locks the conversation's
-        # row until commit, so concurrent exchanges queue and each gets its own two seq numbers.
-        params = {
-            "conversation_id": record.conversation_id,
-            "add_prompt_tokens": record.usage.prompt_tokens,
-            "add_completion_tokens": record.usage.completion_tokens,
-            "add_history_chars": len(record.user_content) + len(record.bot_content),
-            "add_context_chars": record.context_chars,
-            "add_user_chars": len(record.user_content),
-            "now": record.bot_created_at,
-            "user_message_id": record.user_message_id,
-            "user_content": record.user_content,
-            "user_created_at": record.user_created_at,
-            "bot_message_id": record.bot_message_id,
-            "bot_content": record.bot_content,
-            "bot_created_at": record.bot_created_at,
-            "prompt_tokens": record.usage.prompt_tokens,
-            "completion_tokens": record.usage.completion_tokens,
-        }
-        rows = await self._tx.write(_RECORD_EXCHANGE, params)
-        if not rows:
-            raise ConversationNotFound
-        conversation = conversation_from_row(rows[0])
-        user_message = Message(
-            id=record.user_message_id,
-            conversation_id=conversation.id,
-            seq=conversation.message_count - 1,
-            sender=Sender.USER,
-            content=record.user_content,
-            created_at=record.user_created_at,
-        )
-        bot_message = Message(
-            id=record.bot_message_id,
-            conversation_id=conversation.id,
-            seq=conversation.message_count,
-            sender=Sender.BOT,
-            content=record.bot_content,
-            created_at=record.bot_created_at,
-            prompt_tokens=record.usage.prompt_tokens,
-            completion_tokens=record.usage.completion_tokens,
-        )
-        return StoredExchange(
-            user_message=user_message, bot_message=bot_message, conversation=conversation
-        )
+    async def for_update(self, conversation_id: UUID) -> Conversation | None:
+        rows = await self._tx.write(_CONVERSATION_FOR_UPDATE, {"id": conversation_id})
+        return conversation_from_row(rows[0]) if rows else None
 
-    async def apply_distillation(
-        self,
-        conversation_id: UUID,
-        *,
-        expected_through: int,
-        new_through: int,
-        metadata: SalesMetadata,
-        covered_messages: int,
-        usage: TokenUsage,
-        now: datetime,
-    ) -> bool:
-        # Compare-and-set on distilled_through: of two racers distilling the same window, the
-        # second finds it moved and applies nothing.
-        params = {
-            "conversation_id": conversation_id,
-            "expected_through": expected_through,
-            "new_through": new_through,
-            "new_metadata": msgspec.json.encode(metadata_to_json(metadata)).decode(),
-            "covered_messages": covered_messages,
-            "add_prompt_tokens": usage.prompt_tokens,
-            "add_completion_tokens": usage.completion_tokens,
-            "now": now,
-        }
-        return len(await self._tx.write(_APPLY_DISTILLATION, params)) == 1
+    async def record_exchange(self, write: ExchangeWrite) -> bool:
+        # One statement: the conversation's row as the core planned it (compare-and-set on its
+        # version, or inserted when new) and both messages, only if that row was written.
+        return len(await self._tx.write(_RECORD_EXCHANGE, exchange_params(write))) == 1
+
+    async def apply_distillation(self, write: DistillationWrite) -> bool:
+        return len(await self._tx.write(_APPLY_DISTILLATION, distillation_params(write))) == 1
+
+    async def window(
+        self, conversation_id: UUID, *, limit: int
+    ) -> tuple[Conversation, Sequence[Message]] | None:
+        found = await self._tx.rows(_WINDOW, {"id": conversation_id, "limit": limit})
+        if not found:
+            return None
+        return conversation_from_row(found[0]), messages_from_json(found[0]["page_json"])
+
+    async def due_for_distillation(self, *, at_least: int, limit: int) -> Sequence[UUID]:
+        rows = await self._tx.rows(_DUE, {"at_least": at_least, "limit": limit})
+        return [row["id"] for row in rows]
 
 
 _MAX_SEQ = 2**31 - 1  # messages.seq is an INTEGER
-_MESSAGE_LIST = msgspec.json.Decoder(list[Message])
 
 
 def _message_page(*, bounded: bool) -> Select[Any]:
@@ -640,93 +600,88 @@ _NEWEST_CONVERSATIONS = CompiledSQL(
 )
 
 
-# The hot writes, built once and compiled once, run on the psycopg connection like the hot reads.
-# Their parameters are plain values: JSON goes as text cast to jsonb, the sender as a literal.
-_NOW = bindparam("now", type_=DateTime(timezone=True))
+# record_exchange: the conversation's row as the core planned it, inserted when new
+# (expected_version NULL) or updated if its version did not move, and both messages appended to
+# the row written; no row written, no messages.
+_RECORD_EXCHANGE = PlainSQL(
+    """
+WITH inserted AS (
+    INSERT INTO conversations (id, user_id, title, metadata, messages_since_context_update,
+        message_count, distilled_through, prompt_tokens, completion_tokens, history_chars,
+        context_chars, full_history_chars, version, created_at, updated_at)
+    SELECT %(id)s, %(user_id)s, %(title)s, %(metadata)s::jsonb,
+        %(messages_since_context_update)s, %(message_count)s, %(distilled_through)s,
+        %(prompt_tokens)s, %(completion_tokens)s, %(history_chars)s, %(context_chars)s,
+        %(full_history_chars)s, %(version)s, %(created_at)s, %(updated_at)s
+    WHERE %(expected_version)s::integer IS NULL
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), updated AS (
+    UPDATE conversations SET
+        messages_since_context_update = %(messages_since_context_update)s,
+        message_count = %(message_count)s,
+        prompt_tokens = %(prompt_tokens)s,
+        completion_tokens = %(completion_tokens)s,
+        history_chars = %(history_chars)s,
+        context_chars = %(context_chars)s,
+        full_history_chars = %(full_history_chars)s,
+        updated_at = %(updated_at)s,
+        version = %(version)s
+    WHERE id = %(id)s AND version = %(expected_version)s::integer
+    RETURNING id
+), written AS (
+    SELECT id FROM inserted UNION ALL SELECT id FROM updated
+), appended AS (
+    INSERT INTO messages (id, conversation_id, seq, sender, content, created_at,
+                          prompt_tokens, completion_tokens)
+    SELECT m.id, written.id, m.seq, m.sender, m.content, m.created_at,
+           m.prompt_tokens, m.completion_tokens
+    FROM written, (VALUES
+        (%(user_message_id)s::uuid, %(user_seq)s::integer, 'user'::message_sender,
+         %(user_content)s::text, %(messages_created_at)s::timestamptz, 0, 0),
+        (%(bot_message_id)s::uuid, %(bot_seq)s::integer, 'bot'::message_sender,
+         %(bot_content)s::text, %(messages_created_at)s::timestamptz,
+         %(bot_prompt_tokens)s::integer, %(bot_completion_tokens)s::integer)
+    ) AS m (id, seq, sender, content, created_at, prompt_tokens, completion_tokens)
+)
+SELECT id FROM written"""
+)
 
+# apply_distillation: the row as planned, if its version did not move.
+_APPLY_DISTILLATION = PlainSQL(
+    """
+UPDATE conversations SET
+    metadata = %(metadata)s::jsonb,
+    distilled_through = %(distilled_through)s,
+    messages_since_context_update = %(messages_since_context_update)s,
+    prompt_tokens = %(prompt_tokens)s,
+    completion_tokens = %(completion_tokens)s,
+    updated_at = %(updated_at)s,
+    version = %(version)s
+WHERE id = %(id)s AND version = %(expected_version)s
+RETURNING id"""
+)
 
-def _record_exchange() -> Select[Any]:
-    """One exchange in one statement: step the conversation's counters (the UPDATE locks its row
-    until commit, so concurrent exchanges queue here and each gets its own two seq numbers) and
-    insert both messages at the seq numbers it returns. No row, no messages: not found."""
-    step = (
-        update(ConversationRow)
-        .where(ConversationRow.id == bindparam("conversation_id"))
-        .values(
-            messages_since_context_update=ConversationRow.messages_since_context_update + 2,
-            message_count=ConversationRow.message_count + 2,
-            prompt_tokens=ConversationRow.prompt_tokens
-            + bindparam("add_prompt_tokens", type_=BigInteger),
-            completion_tokens=(
-                ConversationRow.completion_tokens
-                + bindparam("add_completion_tokens", type_=BigInteger)
-            ),
-            # Right-hand sides read the row as it was: the whole history before this exchange
-            # is the old history_chars.
-            history_chars=ConversationRow.history_chars
-            + bindparam("add_history_chars", type_=BigInteger),
-            context_chars=ConversationRow.context_chars
-            + bindparam("add_context_chars", type_=BigInteger),
-            full_history_chars=(
-                ConversationRow.full_history_chars
-                + ConversationRow.history_chars
-                + bindparam("add_user_chars", type_=BigInteger)
-            ),
-            updated_at=func.greatest(ConversationRow.updated_at, _NOW),
-        )
-        .returning(*_CONVERSATIONS.c)
-        .cte("step")
-    )
+# for_update: the conversation as it stands, its row locked until the transaction ends.
+_CONVERSATION_FOR_UPDATE = PlainSQL("SELECT * FROM conversations WHERE id = %(id)s FOR UPDATE")
 
-    def message(sender: Sender, offset: int, prefix: str, tokens: bool) -> Select[Any]:
-        return select(
-            bindparam(f"{prefix}_message_id", type_=Uuid),
-            step.c.id,
-            step.c.message_count - offset,
-            literal_column(f"'{sender.value}'::message_sender"),
-            bindparam(f"{prefix}_content", type_=Text),
-            bindparam(f"{prefix}_created_at", type_=DateTime(timezone=True)),
-            bindparam("prompt_tokens", type_=Integer) if tokens else literal(0),
-            bindparam("completion_tokens", type_=Integer) if tokens else literal(0),
-        )
+# window: the conversation and the latest messages after distilled_through, as a JSON array.
+_WINDOW = PlainSQL(
+    """
+SELECT c.*, (
+    SELECT coalesce(json_agg(row_to_json(page) ORDER BY page.seq), '[]'::json)::text
+    FROM (SELECT * FROM messages m
+          WHERE m.conversation_id = c.id AND m.seq > c.distilled_through
+          ORDER BY m.seq DESC LIMIT %(limit)s) AS page
+) AS page_json
+FROM conversations c WHERE c.id = %(id)s"""
+)
 
-    columns = ["id", "conversation_id", "seq", "sender", "content", "created_at"]
-    messages = insert(MessageRow).from_select(
-        [*columns, "prompt_tokens", "completion_tokens"],
-        message(Sender.USER, 1, "user", tokens=False).union_all(
-            message(Sender.BOT, 0, "bot", tokens=True)
-        ),
-    )
-    return select(step).add_cte(messages.cte("messages"))
-
-
-_RECORD_EXCHANGE = CompiledSQL(_record_exchange())
-_APPLY_DISTILLATION = CompiledSQL(
-    update(ConversationRow)
-    .where(
-        ConversationRow.id == bindparam("conversation_id"),
-        ConversationRow.distilled_through == bindparam("expected_through"),
-    )
-    .values(
-        {
-            ConversationRow.metadata_: cast(bindparam("new_metadata", type_=Text), JSONB),
-            ConversationRow.distilled_through: bindparam("new_through", type_=Integer),
-            ConversationRow.messages_since_context_update: func.greatest(
-                0,
-                ConversationRow.messages_since_context_update
-                - bindparam("covered_messages", type_=Integer),
-            ),
-            ConversationRow.prompt_tokens: (
-                ConversationRow.prompt_tokens + bindparam("add_prompt_tokens", type_=BigInteger)
-            ),
-            ConversationRow.completion_tokens: (
-                ConversationRow.completion_tokens
-                + bindparam("add_completion_tokens", type_=BigInteger)
-            ),
-            ConversationRow.updated_at: func.greatest(ConversationRow.updated_at, _NOW),
-        }
-    )
-    .returning(ConversationRow.id)
+# due_for_distillation: counters at the core's threshold, least recently updated first.
+_DUE = PlainSQL(
+    """
+SELECT id FROM conversations WHERE messages_since_context_update >= %(at_least)s
+ORDER BY updated_at, id LIMIT %(limit)s"""
 )
 
 

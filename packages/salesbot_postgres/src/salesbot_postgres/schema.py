@@ -144,6 +144,8 @@ class ConversationRow(Base):
     history_chars: Mapped[int] = mapped_column(BigInteger, server_default=_ZERO)
     context_chars: Mapped[int] = mapped_column(BigInteger, server_default=_ZERO)
     full_history_chars: Mapped[int] = mapped_column(BigInteger, server_default=_ZERO)
+    # Bumped by every write; exchanges and distillations are compare-and-set on it.
+    version: Mapped[int] = mapped_column(Integer, server_default=_ZERO)
     sale_status: Mapped[str] = mapped_column(String(16), Computed(SALE_STATUS_SQL, persisted=True))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

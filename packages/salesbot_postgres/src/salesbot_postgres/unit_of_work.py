@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from salesbot_core.ports import (
     ConversationRepository,
-    MessageRepository,
     RefreshTokenRepository,
     UserRepository,
 )
@@ -110,7 +109,7 @@ class PostgresUnitOfWork:
         self.users: UserRepository = PostgresUsers(self._tx)
         self.refresh_tokens: RefreshTokenRepository = PostgresRefreshTokens(self._tx)
         self.conversations: ConversationRepository = PostgresConversations(self._tx)
-        self.messages: MessageRepository = PostgresMessages(self._tx)
+        self.messages = PostgresMessages(self._tx)
 
     async def __aenter__(self) -> Self:
         if self._connection is not None:

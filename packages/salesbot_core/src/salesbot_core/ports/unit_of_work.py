@@ -12,18 +12,15 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
-import msgspec
-
 from salesbot_core.domain import (
     Conversation,
     ConversationCursor,
     Message,
     RefreshToken,
-    SalesMetadata,
     Session,
-    TokenUsage,
     User,
 )
+from salesbot_core.exchange import DistillationWrite, ExchangeWrite
 
 
 class UserRepository(Protocol):
@@ -80,47 +77,16 @@ class RefreshTokenRepository(Protocol):
         ...
 
 
-class ExchangeRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One exchange to store: the customer's message and the bot's reply."""
-
-    conversation_id: UUID
-    user_message_id: UUID
-    bot_message_id: UUID
-    user_content: str
-    bot_content: str
-    usage: TokenUsage
-    user_created_at: datetime
-    bot_created_at: datetime
-    # Characters the reply prompt carried as context (metadata, recent turns, the new message).
-    context_chars: int = 0
-
-
-class StoredExchange(msgspec.Struct, frozen=True, kw_only=True):
-    """What storing an exchange produced: both messages, and the conversation after the counter
-    step (done atomically by the store, so concurrent exchanges each see their own step)."""
-
-    user_message: Message
-    bot_message: Message
-    conversation: Conversation
-
-
 class ConversationRepository(Protocol):
-    async def add(self, conversation: Conversation) -> None: ...
-
-    async def get_for_user(self, conversation_id: UUID, user_id: UUID) -> Conversation | None:
-        """The conversation if it exists *and* belongs to the user, else None."""
-        ...
-
-    async def list_for_user(self, user_id: UUID) -> Sequence[Conversation]:
-        """The user's conversations, most recently updated first."""
-        ...
+    """What the use cases ask of stored conversations. Writes that race are compare-and-set on
+    ``Conversation.version``: a plan made from a conversation that changed meanwhile is refused
+    (False), and the caller makes it again from ``for_update``."""
 
     async def get_with_messages(
         self, conversation_id: UUID, user_id: UUID, *, limit: int, before_seq: int | None = None
     ) -> tuple[Conversation, Sequence[Message]] | None:
-        """``get_for_user`` and ``MessageRepository.page_before`` in one read (one round trip
-        where the store allows): the conversation if it belongs to the user, with the ``limit``
-        messages before ``before_seq`` (the latest without it), oldest first; else None."""
+        """The conversation if it belongs to the user, with the ``limit`` messages before
+        ``before_seq`` (the latest without it), oldest first; else None. One read."""
         ...
 
     async def page_for_user(
@@ -138,53 +104,41 @@ class ConversationRepository(Protocol):
 
     async def rename(
         self, conversation_id: UUID, user_id: UUID, title: str, now: datetime
-    ) -> Conversation | None: ...
+    ) -> Conversation | None:
+        """Set the title and ``updated_at``, bumping the version; None if it is not the user's."""
+        ...
 
     async def delete(self, conversation_id: UUID, user_id: UUID) -> bool:
         """Delete the conversation and its messages; False if it is not the user's."""
         ...
 
-    async def record_exchange(self, record: ExchangeRecord) -> StoredExchange:
-        """Append both messages (next two ``seq`` numbers) and step the counter by 2 atomically,
-        touching ``updated_at``, adding the usage to the token totals and both messages' lengths
-        to ``history_chars``; ``context_chars`` grows by the record's, ``full_history_chars`` by
-        ``history_chars`` before the exchange plus the customer message's length. Raises
-        ``ConversationNotFound`` if the conversation is gone."""
+    async def for_update(self, conversation_id: UUID) -> Conversation | None:
+        """The conversation as it stands, locked until the unit of work ends (None: gone), so
+        a plan made from it is not refused."""
         ...
 
-    async def apply_distillation(
-        self,
-        conversation_id: UUID,
-        *,
-        expected_through: int,
-        new_through: int,
-        metadata: SalesMetadata,
-        covered_messages: int,
-        usage: TokenUsage,
-        now: datetime,
-    ) -> bool:
-        """Store distilled metadata if ``distilled_through`` still equals ``expected_through``
-        (compare-and-set, so one window is never applied twice); set it to ``new_through`` and
-        lower the counter by ``covered_messages`` (not below 0); add ``usage`` to the
-        conversation's token totals. True if applied."""
+    async def record_exchange(self, write: ExchangeWrite) -> bool:
+        """Write ``write.conversation`` as it is and append both messages, if the stored version
+        is still ``write.expected_version`` (None: insert the new conversation with them).
+        False, writing nothing, when the version moved or the conversation is gone."""
         ...
 
-
-class MessageRepository(Protocol):
-    async def list_for_conversation(self, conversation_id: UUID) -> Sequence[Message]:
-        """All messages, oldest first (by ``seq``)."""
+    async def apply_distillation(self, write: DistillationWrite) -> bool:
+        """Write ``write.conversation``'s metadata, ``distilled_through``, counter, token totals
+        and ``updated_at`` if the stored version is still ``write.expected_version``; False,
+        writing nothing, otherwise."""
         ...
 
-    async def list_after(self, conversation_id: UUID, after_seq: int) -> Sequence[Message]:
-        """Messages with ``seq > after_seq``, oldest first (the window since a distillation)."""
+    async def window(
+        self, conversation_id: UUID, *, limit: int
+    ) -> tuple[Conversation, Sequence[Message]] | None:
+        """The conversation with the latest ``limit`` of its messages after
+        ``distilled_through``, oldest first (what a distillation reads); None if it is gone."""
         ...
 
-    async def page_before(
-        self, conversation_id: UUID, *, limit: int, before_seq: int | None = None
-    ) -> Sequence[Message]:
-        """The ``limit`` messages just before ``before_seq`` (the latest ones when None), oldest
-        first. Walking back by the first ``seq`` of each page sees every message exactly once,
-        whatever is appended meanwhile."""
+    async def due_for_distillation(self, *, at_least: int, limit: int) -> Sequence[UUID]:
+        """Up to ``limit`` conversations whose counter is at least ``at_least`` (the core's
+        threshold), least recently updated first."""
         ...
 
 
@@ -198,9 +152,6 @@ class UnitOfWork(Protocol):
 
     @property
     def conversations(self) -> ConversationRepository: ...
-
-    @property
-    def messages(self) -> MessageRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -5,10 +5,12 @@
   until commit, and count commits.
 - ``ScriptedAssistant``: answers from a script and records every request and the prompt an LLM
   would have been sent.
+- ``append_exchange``: records an exchange in any store as the core plans it (test seeding).
 - ``FakeClock``, ``SequentialIds``, ``FastPasswordHasher``, ``FakeTokenIssuer``.
 """
 
 from salesbot_core.testing.assistant import FailMidStream, ScriptedAssistant, pieces
+from salesbot_core.testing.exchanges import Exchange, append_exchange
 from salesbot_core.testing.memory import InMemoryStore, InMemoryUnitOfWork
 from salesbot_core.testing.support import (
     FakeClock,
@@ -18,6 +20,7 @@ from salesbot_core.testing.support import (
 )
 
 __all__ = [
+    "Exchange",
     "FailMidStream",
     "FakeClock",
     "FakeTokenIssuer",
@@ -26,5 +29,6 @@ __all__ = [
     "InMemoryUnitOfWork",
     "ScriptedAssistant",
     "SequentialIds",
+    "append_exchange",
     "pieces",
 ]

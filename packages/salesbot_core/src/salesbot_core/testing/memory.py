@@ -25,21 +25,17 @@ from salesbot_core.domain import (
     Message,
     RefreshToken,
     Role,
-    SalesMetadata,
     SaleStatus,
-    Sender,
     Session,
-    TokenUsage,
     User,
 )
-from salesbot_core.errors import ConversationNotFound, EmailAlreadyRegistered
+from salesbot_core.errors import EmailAlreadyRegistered
+from salesbot_core.exchange import DistillationWrite, ExchangeWrite
 from salesbot_core.ports import (
     Count,
     DayConversion,
-    ExchangeRecord,
     Lead,
     SalesFigures,
-    StoredExchange,
     UsageTotals,
 )
 
@@ -264,7 +260,9 @@ class _Conversations:
         conversation = self._owned(conversation_id, user_id)
         if conversation is None:
             return None
-        renamed = replace(conversation, title=title, updated_at=now)
+        renamed = replace(
+            conversation, title=title, updated_at=now, version=conversation.version + 1
+        )
         self._s.conversations[conversation_id] = renamed
         return renamed
 
@@ -275,76 +273,53 @@ class _Conversations:
         self._s.messages.pop(conversation_id, None)
         return True
 
-    async def record_exchange(self, record: ExchangeRecord) -> StoredExchange:
-        conversation = self._s.conversations.get(record.conversation_id)
-        if conversation is None:
-            raise ConversationNotFound
-        seq = conversation.message_count
-        user_message = Message(
-            id=record.user_message_id,
-            conversation_id=conversation.id,
-            seq=seq + 1,
-            sender=Sender.USER,
-            content=record.user_content,
-            created_at=record.user_created_at,
-        )
-        bot_message = Message(
-            id=record.bot_message_id,
-            conversation_id=conversation.id,
-            seq=seq + 2,
-            sender=Sender.BOT,
-            content=record.bot_content,
-            created_at=record.bot_created_at,
-            prompt_tokens=record.usage.prompt_tokens,
-            completion_tokens=record.usage.completion_tokens,
-        )
-        self._s.messages.setdefault(conversation.id, []).extend((user_message, bot_message))
-        updated = replace(
-            conversation,
-            messages_since_context_update=conversation.messages_since_context_update + 2,
-            message_count=seq + 2,
-            prompt_tokens=conversation.prompt_tokens + record.usage.prompt_tokens,
-            completion_tokens=conversation.completion_tokens + record.usage.completion_tokens,
-            history_chars=conversation.history_chars
-            + len(record.user_content)
-            + len(record.bot_content),
-            context_chars=conversation.context_chars + record.context_chars,
-            full_history_chars=conversation.full_history_chars
-            + conversation.history_chars
-            + len(record.user_content),
-            updated_at=max(conversation.updated_at, record.bot_created_at),
-        )
-        self._s.conversations[conversation.id] = updated
-        return StoredExchange(
-            user_message=user_message, bot_message=bot_message, conversation=updated
-        )
+    async def for_update(self, conversation_id: UUID) -> Conversation | None:
+        return self._s.conversations.get(conversation_id)
 
-    async def apply_distillation(
-        self,
-        conversation_id: UUID,
-        *,
-        expected_through: int,
-        new_through: int,
-        metadata: SalesMetadata,
-        covered_messages: int,
-        usage: TokenUsage,
-        now: datetime,
-    ) -> bool:
-        conversation = self._s.conversations.get(conversation_id)
-        if conversation is None or conversation.distilled_through != expected_through:
+    async def record_exchange(self, write: ExchangeWrite) -> bool:
+        conversation = write.conversation
+        stored = self._s.conversations.get(conversation.id)
+        if write.expected_version is None:
+            if stored is not None:
+                return False
+            self._s.messages[conversation.id] = []
+        elif stored is None or stored.version != write.expected_version:
             return False
-        self._s.conversations[conversation_id] = replace(
-            conversation,
-            metadata=metadata,
-            distilled_through=new_through,
-            messages_since_context_update=max(
-                0, conversation.messages_since_context_update - covered_messages
-            ),
-            prompt_tokens=conversation.prompt_tokens + usage.prompt_tokens,
-            completion_tokens=conversation.completion_tokens + usage.completion_tokens,
-            updated_at=max(conversation.updated_at, now),
-        )
+        self._s.conversations[conversation.id] = conversation
+        self._s.messages[conversation.id].extend((write.user_message, write.bot_message))
         return True
+
+    async def apply_distillation(self, write: DistillationWrite) -> bool:
+        conversation = write.conversation
+        stored = self._s.conversations.get(conversation.id)
+        if stored is None or stored.version != write.expected_version:
+            return False
+        self._s.conversations[conversation.id] = conversation
+        return True
+
+    async def window(
+        self, conversation_id: UUID, *, limit: int
+    ) -> tuple[Conversation, Sequence[Message]] | None:
+        conversation = self._s.conversations.get(conversation_id)
+        if conversation is None:
+            return None
+        since = [
+            m
+            for m in self._s.messages.get(conversation_id, ())
+            if m.seq > conversation.distilled_through
+        ]
+        return conversation, since[-limit:] if limit > 0 else []
+
+    async def due_for_distillation(self, *, at_least: int, limit: int) -> Sequence[UUID]:
+        due = sorted(
+            (
+                c
+                for c in self._s.conversations.values()
+                if c.messages_since_context_update >= at_least
+            ),
+            key=lambda c: (c.updated_at, c.id),
+        )
+        return [c.id for c in due[:limit]]
 
 
 def _page_before(

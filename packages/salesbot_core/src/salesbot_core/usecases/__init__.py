@@ -1,15 +1,12 @@
 """Use cases: one class per thing a customer (or the shop) does, each with one ``async __call__``."""
 
 from salesbot_core.usecases.accounts import CheckEmail, GetProfile, GrantAdmin, RegisterUser
-from salesbot_core.usecases.chat import (
-    ConversationPage,
-    DeleteConversation,
-    ExchangeResult,
-    GetHistory,
-    History,
-    ListConversations,
-    RenameConversation,
-    SendMessage,
+from salesbot_core.usecases.distilling import (
+    DistillationPolicy,
+    Distillations,
+    DistillationSource,
+    DistilMetadata,
+    DistilPending,
 )
 from salesbot_core.usecases.insight import (
     GetSalesAnalytics,
@@ -17,6 +14,9 @@ from salesbot_core.usecases.insight import (
     ListLeads,
     SalesAnalytics,
 )
+from salesbot_core.usecases.managing import DeleteConversation, RenameConversation
+from salesbot_core.usecases.reading import ConversationPage, GetHistory, History, ListConversations
+from salesbot_core.usecases.sending import ExchangeResult, SendMessage
 from salesbot_core.usecases.sessions import (
     CleanupTokens,
     ClientInfo,
@@ -36,6 +36,11 @@ __all__ = [
     "ClientInfo",
     "ConversationPage",
     "DeleteConversation",
+    "DistilMetadata",
+    "DistilPending",
+    "DistillationPolicy",
+    "DistillationSource",
+    "Distillations",
     "EndSession",
     "ExchangeResult",
     "GetHistory",
