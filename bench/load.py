@@ -3,6 +3,8 @@ OpenAI-compatible fake, and wrk, all on this machine.
 
     uv run python bench/load.py [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
                                 [--workers 2] [--connections 16] [--duration 15] [--soak 600]
+    uv run python bench/load.py --scenario customers [--customers 256] [--llm-latency 1.0]
+                                [--pause 1.0] [--duration 60] [--exchanges 30]
 
 It creates a scratch database (on the given server, or on an embedded one started for the run),
 seeds customers (one bcrypt hash at the service's cost, shared by all) and conversations of 20
@@ -24,6 +26,15 @@ are not cleaned up during the next. For each it prints requests/s, p50, p90, p99
 (connection errors, timeouts and responses of status 400 or more), and the CPU time a request
 cost the server's processes and the whole machine (steadier from run to run than the rates on a
 machine this small). Needs ``wrk`` on the PATH (Debian: ``apt-get install wrk``).
+
+``--scenario customers`` is the other kind of load: people at chat windows. Each of
+``--customers`` customers (logged in beforehand, one empty conversation each) sends a message,
+waits for the reply, pauses ``--pause`` seconds and sends the next, for at most ``--exchanges``
+exchanges and no new one after ``--duration`` seconds; the LLM fake answers every call (reply,
+distillation) after ``--llm-latency`` seconds. The customers are ``bench/customers.py``, an
+aiohttp client in its own process. It prints requests/s, the CPU per request (server, machine,
+client), latency by exchange number (every third exchange distils), and, from the times the
+fake saw each call arrive and leave, where an exchange's time went outside the LLM's wait.
 """
 
 from __future__ import annotations
@@ -688,6 +699,7 @@ def report_chatting(
     options: argparse.Namespace,
 ) -> None:
     records = [tuple(record) for record in outcome["records"]]
+    # Status -1: a client error, or no response within the client's 30 s.
     done = [r for r in records if 200 <= r[4] < 300]
     errors = len(records) - len(done)
     took = {(r[0], r[1]): r[3] - r[2] for r in done}
@@ -696,7 +708,8 @@ def report_chatting(
     count = len(records) or 1
     print(
         f"\n{len(records):,} exchanges in {outcome['seconds']:.1f} s: "
-        f"{len(records) / outcome['seconds']:.1f} requests/s, {errors} errors; CPU per request: "
+        f"{len(records) / outcome['seconds']:.1f} requests/s, {errors} errors "
+        f"{dict(Counter(r[4] for r in records if not 200 <= r[4] < 300))}; CPU per request: "
         f"server {server_cpu_s * 1000 / count:.2f} ms, machine {machine_cpu_s_ * 1000 / count:.2f}"
         f" ms, the customers' client {outcome['cpu_s'] * 1000 / count:.2f} ms"
     )
