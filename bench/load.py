@@ -3,6 +3,8 @@ OpenAI-compatible fake, and wrk, all on this machine.
 
     uv run python bench/load.py [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
                                 [--workers 2] [--connections 16] [--duration 15] [--soak 600]
+    uv run python bench/load.py --scenario customers [--customers 256] [--llm-latency 1.0]
+                                [--pause 1.0] [--duration 60] [--exchanges 30]
 
 It creates a scratch database (on the given server, or on an embedded one started for the run),
 seeds customers (one bcrypt hash at the service's cost, shared by all) and conversations of 20
@@ -24,6 +26,15 @@ are not cleaned up during the next. For each it prints requests/s, p50, p90, p99
 (connection errors, timeouts and responses of status 400 or more), and the CPU time a request
 cost the server's processes and the whole machine (steadier from run to run than the rates on a
 machine this small). Needs ``wrk`` on the PATH (Debian: ``apt-get install wrk``).
+
+``--scenario customers`` is the other kind of load: people at chat windows. Each of
+``--customers`` customers (logged in beforehand, one empty conversation each) sends a message,
+waits for the reply, pauses ``--pause`` seconds and sends the next, for at most ``--exchanges``
+exchanges and no new one after ``--duration`` seconds; the LLM fake answers every call (reply,
+distillation) after ``--llm-latency`` seconds. The customers are ``bench/customers.py``, an
+aiohttp client in its own process. It prints requests/s, the CPU per request (server, machine,
+client), latency by exchange number (every third exchange distils), and, from the times the
+fake saw each call arrive and leave, where an exchange's time went outside the LLM's wait.
 """
 
 from __future__ import annotations
@@ -31,7 +42,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -39,15 +52,18 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import httpx
 import psycopg
 
-from salesbot_openai.testing import FakeOpenAIServer
+from salesbot_openai.testing import Delay, FakeOpenAIServer, RequestKind
+from salesbot_openai.testing.server import classify
 from scratch import PASSWORD, scratch_database
 
 HERE = Path(__file__).resolve().parent
@@ -130,8 +146,31 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="serve --workers [2]")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections [16]")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads [2]")
-    parser.add_argument("--duration", type=int, default=15, help="seconds per scenario [15]")
-    parser.add_argument("--customers", type=int, default=64, help="seeded customers [64]")
+    parser.add_argument(
+        "--scenario",
+        choices=("throughput", "customers"),
+        default="throughput",
+        help="throughput: wrk at full speed on each route (the scenarios below); customers: "
+        "customers who chat, each waiting for the reply and pausing before the next message",
+    )
+    parser.add_argument(
+        "--duration", type=int, help="seconds per scenario [15; customers: 60, then no new send]"
+    )
+    parser.add_argument("--customers", type=int, help="seeded customers [64; customers: 256]")
+    parser.add_argument(
+        "--llm-latency",
+        type=float,
+        help="seconds the LLM fake takes to answer each call [0; customers: 1.0]",
+    )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=1.0,
+        help="customers: seconds between a reply and the customer's next message [1.0]",
+    )
+    parser.add_argument(
+        "--exchanges", type=int, default=30, help="customers: at most this many per customer [30]"
+    )
     parser.add_argument(
         "--conversations", type=int, default=4, help="conversations per customer [4]"
     )
@@ -144,7 +183,16 @@ def arguments() -> argparse.Namespace:
         "--only", help="comma-separated scenarios: send,history,list,login,contention"
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    return parser.parse_args()
+    options = parser.parse_args()
+    customers = options.scenario == "customers"
+    for name, throughput, chatting in (
+        ("duration", 15, 60),
+        ("customers", 64, 256),
+        ("llm_latency", 0.0, 1.0),
+    ):
+        if getattr(options, name) is None:
+            setattr(options, name, chatting if customers else throughput)
+    return options
 
 
 def free_port() -> int:
@@ -153,13 +201,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def seed(url: str, options: argparse.Namespace) -> list[str]:
-    """Customers with conversations; their emails."""
-    password_hash = bcrypt.hashpw(
-        PASSWORD.encode(), bcrypt.gensalt(rounds=options.bcrypt_rounds)
-    ).decode()
-    emails = [f"load{index:04d}@example.com" for index in range(options.customers)]
-    counter = MESSAGES_PER_CONVERSATION % 6
+def seed(
+    url: str, customers: int, *, conversations: int, messages: int, hash_rounds: int
+) -> list[str]:
+    """Customers with conversations of ``messages`` messages each; their emails."""
+    password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=hash_rounds)).decode()
+    emails = [f"load{index:04d}@example.com" for index in range(customers)]
+    counter = messages % 6
     with psycopg.connect(url, autocommit=True) as connection:
         with connection.cursor() as cursor:
             cursor.executemany(
@@ -171,12 +219,12 @@ def seed(url: str, options: argparse.Namespace) -> list[str]:
             {
                 "metadata": json.dumps(METADATA),
                 "counter": counter,
-                "messages": MESSAGES_PER_CONVERSATION,
-                "distilled": MESSAGES_PER_CONVERSATION - counter,
-                "per_user": options.conversations,
+                "messages": messages,
+                "distilled": messages - counter,
+                "per_user": conversations,
             },
         )
-        connection.execute(SEED_MESSAGES, {"messages": MESSAGES_PER_CONVERSATION})
+        connection.execute(SEED_MESSAGES, {"messages": messages})
         connection.execute("ANALYZE")
     return emails
 
@@ -460,8 +508,7 @@ def contention(base: str, files: dict[str, Path], options: argparse.Namespace) -
     return [reads, parse("login (contending)", CONTENDING_LOGINS, output)]
 
 
-def main() -> None:
-    options = arguments()
+def throughput(options: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("bench/load.py needs wrk on the PATH (Debian: apt-get install wrk)")
     chosen = set((options.only or "send,history,list,login,contention").split(","))
@@ -475,7 +522,15 @@ def main() -> None:
         FakeOpenAIServer(record=False) as llm,
         tempfile.TemporaryDirectory(prefix="salesbot-load-requests-") as scratch,
     ):
-        emails = seed(url, options)
+        if options.llm_latency:
+            llm.set_default(Delay(options.llm_latency))
+        emails = seed(
+            url,
+            options.customers,
+            conversations=options.conversations,
+            messages=MESSAGES_PER_CONVERSATION,
+            hash_rounds=options.bcrypt_rounds,
+        )
         print(
             f"seeded {len(emails)} customers x {options.conversations} conversations x "
             f"{MESSAGES_PER_CONVERSATION} messages"
@@ -515,6 +570,212 @@ def main() -> None:
             print_table(results)
             if options.soak:
                 soak(base, process, files, options)
+
+
+# ---------------------------------------------------------------------- the customers scenario
+
+TAG = re.compile(rb"\[c(\d+) e(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call the LLM fake answered: its kind, the exchange it belongs to, and when (on
+    ``time.monotonic()``) it arrived and was answered."""
+
+    kind: RequestKind
+    customer: int
+    exchange: int
+    arrived: float
+    answered: float
+
+
+class TimedFake(FakeOpenAIServer):
+    """The LLM fake, also noting each call (see ``Call``) and how many it held at once. The last
+    ``[c.. e..]`` tag in a body is the exchange's own message: earlier turns come before it, and
+    a distillation's transcript ends with it."""
+
+    def __init__(self) -> None:
+        super().__init__(record=False)
+        self.calls: list[Call] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+
+    async def _answer(
+        self, method: str, path: str, headers: dict[str, str], raw_body: bytes
+    ) -> Any:
+        arrived = time.monotonic()
+        # Only the fake's event loop thread runs this: the counts need no lock.
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await super()._answer(method, path, headers, raw_body)
+        finally:
+            self.in_flight -= 1
+            tags = TAG.findall(raw_body)
+            if path == "/v1/chat/completions" and tags:
+                kind = classify(json.loads(raw_body))
+                customer, exchange = (int(n) for n in tags[-1])
+                self.calls.append(Call(kind, customer, exchange, arrived, time.monotonic()))
+
+
+def sessions_opened(url: str) -> int:
+    """Sessions PostgreSQL has established on this database so far (connections opened)."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SELECT pg_stat_clear_snapshot()")
+        row = connection.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of ``values`` (0 for none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def latency_row(name: str, seconds: list[float], errors: int = 0) -> str:
+    ms = [value * 1000 for value in seconds]
+    figures = " | ".join(f"{percentile(ms, q):,.0f}" for q in (50, 90, 99, 100))
+    return f"| {name} | {len(ms):,} | {figures} | {errors} |"
+
+
+def chatting(options: argparse.Namespace) -> None:
+    """Customers at chat windows: each sends into its own conversation, waits for the reply,
+    pauses, and sends again; the LLM takes ``--llm-latency`` seconds for every call."""
+    print(
+        f"{os.cpu_count()} cores; serve --workers {options.workers}; {options.customers} "
+        f"customers, one conversation each; LLM {options.llm_latency:g} s per call; pause "
+        f"{options.pause:g} s; at most {options.exchanges} exchanges each, none started after "
+        f"{options.duration} s"
+    )
+    with scratch_database(options.database_url, keep=options.keep) as url, TimedFake() as llm:
+        llm.set_default(Delay(options.llm_latency))
+        # Logging in is not measured here: a cheap hash keeps 256 logins quick.
+        emails = seed(url, options.customers, conversations=1, messages=0, hash_rounds=4)
+        with running_service(url, llm, options) as (base, process):
+            customers = log_in(base, emails)
+            settle(url)
+            plan = {
+                "base": base,
+                "customers": [[c.token, c.conversations[0]] for c in customers],
+                "text": SEND_TEXT,
+                "pause_s": options.pause,
+                "exchanges": options.exchanges,
+                "duration_s": options.duration,
+                "ramp_s": options.llm_latency + options.pause,
+                "timeout_s": 30,
+                "seed": 13,
+            }
+            pids = process_tree(process.pid)
+            sessions_before, llm_connections_before = sessions_opened(url), llm.connections_opened
+            server_before, machine_before = process_cpu_s(pids), machine_cpu_s()
+            driver = subprocess.run(  # noqa: S603 - our own script
+                [sys.executable, str(HERE / "customers.py")],
+                input=json.dumps(plan),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            server_cpu_s = process_cpu_s(pids) - server_before
+            machine_cpu_s_ = machine_cpu_s() - machine_before
+            sessions = sessions_opened(url) - sessions_before
+            llm_connections = llm.connections_opened - llm_connections_before
+        outcome = json.loads(driver.stdout.splitlines()[-1])
+    report_chatting(outcome, llm, server_cpu_s, machine_cpu_s_, options)
+    print(
+        f"\nduring the run the service opened {sessions} PostgreSQL sessions and "
+        f"{llm_connections} connections to the LLM"
+    )
+
+
+def report_chatting(
+    outcome: dict[str, Any],
+    llm: TimedFake,
+    server_cpu_s: float,
+    machine_cpu_s_: float,
+    options: argparse.Namespace,
+) -> None:
+    records = [tuple(record) for record in outcome["records"]]
+    # Status -1: a client error, or no response within the client's 30 s.
+    done = [r for r in records if 200 <= r[4] < 300]
+    errors = len(records) - len(done)
+    took = {(r[0], r[1]): r[3] - r[2] for r in done}
+    sent = {(r[0], r[1]): r[2] for r in done}
+    received = {(r[0], r[1]): r[3] for r in done}
+    count = len(records) or 1
+    print(
+        f"\n{len(records):,} exchanges in {outcome['seconds']:.1f} s: "
+        f"{len(records) / outcome['seconds']:.1f} requests/s, {errors} errors "
+        f"{dict(Counter(r[4] for r in records if not 200 <= r[4] < 300))}; CPU per request: "
+        f"server {server_cpu_s * 1000 / count:.2f} ms, machine {machine_cpu_s_ * 1000 / count:.2f}"
+        f" ms, the customers' client {outcome['cpu_s'] * 1000 / count:.2f} ms"
+    )
+    lags = [lag * 1000 for lag in outcome["lags"]]
+    print(
+        f"the client's event loop woke late by p99 {percentile(lags, 99):.1f} ms, "
+        f"max {percentile(lags, 100):.1f} ms"
+    )
+    print("\n| exchanges | count | p50 ms | p90 ms | p99 ms | max ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(latency_row("all", list(took.values()), errors))
+    third = [v for (_, n), v in took.items() if n % 3 == 0]
+    others = [v for (_, n), v in took.items() if n % 3]
+    print(latency_row("every third (distils)", third))
+    print(latency_row("the others", others))
+    print(
+        latency_row(
+            "the others, from the 4th on", [v for (_, n), v in took.items() if n % 3 and n > 3]
+        )
+    )
+    for number in range(1, min(options.exchanges, 9) + 1):
+        print(latency_row(f"exchange {number}", [v for (_, n), v in took.items() if n == number]))
+
+    calls: dict[tuple[int, int, RequestKind], Call] = {}
+    for call in llm.calls:
+        calls.setdefault((call.customer, call.exchange, call.kind), call)
+    kinds = Counter(call.kind.value for call in llm.calls)
+    held = [call.answered - call.arrived for call in llm.calls]
+    print(
+        f"\nLLM fake: {dict(kinds)} calls, at most {llm.peak_in_flight} at once; a call held "
+        f"p50 {percentile(held, 50) * 1000:,.0f} ms, p99 {percentile(held, 99) * 1000:,.0f} ms"
+    )
+    parts: dict[str, list[float]] = {
+        "sent -> reply call reaches the LLM": [],
+        "reply answered -> response (no distillation)": [],
+        "reply answered -> distillation reaches the LLM": [],
+        "distillation answered -> response": [],
+    }
+    for key, started in sent.items():
+        reply = calls.get((*key, RequestKind.REPLY))
+        if reply is None:
+            continue
+        parts["sent -> reply call reaches the LLM"].append(reply.arrived - started)
+        distil = calls.get((*key, RequestKind.DISTIL))
+        if distil is None:
+            parts["reply answered -> response (no distillation)"].append(
+                received[key] - reply.answered
+            )
+        else:
+            parts["reply answered -> distillation reaches the LLM"].append(
+                distil.arrived - reply.answered
+            )
+            parts["distillation answered -> response"].append(received[key] - distil.answered)
+    print("\nwhere an exchange's time goes, outside the LLM's own wait:")
+    print("\n| part | count | p50 ms | p90 ms | p99 ms | max ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, values in parts.items():
+        print(latency_row(name, values))
+
+
+def main() -> None:
+    options = arguments()
+    if options.scenario == "customers":
+        chatting(options)
+    else:
+        throughput(options)
 
 
 if __name__ == "__main__":
