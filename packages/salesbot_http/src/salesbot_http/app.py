@@ -29,6 +29,7 @@ from salesbot_http.controllers import (
 from salesbot_http.errors import exception_handlers
 from salesbot_http.inflight import InFlight
 from salesbot_http.openapi import ClosedStructSchemaPlugin, openapi_config
+from salesbot_http.request import SalesbotRequest
 from salesbot_http.settings import Settings
 from salesbot_http.state import CONTAINER_KEY
 
@@ -154,6 +155,7 @@ def create_app(source: Container | Settings, *, schedule_token_cleanup: bool = T
         exception_handlers=exception_handlers(),
         cors_config=_cors(settings),
         request_max_body_size=settings.max_body_bytes,
+        request_class=SalesbotRequest,
         openapi_config=openapi_config(_package_version()),
         plugins=[ClosedStructSchemaPlugin()],
         before_request=refuse_repeated_query_parameters,
