@@ -27,6 +27,7 @@ from salesbot_http.controllers import (
     UsersController,
 )
 from salesbot_http.errors import exception_handlers
+from salesbot_http.headers import add_response_headers
 from salesbot_http.inflight import InFlight
 from salesbot_http.openapi import ClosedStructSchemaPlugin, openapi_config
 from salesbot_http.request import SalesbotRequest
@@ -159,6 +160,7 @@ def create_app(source: Container | Settings, *, schedule_token_cleanup: bool = T
         openapi_config=openapi_config(_package_version()),
         plugins=[ClosedStructSchemaPlugin()],
         before_request=refuse_repeated_query_parameters,
+        before_send=[add_response_headers],
         middleware=[in_flight.middleware],
         lifespan=[partial(_lifespan, container, in_flight, schedule_token_cleanup)],
         state=State({CONTAINER_KEY: container}),
