@@ -454,8 +454,23 @@ async def test_the_next_link_keeps_the_filter(
     assert "link" not in second.headers
 
 
+async def test_any_lead_cursor_in_the_documented_format_is_a_position(
+    client: Client, admin: Customer, leads: dict[str, str]
+) -> None:
+    past_the_oldest = await client.get(
+        "/admin/leads", params={"cursor": "g" + "A" * 31}, headers=admin.headers
+    )
+    past_the_newest = await client.get(
+        "/admin/leads", params={"cursor": "f" + "_" * 31}, headers=admin.headers
+    )
+
+    assert ok_data(past_the_oldest) == []
+    assert {lead["conversationId"] for lead in ok_data(past_the_newest)} == set(leads.values())
+
+
 @pytest.mark.parametrize(
-    "query", ["saleStatus=bogus", "limit=0", "limit=201", "limit=x", "cursor=nope"]
+    "query",
+    ["saleStatus=bogus", "limit=0", "limit=201", "limit=x", "cursor=nope", f"cursor={'A' * 31}"],
 )
 async def test_leads_parameters_are_validated(client: Client, admin: Customer, query: str) -> None:
     response = await client.get(f"/admin/leads?{query}", headers=admin.headers)

@@ -426,8 +426,42 @@ async def test_conversations_can_be_searched(client: Client, customer: Customer)
     assert [c["id"] for c in ok_data(found)] == [laptop]
 
 
+# Cursors in the documented format (32 characters of base64url) that the API never gave: the
+# largest and the smallest 64-bit microsecond, clamped to what a datetime holds.
+FAR_FUTURE_CURSOR = "f" + "_" * 31
+FAR_PAST_CURSOR = "g" + "A" * 31
+
+
+async def test_any_cursor_in_the_documented_format_is_a_position_to_continue_from(
+    client: Client, customer: Customer, clock: FakeClock
+) -> None:
+    started = []
+    for word in ("laptop", "mouse"):
+        started.append(await start(client, customer, f"I need a {word}"))
+        clock.advance(timedelta(minutes=1))
+
+    def listed(cursor: str) -> Any:
+        return client.get(
+            "/chat/conversations", params={"cursor": cursor}, headers=customer.headers
+        )
+
+    assert [c["id"] for c in ok_data(await listed(FAR_FUTURE_CURSOR))] == started[::-1]
+    assert ok_data(await listed(FAR_PAST_CURSOR)) == []
+    assert [c["id"] for c in ok_data(await listed(""))] == started[::-1]  # the first page
+
+
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=101", "limit=many", "cursor=not-a-cursor", "cursor=%25%25"]
+    "query",
+    [
+        "limit=0",
+        "limit=101",
+        "limit=many",
+        "cursor=not-a-cursor",
+        "cursor=%25%25",
+        f"cursor={'A' * 31}",
+        f"cursor={'A' * 33}",
+        f"cursor={'A' * 31}%3D",
+    ],
 )
 async def test_conversation_paging_parameters_are_validated(
     client: Client, customer: Customer, query: str

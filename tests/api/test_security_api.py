@@ -520,3 +520,43 @@ async def test_nul_characters_elsewhere_are_answered_not_crashed_on(
     error_body(login, 401, "/auth/login")
     assert ok_data(searched) == []
     assert [m["content"] for m in ok_data(far_back)["messages"]] == ["hi", "Reply to: hi"]
+
+
+# ------------------------------------------------------------------ deeply nested bodies
+
+NESTED = {
+    "5,000 arrays": "[" * 5_000 + "]" * 5_000,
+    "5,000 objects": '{"a":' * 5_000 + "1" + "}" * 5_000,
+    "deep in a field": '{"content": ' + "[" * 5_000 + "]" * 5_000 + "}",
+}
+
+
+@pytest.mark.parametrize("body", NESTED.values(), ids=NESTED.keys())
+async def test_a_too_deeply_nested_body_is_400_on_every_json_route_and_stores_nothing(
+    client: Client, customer: Customer, database: Database, body: str
+) -> None:
+    conversation_id = ok_data(
+        await client.post("/chat/send", json={"content": "hi"}, headers=customer.headers), 201
+    )["conversation"]["id"]
+    stored = await _everything_stored(database)
+    routes = [
+        ("POST", "/users/register"),
+        ("POST", "/auth/login"),
+        ("POST", "/auth/refresh"),
+        ("POST", "/auth/logout"),
+        ("POST", "/chat/send"),
+        ("POST", "/chat/send/stream"),
+        ("PATCH", f"/chat/conversations/{conversation_id}/title"),
+    ]
+
+    for method, path in routes:
+        response = await client.request(
+            method,
+            path,
+            content=body,
+            headers={**customer.headers, "Content-Type": "application/json"},
+        )
+        assert error_body(response, 400, path)["message"] == "JSON is malformed: nested too deeply"
+        _no_leak(response)
+
+    assert await _everything_stored(database) == stored

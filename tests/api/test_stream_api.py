@@ -40,7 +40,7 @@ async def stream(
 def _streamed(response: Any) -> list[Event]:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
-    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["cache-control"] == "no-store"
     return events_of(response.text)
 
 

@@ -27,8 +27,10 @@ from salesbot_http.controllers import (
     UsersController,
 )
 from salesbot_http.errors import exception_handlers
+from salesbot_http.headers import add_response_headers
 from salesbot_http.inflight import InFlight
 from salesbot_http.openapi import ClosedStructSchemaPlugin, openapi_config
+from salesbot_http.request import SalesbotRequest
 from salesbot_http.settings import Settings
 from salesbot_http.state import CONTAINER_KEY
 
@@ -184,9 +186,11 @@ def create_app(source: Container | Settings, *, run_scheduled_jobs: bool = True)
         exception_handlers=exception_handlers(),
         cors_config=_cors(settings),
         request_max_body_size=settings.max_body_bytes,
+        request_class=SalesbotRequest,
         openapi_config=openapi_config(_package_version()),
         plugins=[ClosedStructSchemaPlugin()],
         before_request=refuse_repeated_query_parameters,
+        before_send=[add_response_headers],
         middleware=[in_flight.middleware],
         lifespan=[partial(_lifespan, container, in_flight, run_scheduled_jobs)],
         state=State({CONTAINER_KEY: container}),

@@ -2,7 +2,8 @@
 
 Domain errors map by the table below; Litestar's own errors (validation, malformed JSON, an
 over-long body, unknown route, wrong method) keep their status; anything else is a 500 with a
-generic message and the traceback in the log only.
+generic message and the traceback in the log only. (A body nested too deeply to decode is
+malformed JSON too: ``salesbot_http.request`` reports it as Litestar reports any other.)
 """
 
 from __future__ import annotations

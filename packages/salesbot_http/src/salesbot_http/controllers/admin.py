@@ -23,7 +23,12 @@ from salesbot_http.dto import AnalyticsOut, LeadOut, analytics_out, lead_out
 from salesbot_http.envelope import Envelope, ok
 from salesbot_http.leads_csv import header, leads_csv
 from salesbot_http.openapi import error_responses
-from salesbot_http.paging import NEXT_PAGE_HEADER, decode_cursor, next_page_headers
+from salesbot_http.paging import (
+    NEXT_PAGE_HEADER,
+    CursorParameter,
+    decode_cursor,
+    next_page_headers,
+)
 
 # Litestar adds "; charset=utf-8" to text media types.
 CSV_MEDIA_TYPE = "text/csv"
@@ -77,7 +82,11 @@ class AdminController(Controller):
         request: Request[Any, Any, Any],
         get_sales_analytics: NamedDependency[GetSalesAnalytics],
         days: Annotated[
-            int | None, Parameter(description="The conversion window: 1 to 366 [default 30]")
+            int | None,
+            Parameter(
+                description="The conversion window: 1 to 366 [default 30]",
+                schema_extra={"minimum": 1, "maximum": 366},
+            ),
         ] = None,
     ) -> Envelope[AnalyticsOut]:
         current_role = auth.current_role(request)
@@ -100,11 +109,13 @@ class AdminController(Controller):
         list_leads: NamedDependency[ListLeads],
         sale_status: SaleStatusFilter = None,
         limit: Annotated[
-            int | None, Parameter(description="Page size: 1 to 200 [default 50]")
+            int | None,
+            Parameter(
+                description="Page size: 1 to 200 [default 50]",
+                schema_extra={"minimum": 1, "maximum": 200},
+            ),
         ] = None,
-        cursor: Annotated[
-            str | None, Parameter(description="Where to continue: from the `Link` header")
-        ] = None,
+        cursor: CursorParameter = None,
     ) -> Response[Envelope[list[LeadOut]]]:
         current_role = auth.current_role(request)
         page = await list_leads(

@@ -34,7 +34,12 @@ from salesbot_http.dto import (
 )
 from salesbot_http.envelope import Envelope, ok
 from salesbot_http.openapi import error_responses
-from salesbot_http.paging import NEXT_PAGE_HEADER, decode_cursor, next_page_headers
+from salesbot_http.paging import (
+    NEXT_PAGE_HEADER,
+    CursorParameter,
+    decode_cursor,
+    next_page_headers,
+)
 
 # Declared as ``str`` in the path and parsed as UUID by the handler's signature, so a malformed
 # id is a 400 validation error rather than a route that does not exist.
@@ -118,9 +123,7 @@ class ChatController(Controller):
                 schema_extra={"minimum": 1, "maximum": 100},
             ),
         ] = None,
-        cursor: Annotated[
-            str | None, Parameter(description="Where to continue: from the `Link` header")
-        ] = None,
+        cursor: CursorParameter = None,
         q: Annotated[str | None, Parameter(description="Search words")] = None,
     ) -> Response[Envelope[list[ConversationOut]]]:
         current_user_id = auth.current_user_id(request)
