@@ -5,10 +5,12 @@
   until commit, and count commits.
 - ``ScriptedAssistant``: answers from a script and records every request and the prompt an LLM
   would have been sent.
+- ``InMemoryAttemptCounter``: failed-login counters whose windows end by a (fake) clock.
 - ``FakeClock``, ``SequentialIds``, ``FastPasswordHasher``, ``FakeTokenIssuer``.
 """
 
 from salesbot_core.testing.assistant import FailMidStream, ScriptedAssistant, pieces
+from salesbot_core.testing.attempts import InMemoryAttemptCounter
 from salesbot_core.testing.memory import InMemoryStore, InMemoryUnitOfWork
 from salesbot_core.testing.support import (
     FakeClock,
@@ -22,6 +24,7 @@ __all__ = [
     "FakeClock",
     "FakeTokenIssuer",
     "FastPasswordHasher",
+    "InMemoryAttemptCounter",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "ScriptedAssistant",

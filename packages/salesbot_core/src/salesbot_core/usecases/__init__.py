@@ -17,6 +17,7 @@ from salesbot_core.usecases.insight import (
     ListLeads,
     SalesAnalytics,
 )
+from salesbot_core.usecases.login_throttle import LoginLimits, ThrottledLogin
 from salesbot_core.usecases.sessions import (
     CleanupTokens,
     ClientInfo,
@@ -48,6 +49,7 @@ __all__ = [
     "ListLeads",
     "ListSessions",
     "Login",
+    "LoginLimits",
     "LoginResult",
     "Logout",
     "LogoutAll",
@@ -56,5 +58,6 @@ __all__ = [
     "RenameConversation",
     "SalesAnalytics",
     "SendMessage",
+    "ThrottledLogin",
     "TokenPair",
 ]
