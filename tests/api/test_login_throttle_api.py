@@ -165,9 +165,6 @@ class _BrokenCounter:
     async def delete(self, key: str) -> None:
         raise ConnectionError("redis is down")
 
-    async def aclose(self) -> None:
-        return None
-
 
 class _HangingCounter(_BrokenCounter):
     async def add(self, key: str, window: timedelta) -> Any:
@@ -184,7 +181,7 @@ async def test_a_failing_counter_store_does_not_lock_customers_out(
     container.security.login_attempts.override(providers.Object(counter))
     async with throttled(login_max_failures_per_account=1) as client:
         await register(client, "jane@example.com")
-        with caplog.at_level(logging.WARNING, logger="salesbot_http.ratelimit"):
+        with caplog.at_level(logging.WARNING, logger="salesbot_core.usecases.login_throttle"):
             async with asyncio.timeout(5):
                 wrong = await login(client, "jane@example.com", "wrong password")
                 right = await login(client, "jane@example.com")

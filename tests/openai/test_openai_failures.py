@@ -10,7 +10,7 @@ import pytest
 from openai_support import FAILURES, SECRET_BODY, TEST_KEY, Chat, MakeAssistant
 
 from salesbot_core.errors import AssistantTimeout, AssistantUnavailable, InvalidMetadataAnswer
-from salesbot_core.ports import DistillationRequest, ReplyRequest, TitleRequest
+from salesbot_core.ports import DistillationRequest, ReplyRequest
 from salesbot_openai import HttpClient, OpenAIConfig, OpenAISalesAssistant
 from salesbot_openai.testing import Completion, FakeOpenAIServer, HttpError, NotHttp, RawBody
 
@@ -125,13 +125,13 @@ async def test_a_refused_metadata_answer_is_an_invalid_answer(
 
 
 async def test_a_title_without_usable_text_falls_back_to_the_message(
-    server: FakeOpenAIServer, make_assistant: MakeAssistant
+    server: FakeOpenAIServer, chat: Chat
 ) -> None:
     server.enqueue("title", Completion("  \n "))
 
-    title = await make_assistant().title(TitleRequest(first_message="Quiero una bici eléctrica"))
+    result = await chat.send("Quiero una bici eléctrica")
 
-    assert title.text == "Quiero una bici eléctrica"
+    assert result.conversation.title == "Quiero una bici eléctrica"
 
 
 async def test_usage_missing_from_the_answer_counts_as_zero(

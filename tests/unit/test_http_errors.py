@@ -20,6 +20,7 @@ EXPECTED = {
     "ConversationNotFound": 404,
     "SessionNotFound": 404,
     "EmailAlreadyRegistered": 409,
+    "TooManyLoginAttempts": 429,
     "AssistantUnavailable": 502,
     "InvalidMetadataAnswer": 502,
     "AssistantTimeout": 504,

@@ -93,10 +93,19 @@ async def test_giving_up_gets_one_last_alternative_or_a_polite_question() -> Non
     assert "iPad Air" not in text
 
 
-def test_title_drops_greetings_and_keeps_six_words() -> None:
+def test_title_drops_greetings_and_filler() -> None:
     assert title_for("Hi, I am looking for a laptop for programming") == "Laptop for programming"
     assert title_for("Hola, busco unos auriculares para correr") == "Auriculares para correr"
-    assert len(title_for("one two three four five six seven eight").split()) == 6
+    assert title_for("¿Tienes portátiles? Para programar") == "Tienes portátiles"
+
+
+async def test_the_use_case_cleans_its_title_like_any_assistants() -> None:
+    store = InMemoryStore()
+    send = SendMessage(store.uow_factory, OfflineSalesAssistant(), FakeClock(), SequentialIds())
+
+    result = await send(user_id=USER, content="one two three four five six seven eight")
+
+    assert result.conversation.title == "One two three four five six"
 
 
 def test_distillation_by_rules() -> None:

@@ -62,6 +62,15 @@ class SessionNotFound(SalesbotError):
         super().__init__("Session not found")
 
 
+class TooManyLoginAttempts(SalesbotError):
+    """Refused before the password is checked; the same whichever limit was reached, so it tells
+    nothing about the account. The caller may try again in ``retry_after_s`` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("Too many failed login attempts; please try again later")
+        self.retry_after_s = retry_after_s
+
+
 class Forbidden(SalesbotError):
     """The caller is signed in but may not do this (a customer on an admin route)."""
 

@@ -147,7 +147,8 @@ def parse_metadata_answer(text: str) -> SalesMetadata:
 
 def clean_title(text: str, fallback_from: str) -> str:
     """At most ``TITLE_MAX_WORDS`` words, no quotes or trailing punctuation; from the customer's
-    first message when the LLM gave nothing usable."""
+    first message when the LLM gave nothing usable. The one place a title is cleaned: the use
+    case applies it to whatever an assistant answered, which every assistant returns as is."""
     words = text.replace("\n", " ").strip().strip("\"'`*#").split()
     if not words:
         words = fallback_from.split()

@@ -20,6 +20,7 @@ from dependency_injector import containers, providers
 
 from salesbot_core.offline import OfflineSalesAssistant
 from salesbot_core.ports import (
+    AttemptCounter,
     Clock,
     IdSource,
     PasswordHasher,
@@ -46,23 +47,19 @@ from salesbot_core.usecases import (
     ListLeads,
     ListSessions,
     Login,
+    LoginLimits,
     Logout,
     LogoutAll,
     RefreshSession,
     RegisterUser,
     RenameConversation,
     SendMessage,
+    ThrottledLogin,
 )
 from salesbot_http.health import DatabaseProbe
 from salesbot_http.lifecycle import ShutdownSteps
 from salesbot_http.passwords import BcryptPasswordHasher
-from salesbot_http.ratelimit import (
-    AttemptCounter,
-    CountingMemoryStore,
-    CountingRedisStore,
-    LoginLimits,
-    ThrottledLogin,
-)
+from salesbot_http.ratelimit import CountingMemoryStore, CountingRedisStore
 from salesbot_http.settings import Settings
 from salesbot_http.system import RandomIds, SystemClock
 from salesbot_http.tokens import JwtAccessTokens

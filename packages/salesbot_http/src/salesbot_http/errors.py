@@ -31,10 +31,10 @@ from salesbot_core.errors import (
     InvalidRefreshToken,
     SalesbotError,
     SessionNotFound,
+    TooManyLoginAttempts,
     UserNotFound,
 )
 from salesbot_http.envelope import ErrorEnvelope, failure
-from salesbot_http.ratelimit import TooManyLoginAttempts
 
 logger = logging.getLogger(__name__)
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self, overload
 
 import aiohttp
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, RequestOptions
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
 
@@ -34,7 +34,6 @@ from salesbot_core.ports import (
     TitleRequest,
 )
 from salesbot_core.prompts import (
-    clean_title,
     distillation_prompt,
     metadata_json_schema,
     parse_metadata_answer,
@@ -42,11 +41,17 @@ from salesbot_core.prompts import (
     title_prompt,
 )
 from salesbot_openai.config import OpenAIConfig
-from salesbot_openai.wire import Answer, MalformedCompletion, read_answer, read_chunk
+from salesbot_openai.wire import Answer, ChunkPiece, MalformedCompletion, read_answer, read_chunk
 
 logger = logging.getLogger(__name__)
 
 METADATA_SCHEMA_NAME = "sales_metadata"
+
+# The options ``chat.completions.create`` sends: the API key as a bearer token, nothing else.
+_REQUEST_OPTIONS: RequestOptions = {"security": {"bearer_auth": True}}
+
+# The end of a stream (a chunk may be any JSON, ``null`` included).
+_END = object()
 
 
 def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
@@ -59,7 +64,7 @@ def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
             return {"role": "assistant", "content": message.content}
 
 
-def _metadata_response_format(config: OpenAIConfig) -> ResponseFormat | openai.Omit:
+def _metadata_response_format(config: OpenAIConfig) -> ResponseFormat | None:
     match config.metadata_format:
         case "json_schema":
             return {
@@ -73,7 +78,7 @@ def _metadata_response_format(config: OpenAIConfig) -> ResponseFormat | openai.O
         case "json_object":
             return {"type": "json_object"}
         case "prompt":
-            return openai.omit
+            return None
 
 
 def _unfenced(text: str) -> str:
@@ -112,11 +117,13 @@ class _TrimmedReply:
         return "".join(self._parts)
 
 
-def _chunk_fields(chunk: object) -> dict[str, object]:
-    """The fields the server sent in a chunk the SDK parsed (it builds them leniently)."""
-    if not isinstance(chunk, openai.BaseModel):
-        raise MalformedCompletion("a streamed chunk is not a JSON object")
-    return chunk.to_dict(warnings=False)
+def _replied(kind: str, content: str, refusal: str, finish_reason: str | None) -> str:
+    """The reply's text, or the refusal when the model wrote none; an empty answer fails."""
+    text = content.strip() or refusal.strip()
+    if not text:
+        logger.warning("LLM %s was empty (finish_reason=%s)", kind, finish_reason)
+        raise AssistantUnavailable("The sales assistant returned an empty answer")
+    return text
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
@@ -187,53 +194,29 @@ class OpenAISalesAssistant:
         await self.aclose()
 
     async def reply(self, request: ReplyRequest) -> Generated:
-        answer = await self._complete(
-            "reply", reply_prompt(request), max_tokens=self._config.max_reply_tokens
-        )
-        text = answer.content.strip() or (answer.refusal or "").strip()
-        if not text:
-            logger.warning("LLM reply was empty (finish_reason=%s)", answer.finish_reason)
-            raise AssistantUnavailable("The sales assistant returned an empty answer")
+        body = self._body(reply_prompt(request), max_tokens=self._config.max_reply_tokens)
+        answer = await self._complete("reply", body)
+        text = _replied("reply", answer.content, answer.refusal or "", answer.finish_reason)
         return Generated(text=text, usage=answer.usage)
 
     async def stream_reply(self, request: ReplyRequest) -> AsyncGenerator[ReplyDelta | Generated]:
         """The reply of ``reply``, handed out as the server streams it: ``ReplyDelta``s, then one
         ``Generated`` with the whole text (the deltas joined) and the usage (0 when the server
-        sends none). Same prompt, model, caps, timeouts and errors as ``reply``; an error may come
-        after some deltas. ``timeout_s`` bounds each wait for the next chunk, ``deadline_s`` the
-        whole stream (the consumer's time between pieces included). A stream that ends without a
-        finish reason was cut off: ``AssistantUnavailable``. Closing the generator early closes
-        the HTTP stream."""
-        config = self._config
+        sends none). Same request (plus ``stream``), caps, timeouts and errors as ``reply``; an
+        error may come after some deltas. ``timeout_s`` bounds each wait for the next chunk,
+        ``deadline_s`` the whole stream (the consumer's time between pieces included). A stream
+        that ends without a finish reason was cut off: ``AssistantUnavailable``. Closing the
+        generator early closes the HTTP stream."""
         kind = "streamed reply"
-        deadline = asyncio.get_running_loop().time() + config.deadline_s
-        with self._failures(kind):
-            async with asyncio.timeout_at(deadline):
-                stream = await self._client.chat.completions.create(
-                    model=config.model,
-                    messages=[_message_param(message) for message in reply_prompt(request)],
-                    max_completion_tokens=(
-                        openai.omit if config.max_reply_tokens is None else config.max_reply_tokens
-                    ),
-                    stream=True,
-                    stream_options={"include_usage": True},
-                )
-        async with stream:  # closed on every way out, a consumer that stops early included
-            reply, refusal = _TrimmedReply(), []
-            finish_reason: str | None = None
-            usage = TokenUsage()
-            while True:
-                # The deadline is for the whole stream, but its scope covers only our own waits,
-                # so its cancellation never lands in the consumer's code between our yields.
-                with self._failures(kind):
-                    try:
-                        async with asyncio.timeout_at(deadline):
-                            chunk: object = await anext(stream, None)
-                    except ValueError as exc:  # an event whose data is not JSON (or not UTF-8)
-                        raise MalformedCompletion("a streamed event is not JSON") from exc
-                    if chunk is None:
-                        break
-                    piece = read_chunk(_chunk_fields(chunk))
+        body = self._body(
+            reply_prompt(request), max_tokens=self._config.max_reply_tokens, stream=True
+        )
+        reply, refusal = _TrimmedReply(), []
+        finish_reason: str | None = None
+        usage = TokenUsage()
+        # ``aclosing``: a consumer that stops early closes the chunk reader, hence the stream.
+        async with aclosing(self._chunks(kind, body)) as chunks:
+            async for piece in chunks:
                 finish_reason = piece.finish_reason or finish_reason
                 usage = piece.usage or usage
                 refusal.append(piece.refusal)
@@ -243,61 +226,122 @@ class OpenAISalesAssistant:
             # A body that simply ends (a proxy closing cleanly) must not pass for a whole reply.
             logger.warning("LLM %s ended without a finish reason", kind)
             raise AssistantUnavailable("The sales assistant's answer broke off")
-        text = reply.text
-        if not text and (text := "".join(refusal).strip()):
+        text = _replied(kind, reply.text, "".join(refusal), finish_reason)
+        if text != reply.text:  # the refusal, which comes as one piece at the end
             yield ReplyDelta(text=text)
-        if not text:
-            logger.warning("LLM %s was empty (finish_reason=%s)", kind, finish_reason)
-            raise AssistantUnavailable("The sales assistant returned an empty answer")
         yield Generated(text=text, usage=usage)
 
     async def title(self, request: TitleRequest) -> Generated:
-        answer = await self._complete(
-            "title", title_prompt(request), max_tokens=self._config.max_title_tokens
-        )
-        return Generated(
-            text=clean_title(answer.content, request.first_message), usage=answer.usage
-        )
+        """The model's answer as it came: the core cleans every title in one place
+        (``salesbot_core.prompts.clean_title``, applied by ``SendMessage``)."""
+        body = self._body(title_prompt(request), max_tokens=self._config.max_title_tokens)
+        answer = await self._complete("title", body)
+        return Generated(text=answer.content, usage=answer.usage)
 
     async def distil(self, request: DistillationRequest) -> Distilled:
-        answer = await self._complete(
-            "distil",
+        body = self._body(
             distillation_prompt(request),
             max_tokens=self._config.max_metadata_tokens,
             response_format=self._metadata_format,
         )
+        answer = await self._complete("distil", body)
         if answer.refusal and not answer.content:
             raise InvalidMetadataAnswer("the model refused to write the metadata")
         # A truncated answer (finish_reason "length") fails validation like any other.
         metadata = parse_metadata_answer(_unfenced(answer.content))
         return Distilled(metadata=metadata, usage=answer.usage)
 
-    async def _complete(
+    # The one request path: ``_body`` builds every request, ``_post`` sends it, ``_waiting``
+    # bounds each wait by the call's deadline and turns every failure into the core's error.
+    # ``_complete`` reads a whole answer, ``_chunks`` a streamed one.
+
+    def _body(
         self,
-        kind: str,
         messages: Sequence[ChatMessage],
         *,
         max_tokens: int | None,
-        response_format: ResponseFormat | openai.Omit = openai.omit,
-    ) -> Answer:
-        config = self._config
+        response_format: ResponseFormat | None = None,
+        stream: bool = False,
+    ) -> dict[str, object]:
+        """The request as plain JSON: see ``_post``. A streamed request is the same request
+        with ``stream`` and the usage asked for at the end."""
+        body: dict[str, object] = {
+            "model": self._config.model,
+            "messages": [_message_param(message) for message in messages],
+        }
+        if max_tokens is not None:
+            body["max_completion_tokens"] = max_tokens
+        if response_format is not None:
+            body["response_format"] = response_format
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    @overload
+    async def _post(self, body: dict[str, object], *, stream: Literal[False]) -> bytes: ...
+
+    @overload
+    async def _post(
+        self, body: dict[str, object], *, stream: Literal[True]
+    ) -> openai.AsyncStream[object]: ...
+
+    async def _post(
+        self, body: dict[str, object], *, stream: bool
+    ) -> bytes | openai.AsyncStream[object]:
+        # The request goes through the client's own ``post`` (its retries, timeouts, auth and
+        # status errors) with a body that is plain JSON already, which skips the per-call
+        # transformation of ``chat.completions.create``'s typed parameters, the largest CPU
+        # cost of an exchange under load. What comes back is not built into the SDK's lenient
+        # models either: the raw body, or each chunk's JSON as sent (``cast_to=object``), for
+        # ``salesbot_openai.wire`` to validate.
+        return await self._client.post(
+            "/chat/completions",
+            body=body,
+            options=_REQUEST_OPTIONS,
+            cast_to=bytes,
+            stream=stream,
+            stream_cls=openai.AsyncStream[object],
+        )
+
+    async def _complete(self, kind: str, body: dict[str, object]) -> Answer:
+        async with self._waiting(kind, self._deadline()):
+            return read_answer(await self._post(body, stream=False))
+
+    async def _chunks(self, kind: str, body: dict[str, object]) -> AsyncGenerator[ChunkPiece]:
+        """The pieces of a streamed answer, each validated; the stream is closed on every way
+        out. The deadline is for the whole stream, but its scope covers only our own waits, so
+        its cancellation never lands in the consumer's code between our yields."""
+        deadline = self._deadline()
+        async with self._waiting(kind, deadline):
+            stream = await self._post(body, stream=True)
+        async with stream:
+            with self._failures(kind):
+                # Else a body that is not a completion (a JSON error, an HTML page) would read
+                # as a stream without events, and pass for one that broke off.
+                media_type = stream.response.headers.get("content-type", "").partition(";")[0]
+                if media_type.strip().lower() != "text/event-stream":
+                    raise MalformedCompletion("the answer to a streamed request is not a stream")
+            while True:
+                async with self._waiting(kind, deadline):
+                    try:
+                        chunk = await anext(stream, _END)
+                    except ValueError as exc:  # an event whose data is not JSON (or not UTF-8)
+                        raise MalformedCompletion("a streamed event is not JSON") from exc
+                    if chunk is _END:
+                        return
+                    piece = read_chunk(chunk)
+                yield piece
+
+    def _deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self._config.deadline_s
+
+    @asynccontextmanager
+    async def _waiting(self, kind: str, deadline: float) -> AsyncIterator[None]:
+        """One wait of a call: bounded by the call's deadline, its failures the core's errors."""
         with self._failures(kind):
-            async with asyncio.timeout(config.deadline_s):
-                # The raw body, not the SDK's lenient model: see ``salesbot_openai.wire``. The
-                # request goes through the client's own ``post`` (its retries, timeouts and
-                # errors) with a body that is plain JSON already, which skips the per-call
-                # transformation of ``chat.completions.create``'s typed parameters, the largest
-                # CPU cost of an exchange under load.
-                body: dict[str, object] = {
-                    "model": config.model,
-                    "messages": [_message_param(message) for message in messages],
-                }
-                if max_tokens is not None:
-                    body["max_completion_tokens"] = max_tokens
-                if not isinstance(response_format, openai.Omit):
-                    body["response_format"] = response_format
-                answer = await self._client.post("/chat/completions", body=body, cast_to=bytes)
-            return read_answer(answer)
+            async with asyncio.timeout_at(deadline):
+                yield
 
     @contextmanager
     def _failures(self, kind: str) -> Iterator[None]:

@@ -4,12 +4,10 @@ msgspec.
 The SDK builds its response models leniently (a body of the wrong shape becomes an object with
 missing attributes, a non-JSON body becomes a string), so the adapter reads the raw body itself
 and decodes only what it needs; anything else is a malformed answer. A streamed chunk comes from
-the SDK already parsed, so it is validated from the fields the server actually sent.
+the SDK as the JSON value the server sent (no model built), and is validated from it.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import msgspec
 
@@ -107,12 +105,12 @@ def read_answer(body: bytes) -> Answer:
     )
 
 
-def read_chunk(fields: Mapping[str, object]) -> ChunkPiece:
-    """Validate one streamed chunk, given the fields the server sent; raise
+def read_chunk(data: object) -> ChunkPiece:
+    """Validate one streamed chunk, given the JSON value of its event; raise
     ``MalformedCompletion`` when it is not a Chat Completions chunk. Only the first choice
     counts; the final usage chunk has no choices."""
     try:
-        chunk = msgspec.convert(fields, WireChunk)
+        chunk = msgspec.convert(data, WireChunk)
     except msgspec.ValidationError as exc:
         raise MalformedCompletion("a streamed chunk is not a Chat Completions chunk") from exc
     usage = _token_usage(chunk.usage) if chunk.usage else None

@@ -196,11 +196,13 @@ class OfflineSalesAssistant:
 
 
 def title_for(first_message: str) -> str:
-    """The customer's first message without greeting and filler, at most six words."""
+    """The customer's first sentence without greeting and filler, capitalised: the answer a model
+    gives to the title prompt. Like any assistant's, the use case cleans it (word limit,
+    quotes, fallback) with ``salesbot_core.prompts.clean_title``."""
     first_sentence = re.split(r"(?<=[.!?])\s", first_message.strip(), maxsplit=1)[0]
     text = _FILLER.sub("", first_sentence.strip(), count=1) or first_sentence
-    words = text.strip(" .,!?¿¡").split()[:6]
-    title = " ".join(words)
+    # Opening punctuation (``¿``) would hide the letter to capitalise.
+    title = " ".join(text.strip(" .,!?¿¡").split())
     return title[:1].upper() + title[1:]
 
 

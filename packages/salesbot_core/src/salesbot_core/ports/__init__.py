@@ -19,6 +19,7 @@ from salesbot_core.ports.insight import (
     SalesInsightReader,
     UsageTotals,
 )
+from salesbot_core.ports.login_attempts import AttemptCounter, Tally
 from salesbot_core.ports.password_hasher import PasswordHasher
 from salesbot_core.ports.token_issuer import AccessClaims, AccessToken, TokenIssuer
 from salesbot_core.ports.unit_of_work import (
@@ -32,6 +33,7 @@ from salesbot_core.ports.unit_of_work import (
 __all__ = [
     "AccessClaims",
     "AccessToken",
+    "AttemptCounter",
     "Clock",
     "ConversationRepository",
     "Count",
@@ -49,6 +51,7 @@ __all__ = [
     "SalesFigures",
     "SalesInsightReader",
     "StreamingSalesAssistant",
+    "Tally",
     "TitleRequest",
     "TokenIssuer",
     "UnitOfWork",

@@ -51,8 +51,10 @@ class SalesAssistant(Protocol):
         ...
 
     async def title(self, request: TitleRequest) -> Generated:
-        """A title of at most six words in the customer's language. May raise like ``reply``;
-        the use case then falls back to a title made from the message."""
+        """A title in the customer's language, as the assistant wrote it: the use case cleans
+        it (``salesbot_core.prompts.clean_title``: at most six words, no quotes, the message when
+        nothing is usable), so an assistant does not. May raise like ``reply``; the use case then
+        falls back to a title made from the message."""
         ...
 
     async def distil(self, request: DistillationRequest) -> Distilled:

@@ -14,6 +14,7 @@ from salesbot_core.usecases.insight import (
     ListLeads,
     SalesAnalytics,
 )
+from salesbot_core.usecases.login_throttle import LoginLimits, ThrottledLogin
 from salesbot_core.usecases.managing import DeleteConversation, RenameConversation
 from salesbot_core.usecases.reading import ConversationPage, GetHistory, History, ListConversations
 from salesbot_core.usecases.sending import ExchangeResult, SendMessage
@@ -53,6 +54,7 @@ __all__ = [
     "ListLeads",
     "ListSessions",
     "Login",
+    "LoginLimits",
     "LoginResult",
     "Logout",
     "LogoutAll",
@@ -61,5 +63,6 @@ __all__ = [
     "RenameConversation",
     "SalesAnalytics",
     "SendMessage",
+    "ThrottledLogin",
     "TokenPair",
 ]

@@ -14,6 +14,7 @@ from salesbot_core.usecases import (
     Logout,
     LogoutAll,
     RefreshSession,
+    ThrottledLogin,
 )
 from salesbot_http import auth
 from salesbot_http.auth import BEARER_SECURITY, require_access_token
@@ -29,7 +30,6 @@ from salesbot_http.dto import (
 )
 from salesbot_http.envelope import Envelope, ok
 from salesbot_http.openapi import error_responses
-from salesbot_http.ratelimit import ThrottledLogin
 
 
 class SessionsController(Controller):
