@@ -534,10 +534,11 @@ class EmbeddedPostgres:
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
                 output.seek(0)
                 said = output.read().decode(errors="replace").strip()
+                tail = self._log_tail()
                 raise EmbeddedPostgresError(
-                    f"{program} failed for {self.data_dir}: {_gist(said) or error} "
-                    f"(server log: {self.log_file})",
-                    f"{said}{self._log_tail()}",
+                    f"{program} failed for {self.data_dir}: {_gist(said) or error}"
+                    + (f" (server log: {self.log_file})" if tail else ""),
+                    f"{said}{tail}",
                 ) from error
 
     def _log_tail(self) -> str:
