@@ -410,7 +410,10 @@ class EmbeddedPostgres:
         path = self.data_dir / LOCATION_NOTE
         if not path.exists() or path.read_text(errors="replace") != note:
             path.write_text(note)
-        logger.info("%s: the embedded PostgreSQL of %s lives in %s", why, self.data_dir, self.home)
+        because = f" ({why})" if why else ""
+        logger.info(
+            "the embedded PostgreSQL of %s lives in %s%s", self.data_dir, self.home, because
+        )
 
     def _initdb(self) -> None:
         logger.info("creating the embedded PostgreSQL cluster in %s", self.pgdata)
