@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from salesbot_postgres import DataDirectoryInUse, EmbeddedPostgres
+from salesbot_postgres import DataDirectoryInUse, EmbeddedPostgres, EmbeddedPostgresError
 from salesbot_postgres.embedded import LOCATION_NOTE, _binaries
 from tests.support.database import (
     EMBEDDED_FAILURE_EXIT,
@@ -287,3 +287,31 @@ def test_a_server_that_cannot_start_stops_the_suite_with_one_line(tmp_path: Path
     assert TEST_DATABASE_ENV in said[0]
     assert "Traceback" not in output
     assert " error" not in output.replace(said[0], "")
+
+
+def test_a_cluster_whose_folder_was_closed_later_is_not_silently_replaced(home: Path) -> None:
+    """A cluster made while its data directory was open (an earlier salesbot opened the
+    parents) and closed since: as root salesbot neither reopens the folder nor starts an empty
+    cluster elsewhere; it says where to move the data. Its owner, not root, just uses it."""
+    base = Path(tempfile.mkdtemp(prefix="salesbot-closed-"))
+    data_dir = base / "pgdata"
+    try:
+        base.chmod(0o755)
+        with EmbeddedPostgres(data_dir, server_home=home) as server:
+            _query(server.url, "CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)")
+        base.chmod(0o700)
+
+        server = EmbeddedPostgres(data_dir, server_home=home)
+        if os.geteuid() == 0:
+            with pytest.raises(EmbeddedPostgresError, match="move") as refused:
+                server.start()
+            assert str(server.relocated_home / "postgres") in refused.value.reason
+            assert not (server.relocated_home / "postgres").exists()
+            assert stat.S_IMODE(base.stat().st_mode) == 0o700
+        else:
+            with server:
+                assert _query(server.url, "SELECT n FROM kept") == 1
+    finally:
+        base.chmod(0o700)
+        _stop_any_server(data_dir, home)
+        shutil.rmtree(base, ignore_errors=True)
