@@ -38,9 +38,9 @@ WORKERS = 3
 
 
 @pytest.fixture
-async def embedded() -> AsyncIterator[EmbeddedPostgres]:
+async def embedded(embedded_home: Path) -> AsyncIterator[EmbeddedPostgres]:
     base = Path(tempfile.mkdtemp(prefix="salesbot-outage-"))
-    server = EmbeddedPostgres(base / "pgdata")
+    server = EmbeddedPostgres(base / "pgdata", server_home=embedded_home)
     try:
         await asyncio.to_thread(server.start)
         await asyncio.to_thread(migrations.upgrade, server.url)

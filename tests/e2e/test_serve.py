@@ -24,8 +24,7 @@ _CONFIGURING = ("DATABASE_URL", "DB_HOST", "OPENAI_API_KEY", "JWT_SECRET", "JWT_
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Served]:
-    # Not pytest's tmp_path: as root the embedded server runs as another account, which must be
-    # able to reach its directory.
+    # A private work directory (mode 0700), as a checkout in a home directory would be.
     workdir = Path(tempfile.mkdtemp(prefix="salesbot-e2e-"))
     env = {key: value for key, value in os.environ.items() if key not in _CONFIGURING}
     env.update(

@@ -25,9 +25,9 @@ QUICKLY_S = 3.0
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[EmbeddedPostgres]:
+async def server(embedded_home: Path) -> AsyncIterator[EmbeddedPostgres]:
     base = Path(tempfile.mkdtemp(prefix="salesbot-fault-"))
-    embedded = EmbeddedPostgres(base / "pgdata")
+    embedded = EmbeddedPostgres(base / "pgdata", server_home=embedded_home)
     try:
         await asyncio.to_thread(embedded.start)
         await asyncio.to_thread(migrations.upgrade, embedded.url)

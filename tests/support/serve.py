@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.database import fresh_embedded_home
+
 STOP_TIMEOUT_S = 30
 
 
@@ -47,7 +49,18 @@ def served(
     """Run ``salesbot serve`` in ``workdir`` (no developer ``.env`` there) with exactly ``env``.
 
     Afterwards a server still running gets SIGINT, then is killed if it has not stopped within
-    ``STOP_TIMEOUT_S``; ``workdir`` is removed."""
+    ``STOP_TIMEOUT_S``; ``workdir`` is removed, and so is the ``SALESBOT_EMBEDDED_HOME`` given
+    to it (as root, where an embedded server keeps what its account cannot reach)."""
+    with fresh_embedded_home() as embedded_home:
+        environment = {"SALESBOT_EMBEDDED_HOME": str(embedded_home), **env}
+        with _serving(environment, workdir, start_timeout_s=start_timeout_s, args=args) as running:
+            yield running
+
+
+@contextlib.contextmanager
+def _serving(
+    env: Mapping[str, str], workdir: Path, *, start_timeout_s: float, args: Sequence[str]
+) -> Iterator[Served]:
     port = free_port()
     log = workdir / "serve.log"
     with log.open("w") as sink:

@@ -4,6 +4,9 @@ migrations, token cleanup and granting the admin role on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +21,12 @@ from salesbot_http.cli import describe_assistant, describe_database, main
 from salesbot_http.database import redact
 from salesbot_http.settings import Settings
 from salesbot_postgres import Database, migrations
-from tests.support.database import create_database, drop_database
+from tests.support.database import (
+    create_database,
+    drop_database,
+    failing_installation,
+    fresh_embedded_home,
+)
 
 SECRET = "s" * 40
 
@@ -221,6 +229,60 @@ def test_an_unreachable_database_is_one_line_and_exit_1(runner: CliRunner) -> No
         assert "unavailable" in result.output
         assert "Traceback" not in result.output
         assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_an_embedded_server_that_cannot_start_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """The embedded server itself fails (here its initdb, as on a full disk): one line that says
+    why and what to do, exit status 2, no traceback."""
+    fake = failing_installation(tmp_path / "fake")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "DB_HOST", "JWT_SECRET", "JWT_REFRESH_SECRET"}
+    }
+    with fresh_embedded_home() as home:
+        env.update(
+            PYTHONPATH=str(fake),
+            SALESBOT_DATA_DIR=str(tmp_path / "data"),
+            SALESBOT_EMBEDDED_HOME=str(home),
+            LOG_LEVEL="WARNING",
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "salesbot_http.cli", "db", "current"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("salesbot: the embedded PostgreSQL cannot run: initdb failed")
+    assert "initdb: error: no space left (simulated)" in lines[0]
+    assert lines[0].endswith("Set DATABASE_URL to use your own PostgreSQL instead.")
+
+
+def test_a_data_dir_that_cannot_be_made_is_one_line_and_exit_2(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    env = {
+        "SALESBOT_DATA_DIR": str(tmp_path / "a-file" / "data"),
+        "JWT_SECRET": SECRET,
+        "JWT_REFRESH_SECRET": SECRET,
+    }
+
+    result = runner.invoke(main, ["db", "current"], env=env)
+
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert "Not a directory" in result.output
+    assert "Set DATABASE_URL" in result.output
 
 
 def test_the_database_url_is_logged_without_its_password() -> None:

@@ -37,6 +37,16 @@ def test_defaults_with_the_embedded_database(tmp_path: Path) -> None:
         settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path)})
 
 
+def test_the_embedded_servers_home_as_root_is_read(tmp_path: Path) -> None:
+    default = settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path)})
+    chosen = settings_from_env(
+        {"SALESBOT_DATA_DIR": str(tmp_path), "SALESBOT_EMBEDDED_HOME": "/srv/salesbot-pg"}
+    )
+
+    assert default.embedded_home is None  # the adapter's /var/lib/salesbot/embedded
+    assert chosen.embedded_home == Path("/srv/salesbot-pg")
+
+
 def test_the_seeds_database_variables_make_a_url() -> None:
     settings = settings_from_env(
         {

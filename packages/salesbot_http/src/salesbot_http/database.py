@@ -14,9 +14,17 @@ import click
 
 from salesbot_core.errors import DatabaseUnavailable
 from salesbot_http.settings import Settings
-from salesbot_postgres import EmbeddedPostgres, EmbeddedPostgresError, migrations, redacted
+from salesbot_postgres import (
+    DataDirectoryInUse,
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    migrations,
+    redacted,
+)
 
 logger = logging.getLogger(__name__)
+
+EMBEDDED_FAILURE_EXIT = 2
 
 
 def redact(url: str) -> str:
@@ -24,13 +32,27 @@ def redact(url: str) -> str:
     return redacted(url)
 
 
+def embedded_failure_line(error: EmbeddedPostgresError) -> str:
+    """Why the embedded server cannot run, and what to do, in one line."""
+    if isinstance(error, DataDirectoryInUse):  # its reason says what to do
+        return f"salesbot: {error.reason}"
+    return (
+        f"salesbot: the embedded PostgreSQL cannot run: {error.reason.rstrip('.')}. "
+        "Set DATABASE_URL to use your own PostgreSQL instead."
+    )
+
+
 @contextlib.contextmanager
 def reported_failures() -> Iterator[None]:
-    """Database failures a command cannot recover from, as one line and exit status 1."""
+    """Database failures a command cannot recover from, as one line: exit status 2 when the
+    embedded server cannot run (a matter of setup), 1 when the database is unavailable."""
     try:
         yield
     except EmbeddedPostgresError as exc:  # includes DataDirectoryInUse
-        raise click.ClickException(str(exc)) from None
+        if exc.details:
+            logger.debug("what the embedded PostgreSQL said:\n%s", exc.details)
+        click.echo(embedded_failure_line(exc), err=True)
+        raise SystemExit(EMBEDDED_FAILURE_EXIT) from None
     except DatabaseUnavailable as exc:
         cause = f" ({type(exc.__cause__).__name__})" if exc.__cause__ else ""
         raise click.ClickException(f"{exc.message}{cause}") from None
@@ -54,7 +76,7 @@ def configured_database(settings: Settings, *, migrate: bool) -> Iterator[str]:
     if settings.database_url is not None:
         yield settings.database_url
         return
-    server = EmbeddedPostgres(settings.data_dir)
+    server = EmbeddedPostgres(settings.data_dir, server_home=settings.embedded_home)
     with reported_failures():
         url = server.start()
     try:
@@ -64,7 +86,8 @@ def configured_database(settings: Settings, *, migrate: bool) -> Iterator[str]:
             logger.info("embedded database migrated to %s", migrations.head())
         yield url
     finally:
-        server.stop()
+        with reported_failures():
+            server.stop()
 
 
 def upgrade(url: str, revision: str) -> str:

@@ -36,6 +36,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Database: None means the embedded server under data_dir
     database_url: str | None = None
     data_dir: Path = Path(".salesbot")
+    # As root, where the embedded server keeps what its account cannot reach in data_dir (None:
+    # the adapter's default, /var/lib/salesbot/embedded)
+    embedded_home: Path | None = None
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_pool_timeout_s: float = 5.0
@@ -210,6 +213,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024, minimum=1024),
         database_url=database_url,
         data_dir=data_dir,
+        embedded_home=Path(env["SALESBOT_EMBEDDED_HOME"])
+        if env.get("SALESBOT_EMBEDDED_HOME", "").strip()
+        else None,
         db_pool_size=_int(env, "DB_POOL_SIZE", 10, minimum=1),
         db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 10),
         db_pool_timeout_s=_float(env, "DB_POOL_TIMEOUT_S", 5.0),

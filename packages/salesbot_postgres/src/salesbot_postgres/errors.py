@@ -15,7 +15,15 @@ UNAVAILABLE_MESSAGE = "The database is unavailable; please try again shortly"
 
 
 class EmbeddedPostgresError(RuntimeError):
-    """The embedded PostgreSQL server could not be set up, started or stopped."""
+    """The embedded PostgreSQL server could not be set up, started or stopped.
+
+    ``reason`` says why in one line; ``details`` holds what the programs and the server log said,
+    when there is any (``str()`` gives both)."""
+
+    def __init__(self, reason: str, details: str = "") -> None:
+        super().__init__(f"{reason}\n{details}" if details else reason)
+        self.reason = " ".join(reason.split())
+        self.details = details
 
 
 class DataDirectoryInUse(EmbeddedPostgresError):
