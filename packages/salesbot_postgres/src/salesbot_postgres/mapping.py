@@ -1,12 +1,17 @@
-"""Rows to domain values and back: the only place that knows both shapes."""
+"""Rows to domain values and domain values to statement parameters: the only place that knows
+both shapes. Rows arrive as dicts keyed by the column names in ``statements``; ``jsonb``
+arrives as its JSON text (``adapters()``) and is decoded here, by msgspec, straight into the
+domain types."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import RowMapping
+import psycopg
+from psycopg.abc import Buffer
+from psycopg.adapt import AdaptersMap, Loader
 
 from salesbot_core.domain import (
     Conversation,
@@ -14,24 +19,52 @@ from salesbot_core.domain import (
     RefreshToken,
     Role,
     SalesMetadata,
+    SaleStatus,
     Sender,
+    Session,
     User,
 )
+from salesbot_core.ports import Count, DayConversion, Lead, SalesFigures, UsageTotals
+
+Row = Mapping[str, Any]
 
 
-def metadata_to_json(metadata: SalesMetadata) -> dict[str, Any]:
-    """The metadata as stored in ``conversations.metadata``: the seed's camelCase keys."""
-    encoded: dict[str, Any] = msgspec.to_builtins(metadata)
-    return encoded
+class _JsonText(Loader):
+    """``jsonb`` as the bytes of its JSON text: decoded below into the type the column holds,
+    instead of into dicts first (psycopg's default) and then again into structs."""
+
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
 
 
-def metadata_from_json(value: dict[str, Any] | None) -> SalesMetadata | None:
-    if value is None:
-        return None
-    return msgspec.convert(value, SalesMetadata)
+def adapters() -> AdaptersMap:
+    """The adapters every pooled connection uses (psycopg's defaults, ``jsonb`` as text)."""
+    adapters = AdaptersMap(psycopg.adapters)
+    adapters.register_loader("jsonb", _JsonText)
+    return adapters
 
 
-def user_from_row(row: RowMapping) -> User:
+# ---------------------------------------------------------------- the metadata column
+
+_METADATA = msgspec.json.Decoder(SalesMetadata)
+_MESSAGES = msgspec.json.Decoder(list[Message])
+_ENCODER = msgspec.json.Encoder()
+
+
+def metadata_from_json(value: bytes | None) -> SalesMetadata | None:
+    """``conversations.metadata``: the seed's camelCase keys (SalesMetadata's own names)."""
+    return None if value is None else _METADATA.decode(value)
+
+
+def metadata_to_json(metadata: SalesMetadata | None) -> str | None:
+    """The parameter a ``%(...)s::jsonb`` takes."""
+    return None if metadata is None else _ENCODER.encode(metadata).decode()
+
+
+# ---------------------------------------------------------------- users and tokens
+
+
+def user_from_row(row: Row) -> User:
     return User(
         id=row["id"],
         email=row["email"],
@@ -44,20 +77,20 @@ def user_from_row(row: RowMapping) -> User:
     )
 
 
-def user_to_values(user: User) -> dict[str, Any]:
+def user_to_params(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
         "email": user.email,
         "name": user.name,
         "phone": user.phone,
         "password_hash": user.password_hash,
-        "role": user.role,
+        "role": Role(user.role).value,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
     }
 
 
-def token_from_row(row: RowMapping) -> RefreshToken:
+def token_from_row(row: Row) -> RefreshToken:
     return RefreshToken(
         id=row["id"],
         user_id=row["user_id"],
@@ -74,7 +107,7 @@ def token_from_row(row: RowMapping) -> RefreshToken:
     )
 
 
-def token_to_values(token: RefreshToken) -> dict[str, Any]:
+def token_to_params(token: RefreshToken) -> dict[str, Any]:
     return {
         "id": token.id,
         "user_id": token.user_id,
@@ -91,7 +124,22 @@ def token_to_values(token: RefreshToken) -> dict[str, Any]:
     }
 
 
-def conversation_from_row(row: Mapping[Any, Any]) -> Conversation:
+def session_from_row(row: Row) -> Session:
+    """A row of ``SESSIONS_FOR_USER``: a family seen through its live token."""
+    return Session(
+        id=row["family_id"],
+        created_at=row["session_started_at"],
+        last_used_at=row["created_at"],
+        expires_at=row["expires_at"],
+        user_agent=row["user_agent"],
+        ip=row["ip"],
+    )
+
+
+# ---------------------------------------------------------------- conversations and messages
+
+
+def conversation_from_row(row: Row) -> Conversation:
     return Conversation(
         id=row["id"],
         user_id=row["user_id"],
@@ -110,13 +158,12 @@ def conversation_from_row(row: Mapping[Any, Any]) -> Conversation:
     )
 
 
-def conversation_to_values(conversation: Conversation) -> dict[str, Any]:
-    metadata = conversation.metadata
+def conversation_to_params(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": conversation.id,
         "user_id": conversation.user_id,
         "title": conversation.title,
-        "metadata": metadata_to_json(metadata) if metadata is not None else None,
+        "metadata": metadata_to_json(conversation.metadata),
         "messages_since_context_update": conversation.messages_since_context_update,
         "message_count": conversation.message_count,
         "distilled_through": conversation.distilled_through,
@@ -130,7 +177,7 @@ def conversation_to_values(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def message_from_row(row: Mapping[Any, Any]) -> Message:
+def message_from_row(row: Row) -> Message:
     return Message(
         id=row["id"],
         conversation_id=row["conversation_id"],
@@ -143,14 +190,82 @@ def message_from_row(row: Mapping[Any, Any]) -> Message:
     )
 
 
-def message_to_values(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "conversation_id": message.conversation_id,
-        "seq": message.seq,
-        "sender": message.sender,
-        "content": message.content,
-        "created_at": message.created_at,
-        "prompt_tokens": message.prompt_tokens,
-        "completion_tokens": message.completion_tokens,
-    }
+def conversation_with_page_from_row(row: Row) -> tuple[Conversation, Sequence[Message]]:
+    """A row of ``CONVERSATION_WITH_*_PAGE``: the conversation, and its page of messages from
+    the JSON array PostgreSQL built (oldest first)."""
+    return conversation_from_row(row), _MESSAGES.decode(row["page_json"])
+
+
+# ---------------------------------------------------------------- sales insight
+
+
+def figures_from_rows(
+    totals: Sequence[Row], ranked: Sequence[Row], days: Sequence[Row]
+) -> SalesFigures:
+    """``SalesFigures`` from the rows of ``TOTALS_BY_STATUS``, ``TOP_ITEMS`` and
+    ``DAILY_CONVERSION``."""
+    by_status = dict.fromkeys(SaleStatus, 0)
+    sums = dict.fromkeys(
+        (
+            "conversations",
+            "exchanges",
+            "prompt_tokens",
+            "completion_tokens",
+            "context_chars",
+            "full_history_chars",
+        ),
+        0,
+    )
+    for row in totals:
+        by_status[SaleStatus(row["sale_status"])] = row["conversations"]
+        for name in sums:
+            sums[name] += int(row[name])  # sums of bigints come back as Decimal
+    lists: dict[str, list[Count]] = {"interests": [], "offeredProducts": [], "rejectedProducts": []}
+    for row in ranked:
+        lists[row["list"]].append(Count(name=row["name"], count=row["count"]))
+    return SalesFigures(
+        conversations=sums["conversations"],
+        by_status=by_status,
+        top_interests=tuple(lists["interests"]),
+        most_offered=tuple(lists["offeredProducts"]),
+        most_rejected=tuple(lists["rejectedProducts"]),
+        conversion=tuple(
+            DayConversion(day=row["day"], started=row["started"], closed=row["closed"])
+            for row in days
+        ),
+        usage=UsageTotals(
+            exchanges=sums["exchanges"],
+            prompt_tokens=sums["prompt_tokens"],
+            completion_tokens=sums["completion_tokens"],
+            context_chars=sums["context_chars"],
+            full_history_chars=sums["full_history_chars"],
+        ),
+    )
+
+
+def lead_from_row(row: Row) -> Lead:
+    """A row of ``LEADS*``: the last message's columns carry an ``m_`` prefix (all NULL when
+    the conversation has none)."""
+    last_message = None
+    if row["m_id"] is not None:
+        last_message = Message(
+            id=row["m_id"],
+            conversation_id=row["m_conversation_id"],
+            seq=row["m_seq"],
+            sender=Sender(row["m_sender"]),
+            content=row["m_content"],
+            created_at=row["m_created_at"],
+            prompt_tokens=row["m_prompt_tokens"],
+            completion_tokens=row["m_completion_tokens"],
+        )
+    return Lead(
+        conversation_id=row["id"],
+        title=row["title"],
+        customer_id=row["customer_id"],
+        customer_name=row["customer_name"],
+        customer_email=row["customer_email"],
+        customer_phone=row["customer_phone"],
+        metadata=metadata_from_json(row["metadata"]),
+        last_message=last_message,
+        updated_at=row["updated_at"],
+    )
