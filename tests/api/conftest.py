@@ -40,6 +40,14 @@ def settings() -> Settings:
 
 
 @pytest.fixture
+def app_database(database: Database) -> Database | None:
+    """The ``Database`` the app's persistence runs on, if any: the app closes the connections
+    it opened when it stops (a psycopg pool belongs to the event loop that opened it, and the
+    test client serves the app in a loop of its own)."""
+    return database
+
+
+@pytest.fixture
 def uow_factory(database: Database) -> UnitOfWorkFactory:
     """The persistence backend under test, the one place to switch it: PostgreSQL (the
     ``database`` fixture of ``tests/support/database.py``: this session's migrated database,
@@ -70,8 +78,11 @@ def container(
     insight: SalesInsightReader,
     assistant: ScriptedAssistant,
     clock: FakeClock,
+    app_database: Database | None,
 ) -> Container:
     container = build_container(settings)
+    if app_database is not None:
+        container.shutdown().add(app_database.dispose)
     container.persistence.uow_factory.override(providers.Object(uow_factory))
     container.persistence.insight.override(providers.Object(insight))
     container.assistants.assistant.override(providers.Object(assistant))

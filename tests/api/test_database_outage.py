@@ -177,8 +177,8 @@ async def test_a_frozen_database_never_hangs_a_request(
     embedded: EmbeddedPostgres, settings: Settings
 ) -> None:
     """The server still holds its connections but answers nothing (its processes are stopped, as
-    on a host that froze): requests with a pooled connection give up after the checkout bound,
-    the health check after its timeout; nothing waits for ever."""
+    on a host that froze): requests with a pooled connection give up at the statement
+    deadline, the health check after its timeout; nothing waits for ever."""
     container = build_container(
         replace_settings(settings, database_url=embedded.url, health_timeout_s=ANSWER_WITHIN_S)
     )
@@ -202,7 +202,7 @@ async def test_a_frozen_database_never_hangs_a_request(
             timings = []
             for path in ("/chat/conversations", "/health", "/chat/conversations"):
                 began = time.monotonic()
-                async with asyncio.timeout(config.checkout_timeout_s + 3):
+                async with asyncio.timeout(config.statement_deadline_s + 3):
                     response = await client.get(path, headers=headers)
                 timings.append((path, response.status_code, time.monotonic() - began))
         finally:
@@ -215,6 +215,6 @@ async def test_a_frozen_database_never_hangs_a_request(
         back_after = time.monotonic() - thawed
 
     assert [status for _, status, _ in timings] == [503, 503, 503], timings
-    assert timings[0][2] <= config.checkout_timeout_s + 0.5, timings
+    assert timings[0][2] <= config.statement_deadline_s + 0.5, timings
     assert timings[1][2] <= ANSWER_WITHIN_S + 0.5, timings
     assert back_after <= BACK_WITHIN_S

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
 
 from salesbot_http.app import create_app
 from salesbot_http.container import Container
@@ -77,18 +76,16 @@ async def _customer(client: Client) -> dict[str, str]:
 
 async def _stored(database: Database) -> list[Any]:
     """Every conversation and message row: equal before and after means nothing was written."""
-    async with database.engine.connect() as connection:
-        conversations = (
+    async with database.connection() as connection:
+        conversations = await (
             await connection.execute(
-                text(
-                    "SELECT id, title, message_count, messages_since_context_update, "
-                    "distilled_through, updated_at FROM conversations ORDER BY id"
-                )
+                "SELECT id, title, message_count, messages_since_context_update, "
+                "distilled_through, updated_at FROM conversations ORDER BY id"
             )
-        ).all()
-        messages = (
-            await connection.execute(text("SELECT id, seq, content FROM messages ORDER BY id"))
-        ).all()
+        ).fetchall()
+        messages = await (
+            await connection.execute("SELECT id, seq, content FROM messages ORDER BY id")
+        ).fetchall()
     return [*conversations, *messages]
 
 

@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
 
 from salesbot_core.domain import Role
 from salesbot_core.testing import FakeClock, ScriptedAssistant
@@ -147,39 +146,32 @@ async def test_eight_parallel_refreshes_of_one_token_have_exactly_one_winner(
     assert {r.status_code for r in losers} == {401}
     assert len({json.dumps(_comparable(r)) for r in losers}) == 1
     # One rotation happened, not several: the family is the login's token and one successor.
-    async with database.engine.connect() as connection:
-        family = (
-            await connection.execute(
-                text(
-                    "SELECT count(*) FROM refresh_tokens WHERE family_id = "
-                    "(SELECT family_id FROM refresh_tokens WHERE token_hash = :hash)"
-                ),
-                {"hash": hash_refresh_secret(customer.refresh_token)},
-            )
-        ).scalar_one()
-    assert family == 2
+    async with database.connection() as connection:
+        cursor = await connection.execute(
+            "SELECT count(*) AS family FROM refresh_tokens WHERE family_id = "
+            "(SELECT family_id FROM refresh_tokens WHERE token_hash = %(hash)s)",
+            {"hash": hash_refresh_secret(customer.refresh_token)},
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    assert row["family"] == 2
 
 
 async def _everything_stored(database: Database) -> str:
     """Every row of every table of the schema, as JSON text: what a database dump would show."""
-    async with database.engine.connect() as connection:
-        tables = (
+    async with database.connection() as connection:
+        tables = await (
             await connection.execute(
-                text(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
-                )
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
             )
-        ).scalars()
+        ).fetchall()
         rows: list[str] = []
-        for table in list(tables):
-            rows.extend(
-                (
-                    await connection.execute(
-                        text(f'SELECT row_to_json(t)::text FROM "{table}" AS t')  # noqa: S608
-                    )
-                ).scalars()
+        for table in tables:
+            dumped = await connection.execute(
+                f'SELECT row_to_json(t)::text AS row FROM "{table["table_name"]}" AS t'  # noqa: S608
             )
+            rows.extend(row["row"] for row in await dumped.fetchall())
     return "\n".join(rows)
 
 
@@ -427,6 +419,7 @@ async def test_a_real_database_error_never_reaches_the_client(
 ) -> None:
     broken = Database(DatabaseConfig(unmigrated_database_url, pool_size=2))
     container.persistence.uow_factory.override(providers.Object(broken.unit_of_work))
+    container.shutdown().add(broken.dispose)  # in the app's loop, where its pool opened
     token = container.security.token_issuer().issue(uuid.uuid4(), Role.CUSTOMER, FakeClock().now())
     bearer = {"Authorization": f"Bearer {token.token}"}
     try:

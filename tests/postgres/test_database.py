@@ -10,11 +10,10 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import func, select, text
 
 from salesbot_core.domain import Conversation, RefreshToken, SalesMetadata, SaleStatus, User
 from salesbot_core.errors import DatabaseUnavailable
-from salesbot_postgres import Database, DatabaseConfig, redacted, sqlalchemy_url
+from salesbot_postgres import Database, DatabaseConfig, PostgresUnitOfWork, redacted, sqlalchemy_url
 from tests.contract.test_repositories import make_user
 
 T0 = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
@@ -76,7 +75,8 @@ def test_redacted_hides_the_password() -> None:
 
 async def test_constructing_a_database_connects_to_nothing() -> None:
     database = Database(DatabaseConfig("postgresql://nobody@127.0.0.1:1/nowhere"))
-    assert database.engine.pool.checkedout() == 0
+    assert database.connections_in_use == 0
+    assert database.pool_stats().get("connections_num", 0) == 0  # no attempt to connect
     await database.dispose()
 
 
@@ -208,7 +208,8 @@ async def test_units_of_work_return_their_connections(database: Database) -> Non
             await work.users.get(uuid4())
 
     await asyncio.gather(*(use() for _ in range(10)))
-    assert database.engine.pool.checkedout() == 0
+    assert database.connections_in_use == 0
+    assert database.pool_stats()["requests_waiting"] == 0
 
 
 def _new_user() -> User:
@@ -217,26 +218,36 @@ def _new_user() -> User:
 
 async def _server_state(database: Database, pid: int) -> str:
     """What PostgreSQL says backend ``pid`` is doing ("idle", "idle in transaction", ...)."""
-    async with database.engine.connect() as observer:
-        query = text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
-        return str((await observer.execute(query, {"pid": pid})).scalar_one())
+    async with database.connection() as observer:
+        query = "SELECT state FROM pg_stat_activity WHERE pid = %(pid)s"
+        row = await (await observer.execute(query, {"pid": pid})).fetchone()
+    assert row is not None
+    return str(row["state"])
+
+
+async def _backend_pid(work: PostgresUnitOfWork) -> int:
+    """The server process behind the unit of work's connection (a plain read)."""
+    rows = await work._tx.read("SELECT pg_backend_pid() AS pid")
+    return int(rows[0]["pid"])
 
 
 @pytest.mark.postgres
 async def test_a_read_after_commit_leaves_no_transaction_open_in_the_pool(
     database: Database,
 ) -> None:
-    """The hot reads run on the driver connection itself; one after a commit opens a
-    transaction SQLAlchemy does not see, and leaving the unit of work still ends it."""
+    """After a commit the unit of work reads in autocommit again, and a write after it begins
+    a new transaction that leaving the unit of work ends."""
     async with database.unit_of_work() as work:
-        pid = (await work._tx.read(select(func.pg_backend_pid()))).scalar_one()
+        pid = await _backend_pid(work)
         await work.users.get(uuid4())
         await work.users.add(_new_user())
         await work.commit()
         assert await work.messages.page_before(uuid4(), limit=5) == []
+        assert await _server_state(database, pid) == "idle"
+        await work.users.add(_new_user())
         assert await _server_state(database, pid) == "idle in transaction"
     assert await _server_state(database, pid) == "idle"
-    assert database.engine.pool.checkedout() == 0
+    assert database.connections_in_use == 0
 
 
 @pytest.mark.postgres
@@ -244,16 +255,15 @@ async def test_reads_run_outside_a_transaction_until_the_first_write(database: D
     """A unit of work that only reads never opens a transaction (no BEGIN/ROLLBACK round
     trips); its first write begins one, which is rolled back unless committed."""
     user = _new_user()
-    backend_pid = select(func.pg_backend_pid())
     async with database.unit_of_work() as work:
-        pid = (await work._tx.read(backend_pid)).scalar_one()
+        pid = await _backend_pid(work)
         assert await work.users.get(user.id) is None
         assert await _server_state(database, pid) == "idle"
         await work.users.add(user)
         assert await _server_state(database, pid) == "idle in transaction"
     for _ in range(2):  # the pooled connections are back to reading in autocommit
         async with database.unit_of_work() as work:
-            pid = (await work._tx.read(backend_pid)).scalar_one()
+            pid = await _backend_pid(work)
             assert await work.users.get(user.id) is None  # never committed
             assert await _server_state(database, pid) == "idle"
 
@@ -264,10 +274,10 @@ async def test_a_unit_of_work_goes_on_after_its_connection_was_lost(database: Da
     ``DatabaseUnavailable``; after ``rollback()`` the same unit of work writes on a new one."""
     user = _new_user()
     async with database.unit_of_work() as work:
-        pid = (await work._tx.read(select(func.pg_backend_pid()))).scalar_one()
-        async with database.engine.connect() as other:
-            ended = text("SELECT pg_terminate_backend(:pid)")
-            assert (await other.execute(ended, {"pid": pid})).scalar_one()
+        pid = await _backend_pid(work)
+        async with database.connection() as other:
+            ended = "SELECT pg_terminate_backend(%(pid)s) AS ended"
+            assert (await (await other.execute(ended, {"pid": pid})).fetchall())[0]["ended"]
         with pytest.raises(DatabaseUnavailable):
             await work.users.get(user.id)
         await work.rollback()
@@ -277,7 +287,7 @@ async def test_a_unit_of_work_goes_on_after_its_connection_was_lost(database: Da
         stored = await work.users.get(user.id)
     assert stored is not None
     assert stored.email == user.email
-    assert database.engine.pool.checkedout() == 0
+    assert database.connections_in_use == 0
 
 
 # ---------------------------------------------------------------- the schema itself
@@ -285,45 +295,40 @@ async def test_a_unit_of_work_goes_on_after_its_connection_was_lost(database: Da
 
 @pytest.mark.postgres
 async def test_deleting_a_user_cascades_to_everything_theirs(database: Database) -> None:
-    async with database.engine.begin() as connection:
-        user_id = (
+    async with database.connection() as connection, connection.transaction():
+        user = await (
             await connection.execute(
-                text(
-                    "INSERT INTO users (email, password_hash, name) "
-                    "VALUES ('ann@example.com', 'x', 'Ann') RETURNING id"
-                )
+                "INSERT INTO users (email, password_hash, name) "
+                "VALUES ('ann@example.com', 'x', 'Ann') RETURNING id"
             )
-        ).scalar_one()
-        conversation_id = (
+        ).fetchone()
+        assert user is not None
+        conversation = await (
             await connection.execute(
-                text("INSERT INTO conversations (user_id, title) VALUES (:u, 't') RETURNING id"),
-                {"u": user_id},
+                "INSERT INTO conversations (user_id, title) VALUES (%(u)s, 't') RETURNING id",
+                {"u": user["id"]},
             )
-        ).scalar_one()
+        ).fetchone()
+        assert conversation is not None
         await connection.execute(
-            text(
-                "INSERT INTO messages (conversation_id, seq, sender, content) "
-                "VALUES (:c, 1, 'user', 'hi'), (:c, 2, 'bot', 'hello')"
-            ),
-            {"c": conversation_id},
+            "INSERT INTO messages (conversation_id, seq, sender, content) "
+            "VALUES (%(c)s, 1, 'user', 'hi'), (%(c)s, 2, 'bot', 'hello')",
+            {"c": conversation["id"]},
         )
         await connection.execute(
-            text(
-                "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at) "
-                "VALUES (:u, gen_random_uuid(), :h, now() + interval '1 day')"
-            ),
-            {"u": user_id, "h": "b" * 64},
+            "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at) "
+            "VALUES (%(u)s, gen_random_uuid(), %(h)s, now() + interval '1 day')",
+            {"u": user["id"], "h": "b" * 64},
         )
-        await connection.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})
-        counts = (
+        await connection.execute("DELETE FROM users WHERE id = %(u)s", {"u": user["id"]})
+        counts = await (
             await connection.execute(
-                text(
-                    "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages),"
-                    " (SELECT count(*) FROM refresh_tokens)"
-                )
+                "SELECT (SELECT count(*) FROM conversations) AS conversations,"
+                " (SELECT count(*) FROM messages) AS messages,"
+                " (SELECT count(*) FROM refresh_tokens) AS tokens"
             )
-        ).one()
-    assert tuple(counts) == (0, 0, 0)
+        ).fetchone()
+    assert counts == {"conversations": 0, "messages": 0, "tokens": 0}
 
 
 @pytest.mark.postgres
@@ -349,16 +354,14 @@ async def test_metadata_is_stored_as_jsonb_with_the_seeds_keys(database: Databas
         await work.users.add(owner)
         await work.conversations.add(conversation)
         await work.commit()
-    async with database.engine.connect() as connection:
-        stored = (
+    async with database.connection() as connection:
+        stored = await (
             await connection.execute(
-                text(
-                    "SELECT jsonb_typeof(metadata), metadata->'offeredProducts'->>0,"
-                    " metadata->>'saleStatus' FROM conversations"
-                )
+                "SELECT jsonb_typeof(metadata) AS type, metadata->'offeredProducts'->>0 AS first,"
+                " metadata->>'saleStatus' AS status FROM conversations"
             )
-        ).one()
-    assert tuple(stored) == ("object", "Dell XPS 15", "lost")
+        ).fetchone()
+    assert stored == {"type": "object", "first": "Dell XPS 15", "status": "lost"}
 
 
 @pytest.mark.postgres
@@ -367,16 +370,16 @@ async def test_sessions_carry_the_timeouts_and_keep_the_urls_own_options(databas
     url = f"{database_url}{separator}options=-c%20lock_timeout%3D1234"
     database = Database(DatabaseConfig(url, statement_timeout_ms=4321))
     try:
-        async with database.engine.connect() as connection:
-            settings = (
+        async with database.connection() as connection:
+            settings = await (
                 await connection.execute(
-                    text(
-                        "SELECT current_setting('statement_timeout'),"
-                        " current_setting('lock_timeout'), current_setting('TimeZone'),"
-                        " current_setting('application_name')"
-                    )
+                    "SELECT current_setting('statement_timeout') AS statement_timeout,"
+                    " current_setting('lock_timeout') AS lock_timeout,"
+                    " current_setting('TimeZone') AS time_zone,"
+                    " current_setting('application_name') AS application_name"
                 )
-            ).one()
+            ).fetchone()
     finally:
         await database.dispose()
-    assert tuple(settings) == ("4321ms", "1234ms", "UTC", "salesbot")
+    assert settings is not None
+    assert tuple(settings.values()) == ("4321ms", "1234ms", "UTC", "salesbot")

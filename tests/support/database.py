@@ -26,7 +26,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import text
 
 from salesbot_postgres import (
     Database,
@@ -138,8 +137,8 @@ async def session_database(database_url: str) -> AsyncIterator[Database]:
 
 async def empty_tables(database: Database) -> None:
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-    async with database.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+    async with database.connection() as connection:
+        await connection.execute(f"TRUNCATE {tables} CASCADE")  # autocommit
 
 
 @pytest.fixture

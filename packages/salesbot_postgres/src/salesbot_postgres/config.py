@@ -1,4 +1,5 @@
-"""How to reach PostgreSQL: the connection settings and the libpq-to-SQLAlchemy URL conversion."""
+"""How to reach PostgreSQL: the connection settings and the libpq-to-SQLAlchemy URL conversion
+(alembic's)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
+_ANSWER_MARGIN_S = 1.0
 
 
 class DatabaseConfig(msgspec.Struct, frozen=True):
@@ -42,10 +44,11 @@ class DatabaseConfig(msgspec.Struct, frozen=True):
         sqlalchemy_url(self.url)  # refuse a malformed URL now, not at the first request
 
     @property
-    def checkout_timeout_s(self) -> float:
-        """The longest a unit of work waits for its connection: a free one from the pool, its
-        ping, and a new connection if the ping fails."""
-        return self.pool_timeout_s + 2 * self.connect_timeout_whole_s
+    def statement_deadline_s(self) -> float:
+        """The longest the client waits for one statement before it abandons the connection:
+        the server's own ``statement_timeout`` and a second for the answer to travel. A server
+        that has not answered by then has frozen or is cut off."""
+        return self.statement_timeout_ms / 1000 + _ANSWER_MARGIN_S
 
     @property
     def connect_timeout_whole_s(self) -> int:

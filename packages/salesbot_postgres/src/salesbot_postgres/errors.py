@@ -41,15 +41,13 @@ class DataDirectoryInUse(EmbeddedPostgresError):
 
 def is_unavailability(error: BaseException) -> bool:
     """True for failures that mean "the store cannot answer now": no connection, lost connection,
-    no free connection in the pool, a statement cut by ``statement_timeout``, a server shutting
-    down. Integrity and programming errors are not: retrying would not help."""
-    if isinstance(error, sa_exc.TimeoutError | sa_exc.PendingRollbackError):
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        return error.connection_invalidated or isinstance(
-            error.orig, psycopg.OperationalError | psycopg.InterfaceError
+    no free connection in the pool (``PoolTimeout`` is an ``OperationalError``), a statement cut
+    by ``statement_timeout`` or by the client's deadline, a server shutting down. Integrity and
+    programming errors are not: retrying would not help."""
+    if isinstance(error, sa_exc.DBAPIError):  # migrations run through SQLAlchemy's engine
+        return error.connection_invalidated or (
+            error.orig is not None and is_unavailability(error.orig)
         )
-    # The driver's own errors, raised where no SQLAlchemy call wraps them (switching autocommit).
     return isinstance(
         error, OSError | TimeoutError | psycopg.OperationalError | psycopg.InterfaceError
     )
@@ -61,7 +59,7 @@ def unavailable_on_failure() -> Iterator[None]:
     for the logs; its text, which may hold SQL, never reaches the message)."""
     try:
         yield
-    except (sa_exc.SQLAlchemyError, psycopg.Error, OSError, TimeoutError) as error:
+    except (psycopg.Error, sa_exc.DBAPIError, OSError, TimeoutError) as error:
         if is_unavailability(error):
             raise DatabaseUnavailable(UNAVAILABLE_MESSAGE) from error
         raise

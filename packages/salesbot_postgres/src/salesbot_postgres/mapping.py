@@ -1,12 +1,17 @@
-"""Rows to domain values and back: the only place that knows both shapes."""
+"""Rows to domain values and domain values to statement parameters: the only place that knows
+both shapes. Rows arrive as dicts keyed by the column names in ``statements``; ``jsonb``
+arrives as its JSON text (``adapters()``) and is decoded here, by msgspec, straight into the
+domain types."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import RowMapping
+import psycopg
+from psycopg.abc import Buffer
+from psycopg.adapt import AdaptersMap, Loader
 
 from salesbot_core.domain import (
     Conversation,
@@ -14,25 +19,53 @@ from salesbot_core.domain import (
     RefreshToken,
     Role,
     SalesMetadata,
+    SaleStatus,
     Sender,
+    Session,
     User,
 )
 from salesbot_core.exchange import DistillationWrite, ExchangeWrite
+from salesbot_core.ports import Count, DayConversion, Lead, SalesFigures, UsageTotals
+
+Row = Mapping[str, Any]
 
 
-def metadata_to_json(metadata: SalesMetadata) -> dict[str, Any]:
-    """The metadata as stored in ``conversations.metadata``: the seed's camelCase keys."""
-    encoded: dict[str, Any] = msgspec.to_builtins(metadata)
-    return encoded
+class _JsonText(Loader):
+    """``jsonb`` as the bytes of its JSON text: decoded below into the type the column holds,
+    instead of into dicts first (psycopg's default) and then again into structs."""
+
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
 
 
-def metadata_from_json(value: dict[str, Any] | None) -> SalesMetadata | None:
-    if value is None:
-        return None
-    return msgspec.convert(value, SalesMetadata)
+def adapters() -> AdaptersMap:
+    """The adapters every pooled connection uses (psycopg's defaults, ``jsonb`` as text)."""
+    adapters = AdaptersMap(psycopg.adapters)
+    adapters.register_loader("jsonb", _JsonText)
+    return adapters
 
 
-def user_from_row(row: RowMapping) -> User:
+# ---------------------------------------------------------------- the metadata column
+
+_METADATA = msgspec.json.Decoder(SalesMetadata)
+_MESSAGES = msgspec.json.Decoder(list[Message])
+_ENCODER = msgspec.json.Encoder()
+
+
+def metadata_from_json(value: bytes | None) -> SalesMetadata | None:
+    """``conversations.metadata``: the seed's camelCase keys (SalesMetadata's own names)."""
+    return None if value is None else _METADATA.decode(value)
+
+
+def metadata_to_json(metadata: SalesMetadata | None) -> str | None:
+    """The parameter a ``%(...)s::jsonb`` takes."""
+    return None if metadata is None else _ENCODER.encode(metadata).decode()
+
+
+# ---------------------------------------------------------------- users and tokens
+
+
+def user_from_row(row: Row) -> User:
     return User(
         id=row["id"],
         email=row["email"],
@@ -45,20 +78,20 @@ def user_from_row(row: RowMapping) -> User:
     )
 
 
-def user_to_values(user: User) -> dict[str, Any]:
+def user_to_params(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
         "email": user.email,
         "name": user.name,
         "phone": user.phone,
         "password_hash": user.password_hash,
-        "role": user.role,
+        "role": Role(user.role).value,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
     }
 
 
-def token_from_row(row: RowMapping) -> RefreshToken:
+def token_from_row(row: Row) -> RefreshToken:
     return RefreshToken(
         id=row["id"],
         user_id=row["user_id"],
@@ -75,7 +108,7 @@ def token_from_row(row: RowMapping) -> RefreshToken:
     )
 
 
-def token_to_values(token: RefreshToken) -> dict[str, Any]:
+def token_to_params(token: RefreshToken) -> dict[str, Any]:
     return {
         "id": token.id,
         "user_id": token.user_id,
@@ -92,7 +125,22 @@ def token_to_values(token: RefreshToken) -> dict[str, Any]:
     }
 
 
-def conversation_from_row(row: Mapping[Any, Any]) -> Conversation:
+def session_from_row(row: Row) -> Session:
+    """A row of ``SESSIONS_FOR_USER``: a family seen through its live token."""
+    return Session(
+        id=row["family_id"],
+        created_at=row["session_started_at"],
+        last_used_at=row["created_at"],
+        expires_at=row["expires_at"],
+        user_agent=row["user_agent"],
+        ip=row["ip"],
+    )
+
+
+# ---------------------------------------------------------------- conversations and messages
+
+
+def conversation_from_row(row: Row) -> Conversation:
     return Conversation(
         id=row["id"],
         user_id=row["user_id"],
@@ -112,13 +160,12 @@ def conversation_from_row(row: Mapping[Any, Any]) -> Conversation:
     )
 
 
-def conversation_to_values(conversation: Conversation) -> dict[str, Any]:
-    metadata = conversation.metadata
+def conversation_to_params(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": conversation.id,
         "user_id": conversation.user_id,
         "title": conversation.title,
-        "metadata": metadata_to_json(metadata) if metadata is not None else None,
+        "metadata": metadata_to_json(conversation.metadata),
         "messages_since_context_update": conversation.messages_since_context_update,
         "message_count": conversation.message_count,
         "distilled_through": conversation.distilled_through,
@@ -133,7 +180,7 @@ def conversation_to_values(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def message_from_row(row: Mapping[Any, Any]) -> Message:
+def message_from_row(row: Row) -> Message:
     return Message(
         id=row["id"],
         conversation_id=row["conversation_id"],
@@ -146,60 +193,109 @@ def message_from_row(row: Mapping[Any, Any]) -> Message:
     )
 
 
-def message_to_values(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "conversation_id": message.conversation_id,
-        "seq": message.seq,
-        "sender": message.sender,
-        "content": message.content,
-        "created_at": message.created_at,
-        "prompt_tokens": message.prompt_tokens,
-        "completion_tokens": message.completion_tokens,
-    }
-
-
-_MESSAGE_LIST = msgspec.json.Decoder(list[Message])
-
-
-def messages_from_json(page_json: str) -> list[Message]:
-    """A page of messages that PostgreSQL built as one JSON array (columns as keys)."""
-    return _MESSAGE_LIST.decode(page_json)
-
-
-def _metadata_text(metadata: SalesMetadata | None) -> str | None:
-    return msgspec.json.encode(metadata_to_json(metadata)).decode() if metadata else None
+def conversation_with_page_from_row(row: Row) -> tuple[Conversation, Sequence[Message]]:
+    """A row of ``CONVERSATION_WITH_*_PAGE``: the conversation, and its page of messages from
+    the JSON array PostgreSQL built (oldest first)."""
+    return conversation_from_row(row), _MESSAGES.decode(row["page_json"])
 
 
 def exchange_params(write: ExchangeWrite) -> dict[str, Any]:
-    """The parameters of the exchange statements: the planned row and its two messages."""
-    conversation, user, bot = write.conversation, write.user_message, write.bot_message
+    """``RECORD_EXCHANGE``'s parameters: the conversation's row as planned, its two messages."""
+    user, bot = write.user_message, write.bot_message
     return {
-        **conversation_to_values(conversation),
-        "metadata": _metadata_text(conversation.metadata),
+        **conversation_to_params(write.conversation),
         "expected_version": write.expected_version,
         "user_message_id": user.id,
         "user_seq": user.seq,
         "user_content": user.content,
-        "messages_created_at": bot.created_at,
+        "user_created_at": user.created_at,
         "bot_message_id": bot.id,
         "bot_seq": bot.seq,
         "bot_content": bot.content,
+        "bot_created_at": bot.created_at,
         "bot_prompt_tokens": bot.prompt_tokens,
         "bot_completion_tokens": bot.completion_tokens,
     }
 
 
 def distillation_params(write: DistillationWrite) -> dict[str, Any]:
-    conversation = write.conversation
+    """``APPLY_DISTILLATION``'s parameters: the conversation's row as planned."""
     return {
-        "id": conversation.id,
-        "metadata": _metadata_text(conversation.metadata),
-        "distilled_through": conversation.distilled_through,
-        "messages_since_context_update": conversation.messages_since_context_update,
-        "prompt_tokens": conversation.prompt_tokens,
-        "completion_tokens": conversation.completion_tokens,
-        "updated_at": conversation.updated_at,
-        "version": conversation.version,
+        **conversation_to_params(write.conversation),
         "expected_version": write.expected_version,
     }
+
+
+# ---------------------------------------------------------------- sales insight
+
+
+def figures_from_rows(
+    totals: Sequence[Row], ranked: Sequence[Row], days: Sequence[Row]
+) -> SalesFigures:
+    """``SalesFigures`` from the rows of ``TOTALS_BY_STATUS``, ``TOP_ITEMS`` and
+    ``DAILY_CONVERSION``."""
+    by_status = dict.fromkeys(SaleStatus, 0)
+    sums = dict.fromkeys(
+        (
+            "conversations",
+            "exchanges",
+            "prompt_tokens",
+            "completion_tokens",
+            "context_chars",
+            "full_history_chars",
+        ),
+        0,
+    )
+    for row in totals:
+        by_status[SaleStatus(row["sale_status"])] = row["conversations"]
+        for name in sums:
+            sums[name] += int(row[name])  # sums of bigints come back as Decimal
+    lists: dict[str, list[Count]] = {"interests": [], "offeredProducts": [], "rejectedProducts": []}
+    for row in ranked:
+        lists[row["list"]].append(Count(name=row["name"], count=row["count"]))
+    return SalesFigures(
+        conversations=sums["conversations"],
+        by_status=by_status,
+        top_interests=tuple(lists["interests"]),
+        most_offered=tuple(lists["offeredProducts"]),
+        most_rejected=tuple(lists["rejectedProducts"]),
+        conversion=tuple(
+            DayConversion(day=row["day"], started=row["started"], closed=row["closed"])
+            for row in days
+        ),
+        usage=UsageTotals(
+            exchanges=sums["exchanges"],
+            prompt_tokens=sums["prompt_tokens"],
+            completion_tokens=sums["completion_tokens"],
+            context_chars=sums["context_chars"],
+            full_history_chars=sums["full_history_chars"],
+        ),
+    )
+
+
+def lead_from_row(row: Row) -> Lead:
+    """A row of ``LEADS*``: the last message's columns carry an ``m_`` prefix (all NULL when
+    the conversation has none)."""
+    last_message = None
+    if row["m_id"] is not None:
+        last_message = Message(
+            id=row["m_id"],
+            conversation_id=row["m_conversation_id"],
+            seq=row["m_seq"],
+            sender=Sender(row["m_sender"]),
+            content=row["m_content"],
+            created_at=row["m_created_at"],
+            prompt_tokens=row["m_prompt_tokens"],
+            completion_tokens=row["m_completion_tokens"],
+        )
+    return Lead(
+        conversation_id=row["id"],
+        title=row["title"],
+        customer_id=row["customer_id"],
+        customer_name=row["customer_name"],
+        customer_email=row["customer_email"],
+        customer_phone=row["customer_phone"],
+        metadata=metadata_from_json(row["metadata"]),
+        last_message=last_message,
+        updated_at=row["updated_at"],
+    )

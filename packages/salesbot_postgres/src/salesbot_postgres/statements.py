@@ -1,0 +1,386 @@
+"""Every statement salesbot runs at runtime, by name, as the SQL PostgreSQL receives.
+
+Parameters are psycopg's ``%(name)s``; casts are written where PostgreSQL could not infer a
+parameter's type (enums, ``jsonb``, both arms of a ``UNION``). A query with optional parts
+(a cursor, a search) is a few named variants, built once at import, never per call: each
+variant gets a plan of its own. The rules (how far a counter steps, what "closed" means) come
+in as parameters from the core; no statement decides one.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Final
+
+# ---------------------------------------------------------------- transactions
+
+# Units of work run their reads in autocommit until the first write, which under READ
+# COMMITTED observes what a transaction would (docs/decisions.md); pinned here, so a server
+# or role default cannot change it.
+BEGIN: Final = "BEGIN ISOLATION LEVEL READ COMMITTED"
+COMMIT: Final = "COMMIT"
+ROLLBACK: Final = "ROLLBACK"
+
+# The health check.
+SELECT_1: Final = "SELECT 1"
+
+# ---------------------------------------------------------------- columns
+
+USER_COLUMNS: Final = "id, email, password_hash, name, phone, role, created_at, updated_at"
+TOKEN_COLUMNS: Final = (
+    "id, user_id, family_id, token_hash, created_at, expires_at, last_used_at, revoked_at,"
+    " revoked_reason, replaced_by, user_agent, ip"
+)
+CONVERSATION_COLUMNS: Final = (
+    "id, user_id, title, metadata, messages_since_context_update, message_count,"
+    " distilled_through, prompt_tokens, completion_tokens, history_chars, context_chars,"
+    " full_history_chars, version, created_at, updated_at"
+)
+MESSAGE_COLUMNS: Final = (
+    "id, conversation_id, seq, sender, content, created_at, prompt_tokens, completion_tokens"
+)
+
+# ---------------------------------------------------------------- users
+
+# ON CONFLICT on the lower(email) index: a duplicate is an answer (no row back), not an error
+# that would abort the caller's transaction.
+INSERT_USER: Final = f"""
+INSERT INTO users ({USER_COLUMNS})
+VALUES (%(id)s, %(email)s, %(password_hash)s, %(name)s, %(phone)s, %(role)s::user_role,
+        %(created_at)s, %(updated_at)s)
+ON CONFLICT (lower(email)) DO NOTHING
+RETURNING id
+"""
+USER_BY_ID: Final = f"SELECT {USER_COLUMNS} FROM users WHERE id = %(id)s"
+# Compares the expression the unique index covers.
+USER_BY_EMAIL: Final = f"SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower(%(email)s)"
+SET_USER_ROLE: Final = """
+UPDATE users SET role = %(role)s::user_role, updated_at = %(now)s WHERE id = %(id)s
+"""
+
+# ---------------------------------------------------------------- refresh tokens
+
+INSERT_TOKEN: Final = f"""
+INSERT INTO refresh_tokens ({TOKEN_COLUMNS})
+VALUES (%(id)s, %(user_id)s, %(family_id)s, %(token_hash)s, %(created_at)s, %(expires_at)s,
+        %(last_used_at)s, %(revoked_at)s, %(revoked_reason)s, %(replaced_by)s, %(user_agent)s,
+        %(ip)s)
+"""
+TOKEN_BY_HASH: Final = (
+    f"SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE token_hash = %(token_hash)s"
+)
+# The row lock makes concurrent rotations queue; each re-checks "revoked_at IS NULL" after the
+# winner commits, so exactly one sees a row.
+ROTATE_TOKEN: Final = """
+UPDATE refresh_tokens
+SET revoked_at = %(now)s, revoked_reason = %(reason)s, replaced_by = %(replaced_by)s,
+    last_used_at = %(now)s
+WHERE id = %(id)s AND revoked_at IS NULL
+"""
+REVOKE_TOKEN: Final = """
+UPDATE refresh_tokens SET revoked_at = %(now)s, revoked_reason = %(reason)s
+WHERE id = %(id)s AND revoked_at IS NULL
+"""
+REVOKE_FAMILY: Final = """
+UPDATE refresh_tokens SET revoked_at = %(now)s, revoked_reason = %(reason)s
+WHERE family_id = %(family_id)s AND revoked_at IS NULL
+"""
+REVOKE_USER_TOKENS: Final = """
+UPDATE refresh_tokens SET revoked_at = %(now)s, revoked_reason = %(reason)s
+WHERE user_id = %(user_id)s AND revoked_at IS NULL
+"""
+ACTIVE_TOKENS_FOR_USER: Final = f"""
+SELECT {TOKEN_COLUMNS} FROM refresh_tokens
+WHERE user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > %(now)s
+ORDER BY created_at DESC, id DESC
+"""
+# A session is a family; it started with the family's first token.
+SESSIONS_FOR_USER: Final = """
+SELECT t.family_id, t.created_at, t.expires_at, t.user_agent, t.ip,
+       (SELECT min(f.created_at) FROM refresh_tokens AS f WHERE f.family_id = t.family_id)
+           AS session_started_at
+FROM refresh_tokens AS t
+WHERE t.user_id = %(user_id)s AND t.revoked_at IS NULL AND t.expires_at > %(now)s
+ORDER BY t.created_at DESC, t.family_id DESC
+"""
+REVOKE_SESSION: Final = """
+UPDATE refresh_tokens SET revoked_at = %(now)s, revoked_reason = %(reason)s
+WHERE user_id = %(user_id)s AND family_id = %(family_id)s AND revoked_at IS NULL
+  AND expires_at > %(now)s
+"""
+# One key for "a token cleanup is running" in this database. Transaction-scoped: several
+# processes run the cleanup on a schedule; the first takes the lock, the others find it taken
+# and return at once instead of waiting or deleting the same rows.
+TOKEN_CLEANUP_LOCK: Final = zlib.crc32(b"salesbot:refresh-token-cleanup")
+TRY_TOKEN_CLEANUP_LOCK: Final = "SELECT pg_try_advisory_xact_lock(%(key)s::bigint) AS locked"
+DELETE_STALE_TOKENS: Final = """
+DELETE FROM refresh_tokens WHERE expires_at <= %(now)s OR revoked_at < %(revoked_before)s
+"""
+
+# ---------------------------------------------------------------- conversations
+
+INSERT_CONVERSATION: Final = f"""
+INSERT INTO conversations ({CONVERSATION_COLUMNS})
+VALUES (%(id)s, %(user_id)s, %(title)s, %(metadata)s::jsonb, %(messages_since_context_update)s,
+        %(message_count)s, %(distilled_through)s, %(prompt_tokens)s, %(completion_tokens)s,
+        %(history_chars)s, %(context_chars)s, %(full_history_chars)s, %(version)s,
+        %(created_at)s, %(updated_at)s)
+"""
+CONVERSATION_FOR_USER: Final = f"""
+SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = %(id)s AND user_id = %(user_id)s
+"""
+CONVERSATIONS_FOR_USER: Final = f"""
+SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE user_id = %(user_id)s
+ORDER BY updated_at DESC, id DESC
+"""
+
+
+def _conversations_page(condition: str) -> str:
+    """Up to ``limit`` of a user's conversations meeting ``condition``, newest first (ties by
+    id, descending): the index on (user_id, updated_at, id), scanned backwards."""
+    return f"""
+SELECT {CONVERSATION_COLUMNS} FROM conversations AS c
+WHERE c.user_id = %(user_id)s AND {condition}
+ORDER BY c.updated_at DESC, c.id DESC
+LIMIT %(limit)s
+"""
+
+
+# Strictly after the cursor in that order.
+_AFTER_CURSOR = "(c.updated_at, c.id) < (%(after_updated_at)s, %(after_id)s)"
+# Every word of the query in the title or in one of the messages; the expressions are the ones
+# the full-text indexes cover ('simple': no stemming, no stop words, any language).
+_MATCHING = """(
+    to_tsvector('simple'::regconfig, c.title) @@ plainto_tsquery('simple'::regconfig, %(query)s)
+    OR EXISTS (
+        SELECT FROM messages AS m
+        WHERE m.conversation_id = c.id
+          AND to_tsvector('simple'::regconfig, m.content)
+              @@ plainto_tsquery('simple'::regconfig, %(query)s)
+    )
+)"""
+NEWEST_CONVERSATIONS: Final = _conversations_page("true")
+CONVERSATIONS_AFTER: Final = _conversations_page(_AFTER_CURSOR)
+CONVERSATIONS_MATCHING: Final = _conversations_page(_MATCHING)
+CONVERSATIONS_MATCHING_AFTER: Final = _conversations_page(f"{_AFTER_CURSOR} AND {_MATCHING}")
+
+RENAME_CONVERSATION: Final = f"""
+UPDATE conversations SET title = %(title)s, updated_at = %(now)s, version = version + 1
+WHERE id = %(id)s AND user_id = %(user_id)s
+RETURNING {CONVERSATION_COLUMNS}
+"""
+# Messages go with it (ON DELETE CASCADE).
+DELETE_CONVERSATION: Final = "DELETE FROM conversations WHERE id = %(id)s AND user_id = %(user_id)s"
+
+
+def _with_page(condition: str) -> str:
+    """A conversation's row if the user owns it, with a page of its messages (the ``limit``
+    newest meeting ``condition``) as one JSON array, oldest first, built by PostgreSQL and
+    decoded straight into domain messages (``mapping``): one round trip."""
+    return f"""
+SELECT {CONVERSATION_COLUMNS}, (
+    SELECT coalesce(json_agg(json_build_object(
+               'id', p.id, 'conversation_id', p.conversation_id, 'seq', p.seq,
+               'sender', p.sender, 'content', p.content, 'created_at', p.created_at,
+               'prompt_tokens', p.prompt_tokens, 'completion_tokens', p.completion_tokens
+           ) ORDER BY p.seq), '[]')::text
+    FROM (
+        SELECT {MESSAGE_COLUMNS} FROM messages
+        WHERE conversation_id = %(conversation_id)s AND {condition}
+        ORDER BY seq DESC
+        LIMIT %(limit)s
+    ) AS p
+) AS page_json
+FROM conversations
+WHERE id = %(conversation_id)s AND user_id = %(user_id)s
+"""
+
+
+CONVERSATION_WITH_LATEST_PAGE: Final = _with_page("true")
+CONVERSATION_WITH_PAGE_BEFORE: Final = _with_page("seq < %(before_seq)s")
+
+# The conversation as it stands, its row locked until the transaction ends: a plan made from it
+# is not refused.
+CONVERSATION_FOR_UPDATE: Final = f"""
+SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = %(id)s FOR UPDATE
+"""
+
+# RECORD_EXCHANGE: the conversation's row as the core planned it (salesbot_core.exchange),
+# inserted when new (expected_version NULL) or updated if its version did not move, and both
+# messages appended to the row written. No row written, no messages: the caller plans again
+# from CONVERSATION_FOR_UPDATE. Exchanges write only what an exchange changes.
+RECORD_EXCHANGE: Final = f"""
+WITH inserted AS (
+    INSERT INTO conversations ({CONVERSATION_COLUMNS})
+    SELECT %(id)s, %(user_id)s, %(title)s, %(metadata)s::jsonb,
+           %(messages_since_context_update)s, %(message_count)s, %(distilled_through)s,
+           %(prompt_tokens)s, %(completion_tokens)s, %(history_chars)s, %(context_chars)s,
+           %(full_history_chars)s, %(version)s, %(created_at)s, %(updated_at)s
+    WHERE %(expected_version)s::integer IS NULL
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), updated AS (
+    UPDATE conversations
+    SET messages_since_context_update = %(messages_since_context_update)s,
+        message_count = %(message_count)s,
+        prompt_tokens = %(prompt_tokens)s,
+        completion_tokens = %(completion_tokens)s,
+        history_chars = %(history_chars)s,
+        context_chars = %(context_chars)s,
+        full_history_chars = %(full_history_chars)s,
+        updated_at = %(updated_at)s,
+        version = %(version)s
+    WHERE id = %(id)s AND version = %(expected_version)s::integer
+    RETURNING id
+), written AS (
+    SELECT id FROM inserted UNION ALL SELECT id FROM updated
+), appended AS (
+    INSERT INTO messages ({MESSAGE_COLUMNS})
+    SELECT %(user_message_id)s::uuid, id, %(user_seq)s::integer, 'user'::message_sender,
+           %(user_content)s::text, %(user_created_at)s::timestamptz, 0, 0
+    FROM written
+    UNION ALL
+    SELECT %(bot_message_id)s::uuid, id, %(bot_seq)s::integer, 'bot'::message_sender,
+           %(bot_content)s::text, %(bot_created_at)s::timestamptz,
+           %(bot_prompt_tokens)s::integer, %(bot_completion_tokens)s::integer
+    FROM written
+)
+SELECT id FROM written
+"""
+
+# APPLY_DISTILLATION: the conversation's row as the core planned it, if its version did not
+# move (no row back otherwise). Distillations write only what a distillation changes.
+APPLY_DISTILLATION: Final = """
+UPDATE conversations
+SET metadata = %(metadata)s::jsonb,
+    distilled_through = %(distilled_through)s,
+    messages_since_context_update = %(messages_since_context_update)s,
+    prompt_tokens = %(prompt_tokens)s,
+    completion_tokens = %(completion_tokens)s,
+    updated_at = %(updated_at)s,
+    version = %(version)s
+WHERE id = %(id)s AND version = %(expected_version)s
+RETURNING id
+"""
+
+# What a distillation reads: the conversation and its latest messages after distilled_through,
+# as one JSON array, oldest first.
+DISTILLATION_WINDOW: Final = f"""
+SELECT {CONVERSATION_COLUMNS}, (
+    SELECT coalesce(json_agg(json_build_object(
+               'id', p.id, 'conversation_id', p.conversation_id, 'seq', p.seq,
+               'sender', p.sender, 'content', p.content, 'created_at', p.created_at,
+               'prompt_tokens', p.prompt_tokens, 'completion_tokens', p.completion_tokens
+           ) ORDER BY p.seq), '[]')::text
+    FROM (
+        SELECT {MESSAGE_COLUMNS} FROM messages AS m
+        WHERE m.conversation_id = c.id AND m.seq > c.distilled_through
+        ORDER BY m.seq DESC
+        LIMIT %(limit)s
+    ) AS p
+) AS page_json
+FROM conversations AS c
+WHERE c.id = %(id)s
+"""
+
+# Conversations whose counter reached the core's threshold (%(at_least)s), least recently
+# updated first: the distillation sweep.
+DUE_FOR_DISTILLATION: Final = """
+SELECT id FROM conversations WHERE messages_since_context_update >= %(at_least)s
+ORDER BY updated_at, id LIMIT %(limit)s
+"""
+
+# ---------------------------------------------------------------- messages
+
+MESSAGES_AFTER: Final = f"""
+SELECT {MESSAGE_COLUMNS} FROM messages
+WHERE conversation_id = %(conversation_id)s AND seq > %(after_seq)s
+ORDER BY seq
+"""
+# A page walking back from the newest message (rows newest first).
+LATEST_MESSAGES: Final = f"""
+SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = %(conversation_id)s
+ORDER BY seq DESC LIMIT %(limit)s
+"""
+MESSAGES_BEFORE: Final = f"""
+SELECT {MESSAGE_COLUMNS} FROM messages
+WHERE conversation_id = %(conversation_id)s AND seq < %(before_seq)s
+ORDER BY seq DESC LIMIT %(limit)s
+"""
+
+# ---------------------------------------------------------------- sales insight
+
+# The planner takes every jsonb_array_elements_text call for 100 rows, judges the ranking
+# expensive and JIT-compiles it: half a second of compiling for queries that run in tens of
+# milliseconds. Off for the figures' transaction only.
+JIT_OFF_FOR_TRANSACTION: Final = "SET LOCAL jit = off"
+# Counts by sale status and the usage totals in one scan.
+TOTALS_BY_STATUS: Final = """
+SELECT sale_status, count(*) AS conversations, sum(message_count / 2) AS exchanges,
+       sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
+       sum(context_chars) AS context_chars, sum(full_history_chars) AS full_history_chars
+FROM conversations
+GROUP BY sale_status
+"""
+# Every ranked metadata list in one pass: each conversation's items are lower-cased and
+# de-duplicated inside the LATERAL (so a plain count is "once per conversation", with no
+# count(DISTINCT) sort), then ranked per list; ties by name in code-point order (as Python
+# sorts).
+TOP_ITEMS: Final = """
+SELECT list, name, count FROM (
+    SELECT items.list, items.name, count(*) AS count,
+           row_number() OVER (
+               PARTITION BY items.list ORDER BY count(*) DESC, items.name COLLATE "C"
+           ) AS rank
+    FROM conversations
+    CROSS JOIN LATERAL (
+        SELECT DISTINCT lists.list, lower(item.value) AS name
+        FROM (VALUES ('interests'), ('offeredProducts'), ('rejectedProducts')) AS lists(list)
+        CROSS JOIN LATERAL
+            jsonb_array_elements_text(conversations.metadata -> lists.list) AS item(value)
+    ) AS items
+    WHERE conversations.metadata IS NOT NULL
+    GROUP BY items.list, items.name
+) AS ranked
+WHERE rank <= %(top)s
+ORDER BY list, rank
+"""
+# Conversations started per UTC day since a date, and how many of them are closed sales.
+DAILY_CONVERSION: Final = """
+SELECT date(timezone('UTC', created_at)) AS day, count(*) AS started,
+       count(*) FILTER (WHERE sale_status = %(closed)s) AS closed
+FROM conversations
+WHERE created_at >= %(since)s
+GROUP BY day
+ORDER BY day
+"""
+
+
+def _leads(condition: str) -> str:
+    """Conversations meeting ``condition`` with their customer and last message, newest first."""
+    return f"""
+SELECT c.id, c.title, c.metadata, c.updated_at,
+       u.id AS customer_id, u.name AS customer_name, u.email AS customer_email,
+       u.phone AS customer_phone,
+       m.id AS m_id, m.conversation_id AS m_conversation_id, m.seq AS m_seq,
+       m.sender AS m_sender, m.content AS m_content, m.created_at AS m_created_at,
+       m.prompt_tokens AS m_prompt_tokens, m.completion_tokens AS m_completion_tokens
+FROM conversations AS c
+JOIN users AS u ON u.id = c.user_id
+LEFT JOIN LATERAL (
+    SELECT {MESSAGE_COLUMNS} FROM messages
+    WHERE conversation_id = c.id
+    ORDER BY seq DESC
+    LIMIT 1
+) AS m ON true
+WHERE {condition}
+ORDER BY c.updated_at DESC, c.id DESC
+LIMIT %(limit)s
+"""
+
+
+_WITH_STATUS = "c.sale_status = %(status)s"
+LEADS: Final = _leads("true")
+LEADS_AFTER: Final = _leads(_AFTER_CURSOR)
+LEADS_WITH_STATUS: Final = _leads(_WITH_STATUS)
+LEADS_WITH_STATUS_AFTER: Final = _leads(f"{_WITH_STATUS} AND {_AFTER_CURSOR}")
