@@ -16,7 +16,8 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
-from salesbot_core.domain import RefreshToken, Role, User
+from salesbot_core.domain import Conversation, RefreshToken, Role, User
+from salesbot_core.testing import Exchange, append_exchange
 from salesbot_http.cli import describe_assistant, describe_database, main
 from salesbot_http.database import redact
 from salesbot_http.settings import Settings
@@ -53,6 +54,8 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
         ["db", "revision"],
         ["tokens"],
         ["tokens", "cleanup"],
+        ["conversations"],
+        ["conversations", "distil-pending"],
         ["users"],
         ["users", "grant-admin"],
     ],
@@ -136,6 +139,57 @@ async def test_tokens_cleanup_deletes_stale_tokens(
     async with database.unit_of_work() as uow:
         assert await uow.refresh_tokens.get_by_hash("e" * 64) is None
         assert await uow.refresh_tokens.get_by_hash("a" * 64) is not None
+
+
+async def test_conversations_distil_pending_distils_what_was_left_due(
+    runner: CliRunner, database: Database, database_url: str
+) -> None:
+    now = datetime.now(UTC)
+    user = User(
+        id=uuid.uuid4(),
+        email="jane@example.com",
+        name="Jane",
+        phone=None,
+        password_hash="x",
+        created_at=now,
+        updated_at=now,
+    )
+    conversation = Conversation(
+        id=uuid.uuid4(), user_id=user.id, title="Laptops", created_at=now, updated_at=now
+    )
+    async with database.unit_of_work() as uow:
+        await uow.users.add(user)
+        await uow.conversations.add(conversation)
+        for n, text in enumerate(("I need a laptop", "for programming", "under 1500 dollars")):
+            await append_exchange(
+                uow,
+                Exchange(
+                    conversation_id=conversation.id,
+                    user_message_id=uuid.uuid4(),
+                    bot_message_id=uuid.uuid4(),
+                    user_content=text,
+                    bot_content=f"answer {n}",
+                    created_at=now,
+                ),
+            )
+        await uow.commit()
+
+    result = await asyncio.to_thread(
+        runner.invoke, main, ["conversations", "distil-pending"], env=_on(database_url)
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "distilled 1 conversation(s)" in result.output
+    async with database.unit_of_work() as uow:
+        found = await uow.conversations.get_with_messages(conversation.id, user.id, limit=0)
+    assert found is not None
+    distilled = found[0]
+    assert distilled.metadata is not None  # the offline assistant's rules, with no OPENAI key
+    assert (distilled.distilled_through, distilled.messages_since_context_update) == (6, 0)
+    again = await asyncio.to_thread(
+        runner.invoke, main, ["conversations", "distil-pending"], env=_on(database_url)
+    )
+    assert "distilled 0 conversation(s)" in again.output
 
 
 async def test_users_grant_admin_gives_the_role(

@@ -103,6 +103,18 @@ def test_cors_origin_is_a_comma_list() -> None:
             {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "JWT_EXPIRES_IN": "99999999999d"},
             "JWT_EXPIRES_IN",
         ),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DISTIL_BUDGET_S": "0"},
+            "DISTIL_BUDGET_S",
+        ),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DISTIL_MAX_MESSAGES": "1"},
+            "DISTIL_MAX_MESSAGES",
+        ),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DISTIL_SWEEP_INTERVAL": "soon"},
+            "DISTIL_SWEEP_INTERVAL",
+        ),
     ],
 )
 def test_a_bad_setting_is_refused_by_name(env: dict[str, str], variable: str) -> None:
@@ -124,3 +136,22 @@ def test_the_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.Mo
     assert env["LOG_LEVEL"] == "debug"
     assert env["WORKERS"] == "3"
     assert env["OPENAI_MODEL"] == "a # b"
+
+
+def test_the_distillation_settings_are_read_and_reach_the_runner() -> None:
+    from salesbot_http.container import build_container
+
+    settings = settings_from_env(
+        {
+            "DATABASE_URL": "postgresql://x/y",
+            "JWT_SECRET": SECRET,
+            "JWT_REFRESH_SECRET": SECRET,
+            "DISTIL_BUDGET_S": "2.5",
+            "DISTIL_MAX_MESSAGES": "10",
+            "DISTIL_SWEEP_INTERVAL": "30s",
+        }
+    )
+    assert (settings.distil_budget_s, settings.distil_max_messages) == (2.5, 10)
+    assert settings.distil_sweep_interval == timedelta(seconds=30)
+    runner = build_container(settings).usecases.distillations()
+    assert (runner.budget_s, runner.max_messages) == (2.5, 10)
