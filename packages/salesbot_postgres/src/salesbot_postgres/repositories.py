@@ -3,6 +3,12 @@ statements (``statements``) and maps their rows (``mapping``).
 
 Every write that races with another request is a single SQL statement whose ``WHERE`` clause
 decides the race (row locks do the rest), so no read-modify-write cycle spans a round trip.
+
+Beyond the core's port, the repositories offer the observers of
+``salesbot_core.testing.TestObservers`` (``conversations.add``, ``get_for_user``,
+``list_for_user``, ``refresh_tokens.list_active_for_user`` and ``PostgresMessages``) so the one
+contract suite can seed and look at PostgreSQL as it does the in-memory store; no use case calls
+them.
 """
 
 from __future__ import annotations

@@ -55,10 +55,6 @@ class RefreshTokenRepository(Protocol):
 
     async def revoke_all_for_user(self, user_id: UUID, reason: str, now: datetime) -> int: ...
 
-    async def list_active_for_user(self, user_id: UUID, now: datetime) -> Sequence[RefreshToken]:
-        """The user's unrevoked, unexpired tokens, newest first."""
-        ...
-
     async def sessions_for_user(self, user_id: UUID, now: datetime) -> Sequence[Session]:
         """The user's live sessions (families with an unrevoked, unexpired token), most recently
         used first; ``created_at`` is the family's first token, ``last_used_at`` its live one."""

@@ -7,6 +7,7 @@
   would have been sent.
 - ``append_exchange``: records an exchange in any store as the core plans it (test seeding).
 - ``InMemoryAttemptCounter``: failed-login counters whose windows end by a (fake) clock.
+- ``TestObservers``: what both stores offer tests beyond the port (seeding, listing).
 - ``FakeClock``, ``SequentialIds``, ``FastPasswordHasher``, ``FakeTokenIssuer``.
 """
 
@@ -14,6 +15,7 @@ from salesbot_core.testing.assistant import FailMidStream, ScriptedAssistant, pi
 from salesbot_core.testing.attempts import InMemoryAttemptCounter
 from salesbot_core.testing.exchanges import Exchange, append_exchange
 from salesbot_core.testing.memory import InMemoryStore, InMemoryUnitOfWork
+from salesbot_core.testing.observers import TestObservers
 from salesbot_core.testing.support import (
     FakeClock,
     FakeTokenIssuer,
@@ -32,6 +34,7 @@ __all__ = [
     "InMemoryUnitOfWork",
     "ScriptedAssistant",
     "SequentialIds",
+    "TestObservers",
     "append_exchange",
     "pieces",
 ]
