@@ -20,6 +20,7 @@ from salesbot_core.ports import SalesInsightReader, UnitOfWorkFactory
 from salesbot_core.testing import FakeClock, ScriptedAssistant
 from salesbot_http.app import create_app
 from salesbot_http.container import Container, build_container
+from salesbot_http.lifecycle import ShutdownSteps
 from salesbot_http.settings import Settings
 from salesbot_postgres import Database
 from tests.api.api_helpers import PASSWORD, Customer
@@ -71,6 +72,16 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+class _DisposingAtEveryShutdown(ShutdownSteps):
+    def __init__(self, database: Database) -> None:
+        super().__init__()
+        self._database = database
+
+    async def run(self) -> None:
+        await super().run()
+        await self._database.dispose()
+
+
 @pytest.fixture
 def container(
     settings: Settings,
@@ -82,7 +93,9 @@ def container(
 ) -> Container:
     container = build_container(settings)
     if app_database is not None:
-        container.shutdown().add(app_database.dispose)
+        # Every lifespan of an app on this container (some tests run two) closes the session
+        # database's pool of its loop: a psycopg pool left open keeps its loop from ending.
+        container.shutdown.override(providers.Object(_DisposingAtEveryShutdown(app_database)))
     container.persistence.uow_factory.override(providers.Object(uow_factory))
     container.persistence.insight.override(providers.Object(insight))
     container.assistants.assistant.override(providers.Object(assistant))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -513,7 +514,8 @@ class _GatedAssistant(ScriptedAssistant):
 
     def __init__(self) -> None:
         super().__init__()
-        self.distilling, self.go = asyncio.Event(), asyncio.Event()
+        # Read from the test's thread: a thread-safe event. ``go`` is awaited on the app's loop.
+        self.distilling, self.go = threading.Event(), asyncio.Event()
 
     async def distil(self, request: DistillationRequest) -> Distilled:
         self.distilling.set()
@@ -542,9 +544,10 @@ async def test_the_answer_arrives_before_a_slow_distillation_which_then_lands(
 
     third = ok_data(await send(client, customer, "three", conversation_id), 201)
 
-    # The reply is here while the distillation still waits for its LLM answer.
+    # The reply is here; the distillation starts after it and waits for its LLM answer.
     assert third["botMessage"]["content"] == "Reply to: three"
-    assert gated.distilling.is_set()
+    assert await asyncio.to_thread(gated.distilling.wait, 60)
+    assert gated.distil_requests == []
     assert not gated.go.is_set()
     await gated.release(client)
     await settle()
