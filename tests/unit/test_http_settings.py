@@ -124,3 +124,18 @@ def test_the_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.Mo
     assert env["LOG_LEVEL"] == "debug"
     assert env["WORKERS"] == "3"
     assert env["OPENAI_MODEL"] == "a # b"
+
+
+def test_the_catalogue_prompt_bounds_are_read(tmp_path: Path) -> None:
+    defaults = settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path)})
+    assert (defaults.catalogue_prompt_products, defaults.catalogue_prompt_chars) == (5, 1200)
+    settings = settings_from_env(
+        {
+            "SALESBOT_DATA_DIR": str(tmp_path),
+            "CATALOGUE_PROMPT_PRODUCTS": "3",
+            "CATALOGUE_PROMPT_CHARS": "600",
+        }
+    )
+    assert (settings.catalogue_prompt_products, settings.catalogue_prompt_chars) == (3, 600)
+    with pytest.raises(SettingsError, match="CATALOGUE_PROMPT_CHARS"):
+        settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path), "CATALOGUE_PROMPT_CHARS": "x"})
