@@ -16,6 +16,7 @@ from decimal import Decimal
 import msgspec
 
 from salesbot_core.domain import Product, SalesMetadata
+from salesbot_core.ports.insight import Count
 
 # Products priced up to this many times the stated budget stay in (a customer "around 1500"
 # will look at 1,699; not at 3,000).
@@ -459,3 +460,33 @@ def grounding_texts(
 def format_price(product: Product) -> str:
     """The exact price with its currency, as every reply names it: ``1,099.00 USD``."""
     return f"{product.price:,.2f} {product.currency}"
+
+
+def product_named(name: str, products: Iterable[Product]) -> Product | None:
+    """The product whose name is ``name``, case- and accent-insensitively."""
+    wanted = fold(name)
+    return next((p for p in products if fold(p.name) == wanted), None)
+
+
+def link_counts(counts: Sequence[Count], products: Sequence[Product]) -> tuple[Count, ...]:
+    """Ranked product names linked to the catalogue: a name that is a product's gets its SKU,
+    catalogue name, price and currency, and counts of one SKU add up; ranked again (most
+    frequent first, ties by name). Names of no product stay as they are."""
+    linked: dict[str, Count] = {}
+    for count in counts:
+        product = product_named(count.name, products)
+        key = f"sku:{product.sku}" if product else f"name:{count.name}"
+        before = linked.get(key)
+        total = count.count + (before.count if before else 0)
+        linked[key] = (
+            Count(
+                name=product.name,
+                count=total,
+                sku=product.sku,
+                price=product.price,
+                currency=product.currency,
+            )
+            if product
+            else msgspec.structs.replace(count, count=total)
+        )
+    return tuple(sorted(linked.values(), key=lambda c: (-c.count, c.name.casefold())))
