@@ -1,5 +1,6 @@
 """How big the reply prompt gets over a 30-exchange sales conversation: the metadata design
-against sending the whole history.
+against sending the whole history, without a catalogue and with the shop's catalogue block
+(``CATALOGUE_PROMPT_PRODUCTS`` = 5, ``CATALOGUE_PROMPT_CHARS`` = 1200, the defaults).
 
 Run ``uv run python bench/prompt_size.py``. Every exchange goes through the core's real
 ``SendMessage`` and the real OpenAI adapter, over HTTP, to the fake OpenAI-compatible server, which
@@ -12,15 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import math
+from decimal import Decimal
 from uuid import UUID
 
 import msgspec
 
-from salesbot_core.domain import SalesMetadata, SaleStatus, Sender, Turn
+from salesbot_core.domain import Product, SalesMetadata, SaleStatus, Sender, Turn
+from salesbot_core.grounding import GroundingPolicy
 from salesbot_core.ports import ReplyRequest
 from salesbot_core.prompts import reply_prompt
-from salesbot_core.testing import FakeClock, InMemoryStore, SequentialIds
+from salesbot_core.testing import FakeClock, InMemoryCatalogue, InMemoryStore, SequentialIds
 from salesbot_core.usecases import SendMessage
+from salesbot_core.usecases.grounding import PickProducts
 from salesbot_openai import OpenAIConfig, OpenAISalesAssistant
 from salesbot_openai.testing import Completion, FakeOpenAIServer, RecordedRequest
 
@@ -64,6 +68,83 @@ PRODUCTS = (
     "Calibrite Display Plus HL",
     "Incase travel sleeve",
     "Anker 7-in-1 USB-C hub",
+)
+
+
+def _product(sku: str, name: str, brand: str, category: str, price: str, about: str) -> Product:
+    return Product(
+        sku=sku,
+        name=name,
+        brand=brand,
+        category=category,
+        description=about,
+        price=Decimal(price),
+        currency="EUR",
+        stock=4,
+    )
+
+
+# A shop of 60 products: the conversation's own, and a crowd of others that share its words.
+CATALOGUE = (
+    _product(
+        "LAP-MBP14",
+        "MacBook Pro 14 M4",
+        "Apple",
+        "laptop",
+        "1999.00",
+        "14-inch Liquid Retina XDR display, colour-accurate, M4 chip for Photoshop and Blender.",
+    ),
+    _product(
+        "LAP-MBA15",
+        "MacBook Air 15 M3",
+        "Apple",
+        "laptop",
+        "1599.00",
+        "Light 15-inch laptop with an all-day battery, quiet fanless design for travel.",
+    ),
+    _product(
+        "LAP-XPS14",
+        "Dell XPS 14",
+        "Dell",
+        "laptop",
+        "1699.00",
+        "14-inch OLED laptop with Windows, powerful for creative work.",
+    ),
+    _product(
+        "ACC-CAL",
+        "Calibrite Display Plus HL",
+        "Calibrite",
+        "accessory",
+        "299.00",
+        "Colour calibrator for screens up to 2000 nits, for design work.",
+    ),
+    _product(
+        "ACC-SLV",
+        "Incase travel sleeve",
+        "Incase",
+        "accessory",
+        "49.00",
+        "Padded sleeve for 14-inch laptops, for travelling.",
+    ),
+    _product(
+        "ACC-HUB",
+        "Anker 7-in-1 USB-C hub",
+        "Anker",
+        "accessory",
+        "59.00",
+        "USB-C hub with HDMI 4K, SD card reader and 100 W pass-through charging.",
+    ),
+    *(
+        _product(
+            f"LAP-{n:03}",
+            f"Laptop model {n}",
+            ("Lenovo", "HP", "ASUS", "Acer")[n % 4],
+            "laptop",
+            f"{700 + 25 * n}.00",
+            f"{13 + n % 4}-inch laptop for work, study and travel, with a light body and good battery.",
+        )
+        for n in range(54)
+    ),
 )
 
 
@@ -115,7 +196,9 @@ class Row(msgspec.Struct, frozen=True):
     distilled: bool
 
 
-async def run() -> tuple[list[Row], list[RecordedRequest], int]:
+async def run(
+    catalogue: InMemoryCatalogue | None = None,
+) -> tuple[list[Row], list[RecordedRequest], int]:
     with FakeOpenAIServer() as server:
         for n, message in enumerate(CUSTOMER_MESSAGES, start=1):
             server.enqueue("reply", Completion(bot_reply(n, message)))
@@ -125,7 +208,10 @@ async def run() -> tuple[list[Row], list[RecordedRequest], int]:
         store = InMemoryStore()
         rows: list[Row] = []
         async with OpenAISalesAssistant.from_config(config) as assistant:
-            send = SendMessage(store.uow_factory, assistant, FakeClock(), SequentialIds())
+            pick = PickProducts(catalogue, GroundingPolicy()) if catalogue else None
+            send = SendMessage(
+                store.uow_factory, assistant, FakeClock(), SequentialIds(), pick_products=pick
+            )
             history: list[Turn] = []
             conversation_id: UUID | None = None
             for n, message in enumerate(CUSTOMER_MESSAGES, start=1):
@@ -151,6 +237,9 @@ async def run() -> tuple[list[Row], list[RecordedRequest], int]:
                     Turn(sender=Sender.USER, content=message),
                     Turn(sender=Sender.BOT, content=result.bot_message.content),
                 ]
+            # The last distillation runs in the background: let it finish before the client closes.
+            if conversation_id is not None:
+                await send.distillations.settled(conversation_id)
         assert conversation_id is not None
         prompt_tokens = store.state.conversations[conversation_id].prompt_tokens
         return rows, server.requests_of("distil"), prompt_tokens
@@ -158,35 +247,47 @@ async def run() -> tuple[list[Row], list[RecordedRequest], int]:
 
 def main() -> None:
     rows, distils, recorded_prompt_tokens = asyncio.run(run())
+    grounded, _, grounded_tokens = asyncio.run(run(InMemoryCatalogue(CATALOGUE)))
     print("Reply prompt per exchange (characters, ~tokens = characters / 4)")
-    print(f"{'exch':>4} {'window':>6} {'metadata design':>17} {'full history':>15} {'saving':>7}")
-    for row in rows:
-        saving = 1 - row.with_metadata / row.full_history
+    print(
+        f"{'exch':>4} {'window':>6} {'metadata design':>17} {'with catalogue':>16} "
+        f"{'full history':>15} {'saving':>7}"
+    )
+    for row, with_block in zip(rows, grounded, strict=True):
+        saving = 1 - with_block.with_metadata / row.full_history
         mark = "  ← metadata distilled after this reply" if row.distilled else ""
         print(
             f"{row.exchange:>4} {row.window:>6} "
             f"{row.with_metadata:>7} {f'~{tokens(row.with_metadata)}':>9} "
+            f"{with_block.with_metadata:>7} {f'~{tokens(with_block.with_metadata)}':>8} "
             f"{row.full_history:>6} {f'~{tokens(row.full_history)}':>8} {saving:>7.0%}{mark}"
         )
     design = sum(row.with_metadata for row in rows)
+    block = sum(row.with_metadata for row in grounded)
     full = sum(row.full_history for row in rows)
     distil_chars = sum(chars(request.messages) for request in distils)
     print()
     print(
         f"reply prompts, 30 exchanges:  metadata design {design} chars (~{tokens(design)} tokens)"
     )
+    print(f"                              with catalogue  {block} chars (~{tokens(block)} tokens)")
     print(f"                              full history    {full} chars (~{tokens(full)} tokens)")
-    print(f"                              saving          {1 - design / full:.0%}")
+    print(
+        f"                              saving          {1 - design / full:.0%} "
+        f"({1 - block / full:.0%} with the catalogue block)"
+    )
     print(
         f"plus {len(distils)} distillation calls: {distil_chars} chars (~{tokens(distil_chars)} "
         f"tokens); all calls together save {1 - (design + distil_chars) / full:.0%}"
     )
     print(
         f"largest reply prompt: metadata design {max(r.with_metadata for r in rows)} chars, "
+        f"with catalogue {max(r.with_metadata for r in grounded)} chars, "
         f"full history {max(r.full_history for r in rows)} chars"
     )
     print(
-        f"prompt tokens recorded on the conversation (reply + title + distil): {recorded_prompt_tokens}"
+        f"prompt tokens recorded on the conversation (reply + title + distil): "
+        f"{recorded_prompt_tokens} ({grounded_tokens} with the catalogue block)"
     )
 
 

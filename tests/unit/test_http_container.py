@@ -123,3 +123,27 @@ def test_bcrypt_threads_run_at_the_configured_cpu_priority(asked: int) -> None:
         generator.close()
     assert seen == {nice}
     assert own_nice() == before  # the calling thread keeps its priority
+
+
+async def test_replies_are_grounded_with_the_catalogue_bounds_from_the_settings() -> None:
+    from dependency_injector import providers
+
+    from salesbot_core.testing import InMemoryCatalogue, InMemoryStore
+    from salesbot_core.usecases.grounding import PickProducts
+    from tests.support.shop import SHOP
+
+    container = build_container(
+        Settings(
+            jwt_secret=SECRET,
+            jwt_refresh_secret=SECRET,
+            catalogue_prompt_products=2,
+            catalogue_prompt_chars=5000,
+        )
+    )
+    container.persistence.catalogue.override(InMemoryCatalogue(SHOP))
+    container.persistence.uow_factory.override(providers.Object(InMemoryStore().uow_factory))
+    pick = container.usecases.pick_products()
+    assert isinstance(pick, PickProducts)
+    assert container.usecases.send_message()._pick_products is pick
+    grounding = await pick("a laptop")
+    assert len(grounding.products) == 2

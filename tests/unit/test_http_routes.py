@@ -26,3 +26,26 @@ def test_no_handler_takes_more_than_one_dependency() -> None:
     assert len(handlers) > 20
     assert {name: names for name, names in taken.items() if len(names) > 1} == {}
     assert taken["send"] == ["send_message"]
+
+
+def test_a_ranked_product_carries_its_sku_and_price_and_a_plain_name_stays_as_before() -> None:
+    from decimal import Decimal
+
+    import msgspec
+
+    from salesbot_http.dto import CountOut
+
+    linked = CountOut(
+        name="XPS 15", count=3, sku="LAP-XPS", price=Decimal("1499.00"), currency="USD"
+    )
+    assert msgspec.json.decode(msgspec.json.encode(linked)) == {
+        "name": "XPS 15",
+        "count": 3,
+        "sku": "LAP-XPS",
+        "price": "1499.00",
+        "currency": "USD",
+    }
+    assert msgspec.json.decode(msgspec.json.encode(CountOut(name="xps", count=1))) == {
+        "name": "xps",
+        "count": 1,
+    }

@@ -155,3 +155,18 @@ def test_the_distillation_settings_are_read_and_reach_the_runner() -> None:
     assert settings.distil_sweep_interval == timedelta(seconds=30)
     runner = build_container(settings).usecases.distillations()
     assert (runner.budget_s, runner.max_messages) == (2.5, 10)
+
+
+def test_the_catalogue_prompt_bounds_are_read(tmp_path: Path) -> None:
+    defaults = settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path)})
+    assert (defaults.catalogue_prompt_products, defaults.catalogue_prompt_chars) == (5, 1200)
+    settings = settings_from_env(
+        {
+            "SALESBOT_DATA_DIR": str(tmp_path),
+            "CATALOGUE_PROMPT_PRODUCTS": "3",
+            "CATALOGUE_PROMPT_CHARS": "600",
+        }
+    )
+    assert (settings.catalogue_prompt_products, settings.catalogue_prompt_chars) == (3, 600)
+    with pytest.raises(SettingsError, match="CATALOGUE_PROMPT_CHARS"):
+        settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path), "CATALOGUE_PROMPT_CHARS": "x"})

@@ -151,3 +151,40 @@ async def test_customers_are_refused(core: Core) -> None:
         await GetSalesAnalytics(core.store.insight(), core.clock)(role=Role.CUSTOMER)
     with pytest.raises(Forbidden):
         await ListLeads(core.store.insight())(role=Role.CUSTOMER)
+
+
+async def test_offered_and_rejected_products_are_linked_to_the_catalogue(core: Core) -> None:
+    """A ranked name that is a catalogue product's gets its SKU, name and price; others stay."""
+    from decimal import Decimal
+
+    from salesbot_core.grounding import link_counts
+    from salesbot_core.ports.insight import Count
+    from tests.support.shop import product
+
+    shop = [
+        product("LAP-XPS", "XPS", brand="Dell", category="laptop", price="1499.00"),
+        product("LAP-CB", "Chromebook", brand="Acer", category="laptop", price="449.50"),
+    ]
+    for conversation_id in (await _seed(core)).values():
+        await core.settle(conversation_id)
+    analytics = await GetSalesAnalytics(core.store.insight(shop), core.clock)(role=Role.ADMIN)
+    xps, macbook = analytics.most_offered
+    assert (xps.name, xps.count, xps.sku, xps.price, xps.currency) == (
+        "XPS",
+        2,
+        "LAP-XPS",
+        Decimal("1499.00"),
+        "USD",
+    )
+    assert (macbook.name, macbook.sku, macbook.price) == ("macbook", None, None)
+    (chromebook,) = analytics.most_rejected
+    assert (chromebook.name, chromebook.count, chromebook.sku) == ("Chromebook", 2, "LAP-CB")
+    # Counts of names of one product add up under its SKU, ranked again.
+    merged = link_counts(
+        [Count(name="other", count=2), Count(name="xps", count=1), Count(name="XPS ", count=2)],
+        shop,
+    )
+    assert [(c.name, c.count, c.sku) for c in merged] == [
+        ("XPS", 3, "LAP-XPS"),
+        ("other", 2, None),
+    ]

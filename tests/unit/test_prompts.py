@@ -7,16 +7,23 @@ import pytest
 
 from salesbot_core.domain import SalesMetadata, SaleStatus, Sender, Turn
 from salesbot_core.errors import InvalidMetadataAnswer
+from salesbot_core.grounding import format_price
 from salesbot_core.ports import DistillationRequest, ReplyRequest, TitleRequest
 from salesbot_core.prompts import (
+    NO_CATALOGUE,
+    NOTHING_RELEVANT,
+    PRODUCTS_HEADER,
     STATUS_GUIDANCE,
+    catalogue_block,
     clean_title,
     distillation_prompt,
+    fitting_products,
     metadata_json_schema,
     parse_metadata_answer,
     reply_prompt,
     title_prompt,
 )
+from tests.support.shop import SHOP, product
 
 
 def test_reply_prompt_is_rules_metadata_recent_turns_and_the_new_message() -> None:
@@ -45,6 +52,53 @@ def test_reply_prompt_without_metadata_uses_exploring_guidance() -> None:
     assert STATUS_GUIDANCE[SaleStatus.EXPLORING] in prompt[0].content
     assert "sales record" not in prompt[0].content
     assert len(prompt) == 2
+
+
+def test_the_catalogue_block_lists_each_product_on_its_own_line() -> None:
+    shop = fitting_products(SHOP, 1200)
+    system = reply_prompt(
+        ReplyRequest(customer_message="a laptop", products=shop, catalogue_loaded=True)
+    )[0].content
+    block = system.split(PRODUCTS_HEADER, 1)[1].strip().split("\n\n")[0].splitlines()
+    assert len(block) == len(shop)
+    for line, item in zip(block, shop, strict=True):
+        assert line.startswith(f"- {item.sku} | {item.name} | ")
+        assert format_price(item) in line
+        assert ("in stock" if item.in_stock else "out of stock") in line
+    assert NO_CATALOGUE not in system
+    assert NOTHING_RELEVANT not in system
+
+
+def test_the_block_is_bounded_whatever_the_catalogue() -> None:
+    long = [
+        product(
+            f"SKU-{i}",
+            f"Laptop {i}",
+            brand="B",
+            category="laptop",
+            price="999.99",
+            description="word " * 200,
+        )
+        for i in range(50)
+    ]
+    for limit in (200, 1200, 3000):
+        kept = fitting_products(long, limit)
+        block = catalogue_block(
+            ReplyRequest(customer_message="x", products=kept, catalogue_loaded=True)
+        )
+        assert len(block) <= limit
+        assert all(line.endswith("…") for line in block.splitlines()[1:])
+
+
+def test_no_catalogue_says_name_no_product_and_nothing_relevant_says_so() -> None:
+    without = reply_prompt(ReplyRequest(customer_message="a laptop"))[0].content
+    assert NO_CATALOGUE in without
+    assert "do not name any product" in without
+    assert PRODUCTS_HEADER not in without
+    nothing = reply_prompt(ReplyRequest(customer_message="a hose", catalogue_loaded=True))
+    assert NOTHING_RELEVANT in nothing[0].content
+    assert "do not invent products" in nothing[0].content
+    assert PRODUCTS_HEADER not in nothing[0].content
 
 
 def test_title_and_distillation_prompts_carry_their_input() -> None:

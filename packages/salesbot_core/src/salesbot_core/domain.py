@@ -6,6 +6,7 @@ All are frozen msgspec Structs; a change returns a new value (``msgspec.structs.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 from uuid import UUID
@@ -173,3 +174,25 @@ class ChatMessage(msgspec.Struct, frozen=True, kw_only=True):
 
     role: Literal["system", "user", "assistant"]
     content: str
+
+
+class Product(msgspec.Struct, frozen=True, kw_only=True):
+    """One product of the shop's catalogue, as a reply may name it. ``sku`` is the shop's own
+    unique key; ``price`` is exact (``Decimal``) in ``currency`` (ISO 4217, e.g. ``USD``);
+    ``stock`` is units on hand (0: out of stock); ``attributes`` are free-form extras (e.g.
+    ``{"weight_kg": "1.2"}``)."""
+
+    sku: str
+    name: str
+    brand: str
+    category: str
+    description: str
+    price: Decimal
+    currency: str
+    stock: int
+    url: str | None = None
+    attributes: dict[str, str] = msgspec.field(default_factory=dict)
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0

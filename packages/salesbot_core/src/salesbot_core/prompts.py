@@ -6,15 +6,33 @@ was last distilled: never the whole history, so it stays bounded however long a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
-from salesbot_core.domain import ChatMessage, SalesMetadata, SaleStatus, Sender, Turn
+from salesbot_core.domain import ChatMessage, Product, SalesMetadata, SaleStatus, Sender, Turn
 from salesbot_core.errors import InvalidMetadataAnswer
+from salesbot_core.grounding import format_price
 from salesbot_core.ports.assistant import DistillationRequest, ReplyRequest, TitleRequest
 
 TITLE_MAX_WORDS = 6
+# A product line's description is cut to this many characters (at a word), so one long
+# description does not crowd the others out of the block.
+DESCRIPTION_CHARS = 120
+
+PRODUCTS_HEADER = (
+    "Products from the shop's catalogue you may offer (name only these, with these exact "
+    "prices and stock; SKU | name | price | stock | description):"
+)
+NO_CATALOGUE = (
+    "The shop has not loaded its catalogue: do not name any product, price or stock; ask what "
+    "the customer needs and say you will check what the shop has."
+)
+NOTHING_RELEVANT = (
+    "Nothing in the shop's catalogue matches this request: say so plainly, do not invent "
+    "products, and ask one question that could lead to something the shop has."
+)
 
 SALES_RULES = """\
 You are a sales assistant for an online shop, chatting with a customer.
@@ -75,10 +93,49 @@ def _turn_message(turn: Turn) -> ChatMessage:
     return ChatMessage(role="assistant", content=turn.content)
 
 
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+
+
+def product_line(product: Product) -> str:
+    """One product as the prompt lists it, on one line."""
+    stock = "in stock" if product.in_stock else "out of stock"
+    description = _short(product.description, DESCRIPTION_CHARS)
+    return f"- {product.sku} | {product.name} | {format_price(product)} | {stock} | {description}"
+
+
+def fitting_products(products: Sequence[Product], max_chars: int) -> tuple[Product, ...]:
+    """The products whose lines fit in a block of ``max_chars`` characters (header included),
+    in order; one that does not fit is dropped whole, never cut, and the next may still fit."""
+    used = len(PRODUCTS_HEADER)
+    kept: list[Product] = []
+    for product in products:
+        size = 1 + len(product_line(product))  # the newline before it
+        if used + size <= max_chars:
+            kept.append(product)
+            used += size
+    return tuple(kept)
+
+
+def catalogue_block(request: ReplyRequest) -> str:
+    """What the prompt says of the shop's products: the ones the core picked for this reply
+    (already bounded by ``fitting_products``), that nothing fits, or that there is no
+    catalogue."""
+    if not request.catalogue_loaded:
+        return NO_CATALOGUE
+    if not request.products:
+        return NOTHING_RELEVANT
+    return "\n".join((PRODUCTS_HEADER, *(product_line(p) for p in request.products)))
+
+
 def reply_prompt(request: ReplyRequest) -> tuple[ChatMessage, ...]:
-    """The sales rules (+ status guidance and metadata), the recent turns, the new message."""
+    """The sales rules (+ status guidance, the catalogue block and metadata), the recent turns,
+    the new message."""
     status = request.metadata.sale_status if request.metadata else SaleStatus.EXPLORING
-    system = f"{SALES_RULES}\n\n{STATUS_GUIDANCE[status]}"
+    system = f"{SALES_RULES}\n\n{STATUS_GUIDANCE[status]}\n\n{catalogue_block(request)}"
     if request.metadata is not None:
         system += (
             "\n\nWhat you know about this customer so far (sales record, JSON):\n"

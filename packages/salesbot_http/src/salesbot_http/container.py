@@ -18,6 +18,7 @@ from typing import cast
 
 from dependency_injector import containers, providers
 
+from salesbot_core.grounding import GroundingPolicy
 from salesbot_core.offline import OfflineSalesAssistant
 from salesbot_core.ports import (
     AttemptCounter,
@@ -29,6 +30,8 @@ from salesbot_core.ports import (
     TokenIssuer,
     UnitOfWorkFactory,
 )
+from salesbot_core.ports.catalogue import Catalogue
+from salesbot_core.testing import InMemoryCatalogue
 from salesbot_core.tokens import TokenPolicy
 from salesbot_core.usecases import (
     CheckEmail,
@@ -56,6 +59,7 @@ from salesbot_core.usecases import (
     SendMessage,
     ThrottledLogin,
 )
+from salesbot_core.usecases.grounding import PickProducts
 from salesbot_http.health import DatabaseProbe
 from salesbot_http.lifecycle import ShutdownSteps
 from salesbot_http.passwords import BcryptPasswordHasher
@@ -76,6 +80,12 @@ OPENAI = "openai"
 def token_policy_from(settings: Settings) -> TokenPolicy:
     return TokenPolicy(
         access_ttl=settings.jwt_expires_in, refresh_ttl=settings.jwt_refresh_expires_in
+    )
+
+
+def grounding_policy_from(settings: Settings) -> GroundingPolicy:
+    return GroundingPolicy(
+        products=settings.catalogue_prompt_products, prompt_chars=settings.catalogue_prompt_chars
     )
 
 
@@ -193,6 +203,9 @@ class Persistence(containers.DeclarativeContainer):
     database = providers.Singleton(open_database, config, shutdown)
     uow_factory = providers.Singleton(unit_of_work_factory, database)
     insight = providers.Singleton(insight_reader, database)
+    # The shop's catalogue, read at every reply. Until the products table's adapter is wired
+    # here, an empty one: replies say no catalogue is loaded and name no product.
+    catalogue = providers.Singleton(InMemoryCatalogue)
 
 
 class Assistants(containers.DeclarativeContainer):
@@ -240,6 +253,8 @@ class UseCases(containers.DeclarativeContainer):
     distillation_policy = providers.Dependency(instance_of=DistillationPolicy)
     login_attempts: providers.Dependency[AttemptCounter] = providers.Dependency()
     login_limits = providers.Dependency(instance_of=LoginLimits)
+    catalogue: providers.Dependency[Catalogue] = providers.Dependency()
+    grounding_policy = providers.Dependency(instance_of=GroundingPolicy)
 
     register_user = providers.Singleton(RegisterUser, uow_factory, hasher, clock, ids)
     check_email = providers.Singleton(CheckEmail, uow_factory)
@@ -260,8 +275,9 @@ class UseCases(containers.DeclarativeContainer):
     # One runner for the process: it knows which distillations are under way.
     distillations = providers.Singleton(Distillations, distil_metadata)
     distil_pending = providers.Singleton(DistilPending, uow_factory, distillations)
+    pick_products = providers.Singleton(PickProducts, catalogue, grounding_policy)
     send_message = providers.Singleton(
-        SendMessage, uow_factory, assistant, clock, ids, distillations
+        SendMessage, uow_factory, assistant, clock, ids, distillations, pick_products=pick_products
     )
     list_conversations = providers.Singleton(ListConversations, uow_factory)
     get_history = providers.Singleton(GetHistory, uow_factory)
@@ -283,6 +299,7 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(RandomIds)
     token_policy = providers.Singleton(token_policy_from, settings)
     distillation_policy = providers.Singleton(distillation_policy_from, settings)
+    grounding_policy = providers.Singleton(grounding_policy_from, settings)
 
     persistence = providers.Container(Persistence, settings=settings, shutdown=shutdown)
     assistants = providers.Container(Assistants, settings=settings, shutdown=shutdown)
@@ -300,6 +317,8 @@ class Container(containers.DeclarativeContainer):
         distillation_policy=distillation_policy,
         login_attempts=security.login_attempts,
         login_limits=security.login_limits,
+        catalogue=persistence.catalogue,
+        grounding_policy=grounding_policy,
     )
     database_probe = providers.Singleton(
         DatabaseProbe,

@@ -9,6 +9,7 @@ turned into these Structs by the ``*_out`` functions, so the domain never sees a
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
@@ -262,9 +263,15 @@ class SessionOut(ResponseBody):
     ip: str | None
 
 
-class CountOut(ResponseBody):
+class CountOut(ResponseBody, omit_defaults=True):
+    """A ranked name; a product of the shop's catalogue also has its SKU, price (exact, a
+    decimal string) and currency (absent for a name of no product, as before)."""
+
     name: str
     count: int
+    sku: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
 
 
 class DayRateOut(ResponseBody):
@@ -416,7 +423,10 @@ def session_out(session: Session) -> SessionOut:
 
 
 def _counts(counts: tuple[Count, ...]) -> list[CountOut]:
-    return [CountOut(name=c.name, count=c.count) for c in counts]
+    return [
+        CountOut(name=c.name, count=c.count, sku=c.sku, price=c.price, currency=c.currency)
+        for c in counts
+    ]
 
 
 def analytics_out(analytics: SalesAnalytics) -> AnalyticsOut:

@@ -65,6 +65,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     distil_budget_s: float = 8.0
     distil_max_messages: int = 24
     distil_sweep_interval: timedelta = timedelta(minutes=5)
+    # Grounding: at most catalogue_prompt_products products in a reply's prompt, their block at
+    # most catalogue_prompt_chars characters
+    catalogue_prompt_products: int = 5
+    catalogue_prompt_chars: int = 1200
     # LLM: None means the offline assistant
     openai_api_key: str | None = None
     openai_base_url: str | None = None
@@ -234,6 +238,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         distil_budget_s=_float(env, "DISTIL_BUDGET_S", 8.0),
         distil_max_messages=_int(env, "DISTIL_MAX_MESSAGES", 24, minimum=2),
         distil_sweep_interval=_duration(env, "DISTIL_SWEEP_INTERVAL", timedelta(minutes=5)),
+        catalogue_prompt_products=_int(env, "CATALOGUE_PROMPT_PRODUCTS", 5),
+        catalogue_prompt_chars=_int(env, "CATALOGUE_PROMPT_CHARS", 1200),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         openai_model=env.get("OPENAI_MODEL") or "gpt-4o-mini",

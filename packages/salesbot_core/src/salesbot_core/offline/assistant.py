@@ -1,29 +1,34 @@
 """The offline sales assistant: a deterministic, rule-based seller used when no LLM is configured.
 
 It reads the same structured requests an LLM adapter gets (metadata + the turns since the last
-distillation + the new message) and answers from a small built-in catalogue, following the same
-sales rules as the LLM prompt: short commercial answers, never re-offer a rejected product, do
-not repeat offered ones, behaviour by sale status, one concrete question at the end, and the
-customer's language (English or Spanish).
+distillation + the new message + the products the core picked from the shop's catalogue) and
+answers from those products only, following the same sales rules as the LLM prompt: short
+commercial answers with exact prices, never re-offer a rejected product, do not repeat offered
+ones, compare the products on the table when asked, never repeat its previous reply, behaviour
+by sale status, one concrete question at the end, and the customer's language (English or
+Spanish).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
+from decimal import Decimal
 
-from salesbot_core.domain import SalesMetadata, SaleStatus, Sender, TokenUsage, Turn
-from salesbot_core.offline.catalogue import PRODUCTS, Category, Product
+from salesbot_core.domain import Product, SalesMetadata, SaleStatus, Sender, TokenUsage
+from salesbot_core.grounding import format_price, rejects_name, retrieval_words, stated_budget
+from salesbot_core.offline.catalogue import Category
 from salesbot_core.offline.signals import (
     Language,
     Signals,
-    category_by_key,
     category_of_label,
+    category_of_product,
     detect_language,
     fold,
-    product_named,
     products_in,
     read_message,
+    rejected_phrases,
+    rejecting_clauses,
     unique,
 )
 from salesbot_core.ports.assistant import (
@@ -36,6 +41,7 @@ from salesbot_core.ports.assistant import (
 )
 
 MAX_OPTIONS = 3
+DESCRIPTION_WORDS = 14
 _NO_USAGE = TokenUsage()
 
 _FILLER = re.compile(
@@ -45,10 +51,14 @@ _FILLER = re.compile(
     r"estoy buscando|busco|quiero|necesito|me gustar[ií]a)?\s*(?:an?|un|una|unos|unas|some)?\s+",
     re.IGNORECASE,
 )
+# How a reply names a product, so the rule-based distillation can read the offers back:
+# "the <name> (<price> <currency>" — see ``_offered_names``.
+_OFFER = re.compile(r"\((?:[A-Z0-9-]+, )?[\d,]+\.\d{2} [A-Z]{3}\b")
+_ARTICLE = re.compile(r"\b(?:the|The|el|El|la|La)\s")
 
 
-def _money(amount: int) -> str:
-    return f"${amount:,}"
+def _money(amount: Decimal) -> str:
+    return f"${amount:,.0f}"
 
 
 def _join(items: list[str], language: Language) -> str:
@@ -58,8 +68,20 @@ def _join(items: list[str], language: Language) -> str:
     return ", ".join(items[:-1]) + last + items[-1]
 
 
-def _benefit(product: Product, language: Language) -> str:
-    return product.benefit_en if language is Language.EN else product.benefit_es
+def _about(product: Product) -> str:
+    """The product's description, shortened to its first words (the catalogue's language)."""
+    words = product.description.split()
+    text = " ".join(words[:DESCRIPTION_WORDS]).rstrip(",;:.")
+    return text + ("…" if len(words) > DESCRIPTION_WORDS else "")
+
+
+def _named(product: Product, language: Language) -> str:
+    article = "the" if language is Language.EN else "el"
+    return f"{article} {product.name} ({format_price(product)}"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _label(category: Category, language: Language) -> str:
@@ -71,43 +93,44 @@ class _Context:
 
     def __init__(self, request: ReplyRequest) -> None:
         metadata = request.metadata or SalesMetadata()
-        earlier_customer = " ".join(
-            t.content for t in request.recent_turns if t.sender is Sender.USER
-        )
-        fallback = detect_language(earlier_customer)
-        self.signals = read_message(request.customer_message, fallback)
+        self.products = request.products
+        self.catalogue_loaded = request.catalogue_loaded
+        self.question = request.customer_message
+        customer_turns = [t.content for t in request.recent_turns if t.sender is Sender.USER]
+        fallback = detect_language(" ".join(customer_turns))
+        self.signals = read_message(request.customer_message, fallback, self.products)
         self.language = self.signals.language
-        self.status = metadata.sale_status
-        self.rejected = _named_products(metadata.rejected_products)
-        for turn in request.recent_turns:
-            if turn.sender is Sender.USER and read_message(turn.content).rejects:
-                self.rejected.extend(products_in(turn.content))
-        if self.signals.rejects:
-            self.rejected.extend(self.signals.products)
-        self.offered = _named_products(metadata.offered_products)
-        for turn in request.recent_turns:
-            if turn.sender is Sender.BOT:
-                self.offered.extend(products_in(turn.content))
+        self.rejected: list[Product] = [
+            p for p in self.products if rejects_name(metadata.rejected_products, p.name, p.brand)
+        ]
+        for content in customer_turns:
+            self.rejected.extend(read_message(content, products=self.products).rejected)
+        self.rejected.extend(self.signals.rejected)
+        offered_names = {fold(name) for name in metadata.offered_products}
+        self.offered = [p for p in self.products if fold(p.name) in offered_names]
+        self.bot_turns = [t.content for t in request.recent_turns if t.sender is Sender.BOT]
+        self.last_reply = self.bot_turns[-1] if self.bot_turns else request.last_reply
+        for content in self.bot_turns:
+            self.offered.extend(products_in(content, self.products))
         self.category = self._category(request, metadata)
-        self.budget = self.signals.budget or _budget_of(request.recent_turns, metadata)
+        self.budget = self.signals.budget or _budget_of(customer_turns, metadata)
         self.has_use = bool(self.signals.uses) or any(
-            read_message(t.content).uses for t in request.recent_turns if t.sender is Sender.USER
+            read_message(content).uses for content in customer_turns
         )
         # Where the sale stands now: the distilled status moved on by the turns since.
         self.status = metadata.sale_status
         self.bought: Product | None = None
-        for turn in request.recent_turns:
-            if turn.sender is Sender.USER:
-                said = read_message(turn.content)
-                self.status, _ = _next_status(self.status, said, bool(self.offered))
-                if self.status is SaleStatus.CLOSED and said.wants_to_buy:
-                    self.bought = next(iter(said.products), None) or self._last_open_offer()
+        for content in customer_turns:
+            said = read_message(content, products=self.products)
+            self.status, _ = _next_status(self.status, said, bool(self.offered))
+            if self.status is SaleStatus.CLOSED and said.wants_to_buy:
+                self.bought = next(iter(said.products), None) or self._last_open_offer()
 
     def _category(self, request: ReplyRequest, metadata: SalesMetadata) -> Category | None:
         if self.signals.categories:
             return self.signals.categories[0]
         for turn in reversed(request.recent_turns):
-            found = read_message(turn.content).categories
+            found = read_message(turn.content, products=self.products).categories
             if turn.sender is Sender.USER and found:
                 return found[0]
         for interest in reversed(metadata.interests):
@@ -115,21 +138,18 @@ class _Context:
             if category is not None:
                 return category
         if self.offered:
-            return category_by_key(self.offered[-1].category)
+            return category_of_product(self.offered[-1])
         return None
 
     def allowed(self, product: Product) -> bool:
         return product not in self.rejected
 
     def fresh_options(self) -> list[Product]:
-        """Products of the category neither rejected nor offered yet, within budget if any."""
-        if self.category is None:
-            return []
-        pool = [
-            p
-            for p in PRODUCTS
-            if p.category == self.category.key and self.allowed(p) and p not in self.offered
-        ]
+        """Products picked for this reply, neither rejected nor offered yet, of the category
+        asked about when some are, within the budget when some are (else the cheapest)."""
+        pool = [p for p in self.products if self.allowed(p) and p not in self.offered]
+        if self.category is not None:
+            pool = [p for p in pool if self.category.covers(p.category)] or pool
         if self.budget is not None:
             affordable = [p for p in pool if p.price <= self.budget]
             pool = affordable or sorted(pool, key=lambda p: p.price)[:1]
@@ -143,40 +163,31 @@ class _Context:
         return [p for p in unique_products(self.offered) if self.allowed(p)]
 
 
-def unique_products(products: list[Product]) -> list[Product]:
-    return list(dict.fromkeys(products))
+def unique_products(products: Sequence[Product]) -> list[Product]:
+    return list({p.sku: p for p in reversed(products)}.values())[::-1]
 
 
-def _named_products(names: tuple[str, ...]) -> list[Product]:
-    return [p for p in (product_named(name) for name in names) if p is not None]
-
-
-def _budget_of(turns: tuple[Turn, ...], metadata: SalesMetadata) -> int | None:
-    for turn in reversed(turns):
-        if turn.sender is Sender.USER:
-            budget = read_message(turn.content).budget
-            if budget is not None:
-                return budget
+def _budget_of(customer_turns: Sequence[str], metadata: SalesMetadata) -> Decimal | None:
+    for content in reversed(customer_turns):
+        budget = stated_budget(content)
+        if budget is not None:
+            return budget
     for interest in reversed(metadata.interests):
-        match = re.search(r"\$([\d,]+)", interest)
-        if match:
-            return int(match.group(1).replace(",", ""))
+        budget = stated_budget(interest)
+        if budget is not None:
+            return budget
     return None
 
 
 def _options_text(options: list[Product], language: Language) -> str:
-    return _join(
-        [f"the {p.name} ({_money(p.price)}, {_benefit(p, language)})" for p in options]
-        if language is Language.EN
-        else [f"el {p.name} ({_money(p.price)}, {_benefit(p, language)})" for p in options],
-        language,
-    )
+    return _join([f"{_named(p, language)}, {_about(p)})" for p in options], language)
 
 
 class OfflineSalesAssistant:
-    """A credible rule-based salesperson: asks narrowing questions, proposes catalogue products,
-    notices price, buying and rejection words, and distils metadata by rules. Deterministic:
-    the same request always gets the same answer. Reports no token usage (no LLM is called)."""
+    """A credible rule-based salesperson: asks narrowing questions, proposes the products the
+    core picked, compares them, notices price, buying and rejection words, and distils metadata
+    by rules. Deterministic: the same request always gets the same answer. Reports no token
+    usage (no LLM is called)."""
 
     async def reply(self, request: ReplyRequest) -> Generated:
         return Generated(text=compose_reply(_Context(request)), usage=_NO_USAGE)
@@ -207,29 +218,53 @@ def title_for(first_message: str) -> str:
 
 
 def compose_reply(ctx: _Context) -> str:
+    """The reply, never word for word the assistant's previous one."""
+    reply = _first_reply(ctx)
+    if reply == ctx.last_reply:
+        reply = _follow_up(ctx)
+    return reply
+
+
+def _first_reply(ctx: _Context) -> str:
     s = ctx.signals
     if s.gives_up and not s.products:
         return _lost(ctx)
     buying = [p for p in s.products if ctx.allowed(p)] or ctx.offered_still_open()[-1:]
     if s.wants_to_buy and buying:
         return _closing(buying[0], ctx.language)
-    if s.rejects and s.products:
+    if s.rejects and (s.rejected or s.rejected_phrases):
         return _after_rejection(ctx, s)
+    if s.compares and not s.asks_price:
+        compared = _comparison(ctx, s)
+        if compared is not None:
+            return compared
     if s.asks_price:
         return _negotiating(ctx, s)
+    if s.products:
+        return _presenting(ctx, [p for p in s.products if ctx.allowed(p)])
     if ctx.status is SaleStatus.CLOSED and ctx.bought is not None and not s.categories:
         return _closing(ctx.bought, ctx.language)
-    if ctx.category is not None:
+    if ctx.category is not None or (ctx.products and (s.categories or s.uses or s.budget)):
         return _proposal(ctx, ctx.category)
-    return _exploring(ctx.language)
+    return _exploring(ctx)
 
 
-def _exploring(language: Language) -> str:
-    if language is Language.EN:
+def _exploring(ctx: _Context) -> str:
+    if ctx.language is Language.EN:
+        if ctx.catalogue_loaded and not ctx.products and ctx.signals.categories:
+            return (
+                "I am sorry, I have nothing matching that in our catalogue right now. Is "
+                "there something else you are looking for, or a budget I should work with?"
+            )
         return (
             "Happy to help you find the right product! Which product are you looking for "
             "(a laptop, phone, headphones, a monitor or a tablet), and what budget do you "
             "have in mind?"
+        )
+    if ctx.catalogue_loaded and not ctx.products and ctx.signals.categories:
+        return (
+            "Lo siento, ahora mismo no tengo nada parecido en el catálogo. ¿Buscas otra cosa, "
+            "o con qué presupuesto quieres que busque?"
         )
     return (
         "¡Encantado de ayudarte a encontrar el producto ideal! ¿Qué producto buscas "
@@ -237,13 +272,15 @@ def _exploring(language: Language) -> str:
     )
 
 
-def _proposal(ctx: _Context, category: Category) -> str:
+def _proposal(ctx: _Context, category: Category | None) -> str:
     options = ctx.fresh_options()
     if not options:
-        return _negotiating(ctx, ctx.signals)
+        on_table = ctx.offered_still_open()
+        return _negotiating(ctx, ctx.signals) if on_table else _exploring(ctx)
     listed = _options_text(options, ctx.language)
     if ctx.language is Language.EN:
-        opening = f"For {category.phrase_en} I would suggest {listed}."
+        phrase = f"For {category.phrase_en} I" if category else "I"
+        opening = f"{phrase} would suggest {listed}."
         question = (
             "Which of these would you like to know more about?"
             if len(options) > 1 and ctx.has_use
@@ -252,7 +289,8 @@ def _proposal(ctx: _Context, category: Category) -> str:
             else "What will you mainly use it for, so I can pick the best fit?"
         )
     else:
-        opening = f"Para {category.phrase_es} te propongo {listed}."
+        phrase = f"Para {category.phrase_es} te" if category else "Te"
+        opening = f"{phrase} propongo {listed}."
         question = (
             "¿Sobre cuál quieres saber más?"
             if len(options) > 1 and ctx.has_use
@@ -263,24 +301,73 @@ def _proposal(ctx: _Context, category: Category) -> str:
     return f"{opening} {question}"
 
 
+def _presenting(ctx: _Context, wanted: list[Product]) -> str:
+    if not wanted:
+        return _proposal(ctx, ctx.category)
+    p = wanted[0]
+    stock_en = (
+        "" if p.in_stock else " It is out of stock right now, I can tell you when it is back."
+    )
+    stock_es = "" if p.in_stock else " Ahora mismo está agotado; puedo avisarte cuando vuelva."
+    if ctx.language is Language.EN:
+        return (
+            f"Here it is: {_named(p, ctx.language)}): {_about(p)}.{stock_en} "
+            "Would you like me to reserve one for you?"
+        )
+    return (
+        f"Aquí lo tienes: {_named(p, ctx.language)}): {_about(p)}.{stock_es} "
+        "¿Quieres que te reserve uno?"
+    )
+
+
+def _comparison(ctx: _Context, s: Signals) -> str | None:
+    """Which of the products on the table (offered so far, else the ones picked now) fits the
+    quality asked about, from their descriptions and attributes."""
+    on_table = [p for p in s.products if ctx.allowed(p)] or ctx.offered_still_open()
+    if len(on_table) < 2:
+        on_table = unique_products([*on_table, *ctx.fresh_options()])
+    if len(on_table) < 2:
+        return None
+    named = set(retrieval_words(w for p in on_table for w in (p.name, p.brand, p.category)))
+    wanted = [w for w in retrieval_words([ctx.question]) if w not in named]
+    if not wanted:
+        return None
+
+    def score(product: Product) -> int:
+        about = set(retrieval_words([product.description, *product.attributes.values()]))
+        return sum(w in about for w in wanted)
+
+    best = max(on_table, key=score)
+    if score(best) == 0:
+        return None
+    others = [p for p in on_table if p is not best]
+    if ctx.language is Language.EN:
+        names = _join(
+            [*(f"the {p.name}" for p in others), _named(best, ctx.language)], ctx.language
+        )
+        return (
+            f"Of {names}), the {best.name} is the best on "
+            f"that: {_about(best)}. Shall I reserve it for you?"
+        )
+    names = _join([*(f"el {p.name}" for p in others), _named(best, ctx.language)], ctx.language)
+    return f"Entre {names}), el {best.name} es el mejor en eso: {_about(best)}. ¿Te lo reservo?"
+
+
 def _negotiating(ctx: _Context, s: Signals) -> str:
     on_table = [p for p in s.products if ctx.allowed(p)] or ctx.offered_still_open()
     if not on_table:
         on_table = ctx.fresh_options()
     if not on_table:
-        return _exploring(ctx.language)
+        return _exploring(ctx)
     en = ctx.language is Language.EN
     if len(on_table) == 1:
         p = on_table[0]
         if en:
             return (
-                f"The {p.name} costs {_money(p.price)} and gives you {_benefit(p, ctx.language)}. "
+                f"The {p.name} costs {format_price(p)}: {_about(p)}. "
                 "Would you like me to reserve one for you?"
             )
-        return (
-            f"El {p.name} cuesta {_money(p.price)} y te ofrece {_benefit(p, ctx.language)}. "
-            "¿Quieres que te reserve uno?"
-        )
+        return f"El {p.name} cuesta {format_price(p)}: {_about(p)}. ¿Quieres que te reserve uno?"
     a, b = sorted(on_table[-2:], key=lambda p: p.price)
     saving = b.price - a.price
     if en:
@@ -289,31 +376,32 @@ def _negotiating(ctx: _Context, s: Signals) -> str:
             if saving
             else "Both cost the same, so it comes down to taste"
         )
-        return (
-            f"The {a.name} costs {_money(a.price)} ({_benefit(a, ctx.language)}); the {b.name} "
-            f"costs {_money(b.price)} ({_benefit(b, ctx.language)}). {difference}. "
-            "Which one fits you better?"
+        return _cap(
+            f"{_named(a, ctx.language)}, {_about(a)}) and {_named(b, ctx.language)}, "
+            f"{_about(b)}). {difference}. Which one fits you better?"
         )
     difference = (
         f"Con el {a.name} te ahorras {_money(saving)}"
         if saving
         else "Cuestan lo mismo, así que es cuestión de gustos"
     )
-    return (
-        f"El {a.name} cuesta {_money(a.price)} ({_benefit(a, ctx.language)}); el {b.name} "
-        f"cuesta {_money(b.price)} ({_benefit(b, ctx.language)}). {difference}. "
-        "¿Cuál te encaja mejor?"
+    return _cap(
+        f"{_named(a, ctx.language)}, {_about(a)}) y {_named(b, ctx.language)}, "
+        f"{_about(b)}). {difference}. ¿Cuál te encaja mejor?"
     )
 
 
 def _after_rejection(ctx: _Context, s: Signals) -> str:
-    names = _join([p.name for p in s.products], ctx.language)
-    alternatives = (
-        ctx.fresh_options()[:1] or [p for p in ctx.offered_still_open() if p not in s.products][-1:]
-    )
+    # As the customer put it ("the Jabra" for all its products), else by the products' names.
+    names = _join(list(s.rejected_phrases) or [p.name for p in s.rejected], ctx.language)
+    wanted = [p for p in s.products if ctx.allowed(p)]
+    alternatives = wanted[:1] or ctx.fresh_options()[:1] or ctx.offered_still_open()[-1:]
     en = ctx.language is Language.EN
+    article = "los" if s.rejected_phrases else "el"
     noted = (
-        f"Understood, I will leave the {names} out." if en else f"Entendido, descarto el {names}."
+        f"Understood, I will leave the {names} out."
+        if en
+        else f"Entendido, descarto {article} {names}."
     )
     if not alternatives:
         ask = (
@@ -325,26 +413,52 @@ def _after_rejection(ctx: _Context, s: Signals) -> str:
     alt = alternatives[0]
     if en:
         return (
-            f"{noted} Instead, the {alt.name} ({_money(alt.price)}) offers "
-            f"{_benefit(alt, ctx.language)}. Does that sound closer to what you want?"
+            f"{noted} Instead, {_named(alt, ctx.language)}): {_about(alt)}. "
+            "Does that sound closer to what you want?"
         )
     return (
-        f"{noted} En su lugar, el {alt.name} ({_money(alt.price)}) ofrece "
-        f"{_benefit(alt, ctx.language)}. ¿Se acerca más a lo que buscas?"
+        f"{noted} En su lugar, {_named(alt, ctx.language)}): {_about(alt)}. "
+        "¿Se acerca más a lo que buscas?"
+    )
+
+
+def _follow_up(ctx: _Context) -> str:
+    """Something new when the rules would say the same as last time: the next option not yet
+    offered, else a question about what would tip the decision."""
+    fresh = [p for p in ctx.fresh_options() if p.name not in (ctx.last_reply or "")]
+    en = ctx.language is Language.EN
+    if fresh:
+        p = fresh[0]
+        if en:
+            return (
+                f"Another option worth a look: {_named(p, ctx.language)}): {_about(p)}. "
+                "How does it compare with what you had in mind?"
+            )
+        return (
+            f"Otra opción que merece la pena: {_named(p, ctx.language)}): {_about(p)}. "
+            "¿Cómo encaja con lo que tenías en mente?"
+        )
+    if en:
+        return (
+            "To help you decide, tell me what matters most to you: price, weight, battery "
+            "or something else?"
+        )
+    return (
+        "Para ayudarte a decidir, ¿qué es lo que más te importa: precio, peso, batería u otra cosa?"
     )
 
 
 def _closing(product: Product, language: Language) -> str:
     if language is Language.EN:
         return (
-            f"Great choice! The {product.name} is {_money(product.price)}. To finish, I need "
-            "your delivery address and preferred payment method. Would you like home delivery "
-            "or store pickup?"
+            f"Great choice! {_cap(_named(product, language))})."
+            " To finish, I need your delivery address and preferred payment method. Would you "
+            "like home delivery or store pickup?"
         )
     return (
-        f"¡Buena elección! El {product.name} cuesta {_money(product.price)}. Para terminar "
-        "necesito tu dirección de entrega y el método de pago. ¿Prefieres envío a domicilio "
-        "o recogida en tienda?"
+        f"¡Buena elección! {_cap(_named(product, language))}). Para terminar necesito tu "
+        "dirección de entrega y el método de pago. ¿Prefieres envío a domicilio o recogida en "
+        "tienda?"
     )
 
 
@@ -360,13 +474,27 @@ def _lost(ctx: _Context) -> str:
     alt = alternative[0]
     if en:
         return (
-            f"No problem, no pressure. One last idea: the {alt.name} ({_money(alt.price)}) "
-            f"offers {_benefit(alt, ctx.language)}. Shall I keep it in mind for you?"
+            f"No problem, no pressure. One last idea: {_named(alt, ctx.language)}): "
+            f"{_about(alt)}. Shall I keep it in mind for you?"
         )
     return (
-        f"Sin problema. Una última idea: el {alt.name} ({_money(alt.price)}) ofrece "
-        f"{_benefit(alt, ctx.language)}. ¿Quieres que lo tenga en cuenta?"
+        f"Sin problema. Una última idea: {_named(alt, ctx.language)}): {_about(alt)}. "
+        "¿Quieres que lo tenga en cuenta?"
     )
+
+
+def _offered_names(text: str) -> list[str]:
+    """The products a reply of this assistant offered, by the name it gave them: the words
+    between the last article and each "(<price> <currency>"."""
+    names: list[str] = []
+    for match in _OFFER.finditer(text):
+        before = text[: match.start()].rstrip()
+        articles = list(_ARTICLE.finditer(before))
+        if articles:
+            name = before[articles[-1].end() :].strip()
+            if 0 < len(name.split()) <= 8:
+                names.append(name)
+    return names
 
 
 _STATUS_RANK = {
@@ -386,7 +514,9 @@ def _at_least(current: SaleStatus, wanted: SaleStatus) -> SaleStatus:
 
 def distil_by_rules(request: DistillationRequest) -> SalesMetadata:
     """Metadata from the previous record and the new turns, by the same signals ``reply`` uses.
-    The core merges it into the previous metadata (unions, de-duplication, caps)."""
+    Offered products are named as the replies named them (the catalogue's names); a rejection
+    records only what its own clause names. The core merges it into the previous metadata
+    (unions, de-duplication, caps)."""
     previous = request.previous or SalesMetadata()
     status = previous.sale_status
     interests: list[str] = []
@@ -396,7 +526,7 @@ def distil_by_rules(request: DistillationRequest) -> SalesMetadata:
     language = Language.EN
     for turn in request.turns:
         if turn.sender is Sender.BOT:
-            offered.extend(p.name for p in products_in(turn.content))
+            offered.extend(_offered_names(turn.content))
             continue
         s = read_message(turn.content, language)
         language = s.language
@@ -406,16 +536,26 @@ def distil_by_rules(request: DistillationRequest) -> SalesMetadata:
             word = "budget up to" if language is Language.EN else "presupuesto hasta"
             interests.append(f"{word} {_money(s.budget)}")
         if s.rejects:
-            rejected.extend(p.name for p in s.products)
+            rejected.extend(_rejected_in(turn.content, [*previous.offered_products, *offered]))
         status, intent = _next_status(status, s, bool(offered or previous.offered_products))
-    rejected_keys = {fold(name) for name in rejected}
     return SalesMetadata(
         interests=tuple(unique(interests)),
-        offered_products=tuple(n for n in unique(offered) if fold(n) not in rejected_keys),
+        offered_products=tuple(n for n in unique(offered) if not rejects_name(rejected, n)),
         rejected_products=tuple(unique(rejected)),
         sale_status=status,
         last_intent=intent,
     )
+
+
+def _rejected_in(text: str, offered: Sequence[str]) -> list[str]:
+    """What a customer message rejects: the offered products a rejecting clause names (by
+    their catalogue names), else the thing named as the customer said it ("Jabra")."""
+    phrases = rejected_phrases(text)
+    clauses = " ".join(rejecting_clauses(text))
+    named = [
+        name for name in unique(offered) if rejects_name(phrases, name) or fold(name) in clauses
+    ]
+    return named or phrases
 
 
 def _next_status(
@@ -426,14 +566,17 @@ def _next_status(
     if s.wants_to_buy and (s.products or anything_offered):
         named = f" the {s.products[0].name}" if s.products else ""
         return SaleStatus.CLOSED, f"buy{named}"
-    if s.rejects and s.products:
-        return _at_least(status, SaleStatus.INTERESTED), f"reject the {s.products[0].name}"
+    if s.rejects and (s.rejected or s.rejected_phrases):
+        thing = s.rejected[0].name if s.rejected else s.rejected_phrases[0]
+        return _at_least(status, SaleStatus.INTERESTED), f"reject the {thing}"
     if s.asks_price:
         if anything_offered or s.products:
             return _at_least(status, SaleStatus.NEGOTIATING), "compare prices"
         return _at_least(status, SaleStatus.INTERESTED), "ask about prices"
-    if s.categories or s.products:
+    if s.categories:
         return _at_least(
             status, SaleStatus.INTERESTED
         ), f"explore {s.categories[0].label_en} options"
+    if s.products:
+        return _at_least(status, SaleStatus.INTERESTED), f"explore the {s.products[0].name}"
     return status, "ask for advice"

@@ -11,15 +11,22 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from salesbot_core.domain import SalesMetadata, TokenUsage, Turn
+from salesbot_core.domain import Product, SalesMetadata, TokenUsage, Turn
 
 
 class ReplyRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything a reply may use: the metadata so far and only the turns since it was distilled."""
+    """Everything a reply may use: the metadata so far, only the turns since it was distilled,
+    and the shop's products the core picked for it (``products``, most relevant first; the
+    only ones a reply may name). ``catalogue_loaded``: the shop has a catalogue at all (False:
+    no product may be named; True with no products: nothing in it fits). ``last_reply``: the
+    assistant's previous message even when distilled away, so a reply need not repeat it."""
 
     customer_message: str
     recent_turns: tuple[Turn, ...] = ()
     metadata: SalesMetadata | None = None
+    products: tuple[Product, ...] = ()
+    catalogue_loaded: bool = False
+    last_reply: str | None = None
 
 
 class TitleRequest(msgspec.Struct, frozen=True, kw_only=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
@@ -13,8 +14,15 @@ from salesbot_core.domain import ConversationCursor, Message, SalesMetadata, Sal
 
 
 class Count(msgspec.Struct, frozen=True, kw_only=True):
+    """A ranked name. A product's count is linked to the catalogue when its name is a
+    product's (``grounding.link_counts``): then ``sku``, ``price`` and ``currency`` say which,
+    and ``name`` is the catalogue's."""
+
     name: str
     count: int
+    sku: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
 
 
 class DayConversion(msgspec.Struct, frozen=True, kw_only=True):

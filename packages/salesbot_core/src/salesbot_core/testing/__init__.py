@@ -6,6 +6,7 @@
 - ``ScriptedAssistant``: answers from a script and records every request and the prompt an LLM
   would have been sent.
 - ``append_exchange``: records an exchange in any store as the core plans it (test seeding).
+- ``InMemoryCatalogue``: the shop's products in a list, a ``Catalogue`` for grounding tests.
 - ``InMemoryAttemptCounter``: failed-login counters whose windows end by a (fake) clock.
 - ``TestObservers``: what both stores offer tests beyond the port (seeding, listing).
 - ``FakeClock``, ``SequentialIds``, ``FastPasswordHasher``, ``FakeTokenIssuer``.
@@ -13,6 +14,7 @@
 
 from salesbot_core.testing.assistant import FailMidStream, ScriptedAssistant, pieces
 from salesbot_core.testing.attempts import InMemoryAttemptCounter
+from salesbot_core.testing.catalogue import InMemoryCatalogue
 from salesbot_core.testing.exchanges import Exchange, append_exchange
 from salesbot_core.testing.memory import InMemoryStore, InMemoryUnitOfWork
 from salesbot_core.testing.observers import TestObservers
@@ -30,6 +32,7 @@ __all__ = [
     "FakeTokenIssuer",
     "FastPasswordHasher",
     "InMemoryAttemptCounter",
+    "InMemoryCatalogue",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "ScriptedAssistant",

@@ -23,6 +23,7 @@ from salesbot_core.domain import (
     Conversation,
     ConversationCursor,
     Message,
+    Product,
     RefreshToken,
     Role,
     SaleStatus,
@@ -31,6 +32,7 @@ from salesbot_core.domain import (
 )
 from salesbot_core.errors import EmailAlreadyRegistered
 from salesbot_core.exchange import DistillationWrite, ExchangeWrite
+from salesbot_core.grounding import link_counts
 from salesbot_core.ports import (
     Count,
     DayConversion,
@@ -68,9 +70,10 @@ class InMemoryStore:
     def uow_factory(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)
 
-    def insight(self) -> InMemoryInsight:
-        """A ``SalesInsightReader`` over what is committed."""
-        return InMemoryInsight(self)
+    def insight(self, products: Iterable[Product] = ()) -> InMemoryInsight:
+        """A ``SalesInsightReader`` over what is committed; offered and rejected products are
+        linked to ``products`` (the shop's catalogue) by name."""
+        return InMemoryInsight(self, products)
 
 
 def _words(text: str) -> set[str]:
@@ -352,8 +355,9 @@ class _Messages:
 class InMemoryUnitOfWork:
     """One serialised unit of work over an ``InMemoryStore``."""
 
-    def __init__(self, store: InMemoryStore) -> None:
+    def __init__(self, store: InMemoryStore, products: Iterable[Product] = ()) -> None:
         self._store = store
+        self._products = tuple(products)
         self._work = _State()
         self.committed = False
         self._bind(self._work)
@@ -403,8 +407,9 @@ def _once_per_conversation(items: Iterable[str]) -> set[str]:
 class InMemoryInsight:
     """Sales figures and leads computed from an ``InMemoryStore``'s committed state."""
 
-    def __init__(self, store: InMemoryStore) -> None:
+    def __init__(self, store: InMemoryStore, products: Iterable[Product] = ()) -> None:
         self._store = store
+        self._products = tuple(products)
 
     async def figures(self, *, since: datetime, top: int) -> SalesFigures:
         conversations = list(self._store.state.conversations.values())
@@ -434,8 +439,8 @@ class InMemoryInsight:
             conversations=len(conversations),
             by_status=by_status,
             top_interests=_top(interests, top),
-            most_offered=_top(offered, top),
-            most_rejected=_top(rejected, top),
+            most_offered=link_counts(_top(offered, len(offered)), self._products)[:top],
+            most_rejected=link_counts(_top(rejected, len(rejected)), self._products)[:top],
             conversion=conversion,
             usage=UsageTotals(
                 exchanges=sum(c.message_count // 2 for c in conversations),

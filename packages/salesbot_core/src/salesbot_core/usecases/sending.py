@@ -11,7 +11,7 @@ from uuid import UUID
 
 import msgspec
 
-from salesbot_core.domain import Conversation, Message, TokenUsage, Turn
+from salesbot_core.domain import Conversation, Message, Sender, TokenUsage, Turn
 from salesbot_core.errors import AssistantUnavailable, ConversationNotFound
 from salesbot_core.exchange import ExchangeWrite, plan_exchange, writes_title
 from salesbot_core.ports import (
@@ -32,6 +32,7 @@ from salesbot_core.usecases.distilling import (
     DistillationSource,
     DistilMetadata,
 )
+from salesbot_core.usecases.grounding import PickProducts
 from salesbot_core.validation import clean_content
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,10 @@ class SendMessage:
       so the prompt carries the fresh metadata;
     - the reply prompt gets the current metadata and only the messages since it was distilled
       (at most ``max_recent_messages``), never the whole history;
+    - every reply, whole or streamed, is grounded: ``pick_products`` chooses the shop's
+      products it may name (see ``PickProducts``) before the assistant is called; without a
+      picker the request says no catalogue is loaded; the request also carries the
+      assistant's previous reply (even distilled away), so a reply need not repeat it;
     - the first exchange also writes the title, alongside the reply (a title failure falls back
       to the message);
     - no transaction is held across an LLM call: read, call the assistant, then store the
@@ -122,6 +127,7 @@ class SendMessage:
         distillations: Distillations | None = None,
         *,
         max_recent_messages: int = 12,
+        pick_products: PickProducts | None = None,
     ) -> None:
         self._uow = uow
         self._assistant = assistant
@@ -131,6 +137,7 @@ class SendMessage:
             DistilMetadata(uow, assistant, clock, DistillationPolicy())
         )
         self._max_recent = max_recent_messages
+        self._pick_products = pick_products
 
     async def __call__(
         self, *, user_id: UUID, content: str, conversation_id: UUID | None = None
@@ -169,12 +176,8 @@ class SendMessage:
         """Validate, read what the prompt needs and start the title; inside the block the caller
         gets the reply. Leaving the block by an error cancels the title: nothing is stored."""
         text = clean_content(content)
-        conversation, window = await self._read_context(user_id, conversation_id)
-        request = ReplyRequest(
-            customer_message=text,
-            recent_turns=tuple(Turn(sender=m.sender, content=m.content) for m in window),
-            metadata=conversation.metadata if conversation else None,
-        )
+        conversation, window, last_reply = await self._read_context(user_id, conversation_id)
+        request = await self._reply_request(text, conversation, window, last_reply)
         title_task = (
             asyncio.create_task(write_title(self._assistant, text))
             if writes_title(conversation)
@@ -192,11 +195,33 @@ class SendMessage:
         if title_task is not None:
             exchange.title = await title_task
 
+    async def _reply_request(
+        self,
+        text: str,
+        conversation: Conversation | None,
+        window: Sequence[Message],
+        last_reply: str | None,
+    ) -> ReplyRequest:
+        """The one place a reply's request is built: context, then its grounding."""
+        turns = tuple(Turn(sender=m.sender, content=m.content) for m in window)
+        metadata = conversation.metadata if conversation else None
+        request = ReplyRequest(
+            customer_message=text, recent_turns=turns, metadata=metadata, last_reply=last_reply
+        )
+        if self._pick_products is None:
+            return request
+        earlier = [t.content for t in turns if t.sender is Sender.USER]
+        grounding = await self._pick_products(text, earlier, metadata)
+        return msgspec.structs.replace(
+            request, products=grounding.products, catalogue_loaded=grounding.catalogue_loaded
+        )
+
     async def _read_context(
         self, user_id: UUID, conversation_id: UUID | None
-    ) -> tuple[Conversation | None, Sequence[Message]]:
+    ) -> tuple[Conversation | None, Sequence[Message], str | None]:
+        """The conversation, its messages since the last distillation, the last reply."""
         if conversation_id is None:
-            return None, ()
+            return None, (), None
         await self.distillations.settled(conversation_id)
         async with self._uow() as uow:
             found = await uow.conversations.get_with_messages(
@@ -205,7 +230,9 @@ class SendMessage:
         if found is None:
             raise ConversationNotFound
         conversation, latest = found
-        return conversation, [m for m in latest if m.seq > conversation.distilled_through]
+        replies = [m.content for m in latest if m.sender is Sender.BOT]
+        window = [m for m in latest if m.seq > conversation.distilled_through]
+        return conversation, window, replies[-1] if replies else None
 
     async def _finish(self, exchange: _Exchange, reply: Generated) -> ExchangeResult:
         write, as_read = await self._store(exchange, reply)
