@@ -14,6 +14,7 @@ from salesbot_core.testing.assistant import FailMidStream, ScriptedAssistant, pi
 from salesbot_core.testing.attempts import InMemoryAttemptCounter
 from salesbot_core.testing.exchanges import Exchange, append_exchange
 from salesbot_core.testing.memory import InMemoryStore, InMemoryUnitOfWork
+from salesbot_core.testing.outbox import RecordingPoster
 from salesbot_core.testing.support import (
     FakeClock,
     FakeTokenIssuer,
@@ -30,6 +31,7 @@ __all__ = [
     "InMemoryAttemptCounter",
     "InMemoryStore",
     "InMemoryUnitOfWork",
+    "RecordingPoster",
     "ScriptedAssistant",
     "SequentialIds",
     "append_exchange",
