@@ -21,7 +21,14 @@ from tests.support.database import create_database, drop_database
 
 pytestmark = pytest.mark.postgres
 
-TABLES = {"users", "refresh_tokens", "conversations", "messages"}
+TABLES = {
+    "users",
+    "refresh_tokens",
+    "conversations",
+    "messages",
+    "webhook_events",
+    "webhook_deliveries",
+}
 TYPES = {"user_role", "message_sender"}
 
 

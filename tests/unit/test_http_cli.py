@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from salesbot_core.domain import Conversation, RefreshToken, Role, User
 from salesbot_core.testing import Exchange, append_exchange
+from salesbot_core.webhooks import DeliveryStatus, EventType, OutboxEvent
 from salesbot_http.cli import describe_assistant, describe_database, main
 from salesbot_http.database import redact
 from salesbot_http.settings import Settings
@@ -58,6 +59,8 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
         ["conversations", "distil-pending"],
         ["users"],
         ["users", "grant-admin"],
+        ["webhooks"],
+        ["webhooks", "retry"],
     ],
 )
 def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
@@ -368,3 +371,50 @@ def test_commands_on_an_unmigrated_database_say_so_in_one_line(
             assert len(result.output.strip().splitlines()) == 1, result.output
     finally:
         drop_database(postgres_server_url, name)
+
+
+async def test_webhooks_retry_requeues_one_delivery_or_every_dead_one(
+    runner: CliRunner, database: Database, database_url: str
+) -> None:
+    now = datetime.now(UTC)
+    webhooks = Database(database.config, ("http://a.example/hook", "http://b.example/hook"))
+    try:
+        event = OutboxEvent(type=EventType.CONVERSATION_CREATED, data={"n": 1}, occurred_at=now)
+        async with webhooks.unit_of_work() as uow:
+            await uow.outbox.add([event])
+            claimed = await uow.webhook_deliveries.claim(
+                now=now, lease_until=now + timedelta(minutes=1), limit=5
+            )
+            for delivery in claimed:
+                await uow.webhook_deliveries.failed(
+                    delivery.id, delivery.claim, error="gone", status=410, retry_at=None
+                )
+            await uow.commit()
+        first, second = (d.id for d in claimed)
+
+        one = await asyncio.to_thread(
+            runner.invoke, main, ["webhooks", "retry", str(first)], env=_on(database_url)
+        )
+        assert one.exit_code == 0, one.output
+        assert "re-queued 1 webhook delivery" in one.output
+        again = await asyncio.to_thread(
+            runner.invoke, main, ["webhooks", "retry", str(first)], env=_on(database_url)
+        )
+        assert again.exit_code == 1
+        assert "not already pending" in again.output
+        dead = await asyncio.to_thread(
+            runner.invoke, main, ["webhooks", "retry", "--dead"], env=_on(database_url)
+        )
+        assert dead.exit_code == 0, dead.output
+        assert "re-queued 1 webhook delivery" in dead.output
+        async with webhooks.unit_of_work() as uow:
+            rows = await uow.webhook_deliveries.page(limit=5, after=None, status=None)
+        assert {(r.id, r.status, r.attempts) for r in rows} == {
+            (first, DeliveryStatus.PENDING, 0),
+            (second, DeliveryStatus.PENDING, 0),
+        }
+        for args in (["webhooks", "retry"], ["webhooks", "retry", "nope"]):
+            refused = await asyncio.to_thread(runner.invoke, main, args, env=_on(database_url))
+            assert refused.exit_code == 2, refused.output
+    finally:
+        await webhooks.dispose()

@@ -74,6 +74,59 @@ def test_cors_origin_is_a_comma_list() -> None:
     assert settings.cors_origins == ("https://shop.example", "https://admin.shop.example")
 
 
+def test_webhook_settings_are_read() -> None:
+    base = {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+    defaults = settings_from_env(base)
+    assert defaults.webhook_urls == ()
+    assert defaults.webhook_timeout_s == 5.0
+    assert defaults.webhook_retry_for == timedelta(hours=24)
+    assert (defaults.webhook_retry_base_s, defaults.webhook_retry_max_s) == (5.0, 3600.0)
+    assert (defaults.webhook_batch, defaults.webhook_concurrency) == (50, 10)
+    assert (defaults.webhook_lease_s, defaults.webhook_poll_interval_s) == (60.0, 1.0)
+
+    settings = settings_from_env(
+        {
+            **base,
+            "WEBHOOK_URLS": "https://crm.example/hook, http://10.0.0.5:8080/in,",
+            "WEBHOOK_SECRET": "w" * 32,
+            "WEBHOOK_TIMEOUT_S": "2.5",
+            "WEBHOOK_POLL_INTERVAL_S": "0.2",
+            "WEBHOOK_BATCH": "7",
+            "WEBHOOK_CONCURRENCY": "3",
+            "WEBHOOK_LEASE_S": "30",
+            "WEBHOOK_RETRY_BASE_S": "0.5",
+            "WEBHOOK_RETRY_MAX_S": "60",
+            "WEBHOOK_RETRY_FOR": "2h",
+        }
+    )
+    assert settings.webhook_urls == ("https://crm.example/hook", "http://10.0.0.5:8080/in")
+    assert settings.webhook_secret == "w" * 32
+    assert settings.webhook_timeout_s == 2.5
+    assert settings.webhook_poll_interval_s == 0.2
+    assert (settings.webhook_batch, settings.webhook_concurrency) == (7, 3)
+    assert settings.webhook_lease_s == 30.0
+    assert (settings.webhook_retry_base_s, settings.webhook_retry_max_s) == (0.5, 60.0)
+    assert settings.webhook_retry_for == timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"WEBHOOK_URLS": "https://crm.example/hook"}, "WEBHOOK_SECRET"),
+        ({"WEBHOOK_URLS": "https://crm.example/hook", "WEBHOOK_SECRET": "short"}, "WEBHOOK_SECRET"),
+        ({"WEBHOOK_URLS": "crm.example/hook", "WEBHOOK_SECRET": "w" * 32}, "WEBHOOK_URLS"),
+        ({"WEBHOOK_TIMEOUT_S": "0"}, "WEBHOOK_TIMEOUT_S"),
+        ({"WEBHOOK_TIMEOUT_S": "10", "WEBHOOK_LEASE_S": "5"}, "WEBHOOK_LEASE_S"),
+        ({"WEBHOOK_BATCH": "0"}, "WEBHOOK_BATCH"),
+        ({"WEBHOOK_RETRY_FOR": "soon"}, "WEBHOOK_RETRY_FOR"),
+    ],
+)
+def test_a_bad_webhook_setting_is_refused_by_name(env: dict[str, str], variable: str) -> None:
+    base = {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+    with pytest.raises(SettingsError, match=variable):
+        settings_from_env({**base, **env})
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [

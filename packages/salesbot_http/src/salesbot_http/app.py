@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -70,6 +71,7 @@ def _dependencies(container: Container) -> dict[str, Provide]:
         "end_session": _provide(usecases.end_session),
         "get_sales_analytics": _provide(usecases.get_sales_analytics),
         "list_leads": _provide(usecases.list_leads),
+        "list_webhook_deliveries": _provide(usecases.list_webhook_deliveries),
         "database_probe": _provide(container.database_probe),
     }
 
@@ -101,7 +103,8 @@ def _cors(settings: Settings) -> CORSConfig | None:
 
 
 def _scheduled_jobs(container: Container) -> list[asyncio.Task[None]]:
-    """The server's housekeeping: the refresh-token cleanup and the distillation sweep."""
+    """The server's housekeeping: the refresh-token cleanup, the distillation sweep and, when
+    webhook URLs are set, the webhook delivery."""
     settings: Settings = container.settings()
 
     async def cleanup() -> int:
@@ -112,7 +115,26 @@ def _scheduled_jobs(container: Container) -> list[asyncio.Task[None]]:
         distilled: int = await container.usecases.distil_pending()()
         return distilled
 
+    async def deliver() -> int:
+        delivered: int = await container.usecases.deliver_webhooks()()
+        return delivered
+
+    webhooks = (
+        [
+            asyncio.create_task(
+                run_periodically(
+                    deliver,
+                    timedelta(seconds=settings.webhook_poll_interval_s),
+                    done="delivered %d webhook events",
+                ),
+                name="salesbot-webhook-delivery",
+            )
+        ]
+        if settings.webhook_urls
+        else []
+    )
     return [
+        *webhooks,
         asyncio.create_task(
             run_periodically(
                 cleanup,

@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Callable
 from typing import TypeVar
+from uuid import UUID
 
 import click
 import msgspec
@@ -224,6 +225,48 @@ def distil_pending() -> None:
             distilled, due = asyncio.run(run())
     failed = f", {due - distilled} failed and stay due" if due > distilled else ""
     click.echo(f"distilled {distilled} conversation(s){failed}")
+
+
+@main.group()
+def webhooks() -> None:
+    """Webhook deliveries."""
+
+
+@webhooks.command(name="retry")
+@click.argument("delivery_id", required=False)
+@click.option("--dead", is_flag=True, help="Re-queue every dead delivery.")
+def retry_webhooks(delivery_id: str | None, dead: bool) -> None:
+    """Queue the delivery DELIVERY_ID (the X-Salesbot-Delivery id), or with --dead every dead
+    one, again: attempts start from 0 with a fresh retry window; the server's workers send it."""
+    from salesbot_http.container import build_container  # noqa: PLC0415
+
+    if (delivery_id is None) == (not dead):
+        raise click.UsageError("give a delivery id or --dead (not both)")
+    target: UUID | None = None
+    if delivery_id is not None:
+        try:
+            target = UUID(delivery_id)
+        except ValueError:
+            raise click.UsageError(f"{delivery_id!r} is not a delivery id (a UUID)") from None
+    settings = _settings()
+    with database.configured_database(settings, migrate=False) as url:
+        database.require_migrated(url)
+        container = build_container(msgspec.structs.replace(settings, database_url=url))
+
+        async def run() -> int:
+            retry = container.usecases.retry_webhooks()
+            try:
+                if target is not None:
+                    return 1 if await retry.one(target) else 0
+                return int(await retry.dead())
+            finally:
+                await container.shutdown().run()
+
+        with database.reported_failures():
+            count = asyncio.run(run())
+    if target is not None and count == 0:
+        raise click.ClickException(f"no delivery {target} that is not already pending")
+    click.echo(f"re-queued {count} webhook deliver{'y' if count == 1 else 'ies'}")
 
 
 @main.group()

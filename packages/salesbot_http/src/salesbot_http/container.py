@@ -29,6 +29,7 @@ from salesbot_core.ports import (
     SalesInsightReader,
     TokenIssuer,
     UnitOfWorkFactory,
+    WebhookPoster,
 )
 from salesbot_core.ports.catalogue import Catalogue
 from salesbot_core.testing import InMemoryCatalogue
@@ -37,6 +38,8 @@ from salesbot_core.usecases import (
     CheckEmail,
     CleanupTokens,
     DeleteConversation,
+    DeliverWebhooks,
+    DeliveryPolicy,
     DistillationPolicy,
     Distillations,
     DistilMetadata,
@@ -49,6 +52,7 @@ from salesbot_core.usecases import (
     ListConversations,
     ListLeads,
     ListSessions,
+    ListWebhookDeliveries,
     Login,
     LoginLimits,
     Logout,
@@ -56,10 +60,12 @@ from salesbot_core.usecases import (
     RefreshSession,
     RegisterUser,
     RenameConversation,
+    RetryWebhooks,
     SendMessage,
     ThrottledLogin,
 )
 from salesbot_core.usecases.grounding import PickProducts
+from salesbot_core.webhooks import RetryPolicy
 from salesbot_http.health import DatabaseProbe
 from salesbot_http.lifecycle import ShutdownSteps
 from salesbot_http.passwords import BcryptPasswordHasher
@@ -67,6 +73,7 @@ from salesbot_http.ratelimit import CountingMemoryStore, CountingRedisStore
 from salesbot_http.settings import Settings
 from salesbot_http.system import RandomIds, SystemClock
 from salesbot_http.tokens import JwtAccessTokens
+from salesbot_http.webhooks import HttpxWebhookPoster
 from salesbot_openai import OpenAIConfig, OpenAISalesAssistant
 from salesbot_openai.config import HttpClient, MetadataFormat
 from salesbot_postgres import Database, DatabaseConfig
@@ -156,9 +163,31 @@ def database_config(settings: Settings) -> DatabaseConfig:
     )
 
 
-def open_database(config: DatabaseConfig, shutdown: ShutdownSteps) -> Database:
-    """The pool; it connects on first use and is disposed of when the app stops."""
-    database = Database(config)
+def delivery_policy_from(settings: Settings) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        batch=settings.webhook_batch,
+        concurrency=settings.webhook_concurrency,
+        lease_s=settings.webhook_lease_s,
+        retry=RetryPolicy(
+            base_s=settings.webhook_retry_base_s,
+            max_delay_s=settings.webhook_retry_max_s,
+            give_up_after=settings.webhook_retry_for,
+        ),
+    )
+
+
+def webhook_poster(settings: Settings, shutdown: ShutdownSteps) -> WebhookPoster:
+    poster = HttpxWebhookPoster(settings.webhook_timeout_s)
+    shutdown.add(poster.aclose)
+    return poster
+
+
+def open_database(
+    config: DatabaseConfig, shutdown: ShutdownSteps, webhook_urls: tuple[str, ...] = ()
+) -> Database:
+    """The pool; it connects on first use and is disposed of when the app stops. The outbox
+    writes one delivery per event and webhook URL."""
+    database = Database(config, webhook_urls)
     shutdown.add(database.dispose)
     return database
 
@@ -200,7 +229,7 @@ class Persistence(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     shutdown = providers.Dependency(instance_of=ShutdownSteps)
     config = providers.Singleton(database_config, settings)
-    database = providers.Singleton(open_database, config, shutdown)
+    database = providers.Singleton(open_database, config, shutdown, settings.provided.webhook_urls)
     uow_factory = providers.Singleton(unit_of_work_factory, database)
     insight = providers.Singleton(insight_reader, database)
     # The shop's catalogue, read at every reply. Until the products table's adapter is wired
@@ -255,6 +284,9 @@ class UseCases(containers.DeclarativeContainer):
     login_limits = providers.Dependency(instance_of=LoginLimits)
     catalogue: providers.Dependency[Catalogue] = providers.Dependency()
     grounding_policy = providers.Dependency(instance_of=GroundingPolicy)
+    webhook_poster: providers.Dependency[WebhookPoster] = providers.Dependency()
+    delivery_policy = providers.Dependency(instance_of=DeliveryPolicy)
+    webhook_secret = providers.Dependency(instance_of=str)
 
     register_user = providers.Singleton(RegisterUser, uow_factory, hasher, clock, ids)
     check_email = providers.Singleton(CheckEmail, uow_factory)
@@ -288,6 +320,11 @@ class UseCases(containers.DeclarativeContainer):
     grant_admin = providers.Singleton(GrantAdmin, uow_factory, clock)
     get_sales_analytics = providers.Singleton(GetSalesAnalytics, insight, clock)
     list_leads = providers.Singleton(ListLeads, insight)
+    deliver_webhooks = providers.Singleton(
+        DeliverWebhooks, uow_factory, webhook_poster, clock, webhook_secret, delivery_policy
+    )
+    list_webhook_deliveries = providers.Singleton(ListWebhookDeliveries, uow_factory)
+    retry_webhooks = providers.Singleton(RetryWebhooks, uow_factory, clock)
 
 
 class Container(containers.DeclarativeContainer):
@@ -300,6 +337,8 @@ class Container(containers.DeclarativeContainer):
     token_policy = providers.Singleton(token_policy_from, settings)
     distillation_policy = providers.Singleton(distillation_policy_from, settings)
     grounding_policy = providers.Singleton(grounding_policy_from, settings)
+    delivery_policy = providers.Singleton(delivery_policy_from, settings)
+    webhook_poster = providers.Singleton(webhook_poster, settings, shutdown)
 
     persistence = providers.Container(Persistence, settings=settings, shutdown=shutdown)
     assistants = providers.Container(Assistants, settings=settings, shutdown=shutdown)
@@ -319,6 +358,9 @@ class Container(containers.DeclarativeContainer):
         login_limits=security.login_limits,
         catalogue=persistence.catalogue,
         grounding_policy=grounding_policy,
+        webhook_poster=webhook_poster,
+        delivery_policy=delivery_policy,
+        webhook_secret=settings.provided.webhook_secret,
     )
     database_probe = providers.Singleton(
         DatabaseProbe,

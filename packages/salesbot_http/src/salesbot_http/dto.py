@@ -41,6 +41,7 @@ from salesbot_core.validation import (
     PASSWORD_MIN_CHARS,
     TITLE_MAX_CHARS,
 )
+from salesbot_core.webhooks import DeliveryStatus, EventType, WebhookDelivery
 
 # The core's rules as JSON Schema patterns, documenting exactly what the core accepts (it enforces
 # them, after trimming, with its own messages): a client that follows the document is never
@@ -481,4 +482,38 @@ def lead_out(lead: Lead) -> LeadOut:
         metadata=metadata_out(lead.metadata) if lead.metadata else None,
         last_message=message_out(lead.last_message) if lead.last_message else None,
         updated_at=_utc(lead.updated_at),
+    )
+
+
+class WebhookDeliveryOut(ResponseBody):
+    id: Annotated[UUID, msgspec.Meta(description="The X-Salesbot-Delivery a receiver got.")]
+    event_id: UUID
+    event_type: EventType
+    url: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    last_status: Annotated[
+        int | None, msgspec.Meta(description="The receiver's last HTTP status, if it answered.")
+    ]
+    next_attempt_at: Annotated[
+        datetime | None, msgspec.Meta(description="When it is tried next; null unless pending.")
+    ]
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+def webhook_delivery_out(delivery: WebhookDelivery) -> WebhookDeliveryOut:
+    return WebhookDeliveryOut(
+        id=delivery.id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        url=delivery.url,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        last_error=delivery.last_error,
+        last_status=delivery.last_status,
+        next_attempt_at=_utc(delivery.next_attempt_at) if delivery.next_attempt_at else None,
+        delivered_at=_utc(delivery.delivered_at) if delivery.delivered_at else None,
+        created_at=_utc(delivery.created_at),
     )

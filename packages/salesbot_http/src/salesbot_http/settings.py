@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from salesbot_core.clock import parse_duration
 
 JWT_SECRET_MIN_BYTES = 32
+WEBHOOK_SECRET_MIN_BYTES = 32
 METADATA_FORMATS = ("json_schema", "json_object", "prompt")
 HTTP_CLIENTS = ("aiohttp", "httpx")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -86,6 +87,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_url: str | None = None
     redis_namespace: str = "salesbot"
     log_level: str = "INFO"
+    # Webhooks: every event goes to each URL (none: no events are kept), signed with the secret;
+    # the workers look for due deliveries every webhook_poll_interval_s, claim webhook_batch at a
+    # time (leased for webhook_lease_s), post webhook_concurrency at once with a
+    # webhook_timeout_s timeout, and retry a failure after webhook_retry_base_s, doubling up to
+    # webhook_retry_max_s, until webhook_retry_for has passed: then the delivery is dead
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str = ""
+    webhook_timeout_s: float = 5.0
+    webhook_poll_interval_s: float = 1.0
+    webhook_batch: int = 50
+    webhook_concurrency: int = 10
+    webhook_lease_s: float = 60.0
+    webhook_retry_base_s: float = 5.0
+    webhook_retry_max_s: float = 3600.0
+    webhook_retry_for: timedelta = timedelta(hours=24)
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -201,6 +217,25 @@ def _secret(env: Mapping[str, str], key: str, data_dir: Path, embedded: bool) ->
     return generated
 
 
+def _webhook_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in env.get("WEBHOOK_URLS", "").split(",") if u.strip())
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise SettingsError(f"WEBHOOK_URLS must hold http(s) URLs, got {url!r}")
+    return urls
+
+
+def _webhook_secret(env: Mapping[str, str], urls: tuple[str, ...]) -> str:
+    secret = env.get("WEBHOOK_SECRET", "")
+    if urls and not secret:
+        raise SettingsError("WEBHOOK_SECRET is required when WEBHOOK_URLS is set")
+    if secret and len(secret.encode()) < WEBHOOK_SECRET_MIN_BYTES:
+        raise SettingsError(
+            f"WEBHOOK_SECRET must be at least {WEBHOOK_SECRET_MIN_BYTES} bytes long"
+        )
+    return secret
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Build and validate settings; raise ``SettingsError`` naming the faulty variable."""
     database_url = _database_url(env)
@@ -209,6 +244,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     origins = tuple(
         o.strip() for o in env.get("CORS_ORIGIN", "http://localhost:5173").split(",") if o.strip()
     )
+    webhook_urls = _webhook_urls(env)
     settings = Settings(
         host=env.get("HOST", "127.0.0.1") or "127.0.0.1",
         port=_int(env, "PORT", 3000, minimum=1),
@@ -258,7 +294,19 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         log_level=_choice(
             {"LOG_LEVEL": (env.get("LOG_LEVEL") or "").upper()}, "LOG_LEVEL", "INFO", LOG_LEVELS
         ),
+        webhook_urls=webhook_urls,
+        webhook_secret=_webhook_secret(env, webhook_urls),
+        webhook_timeout_s=_float(env, "WEBHOOK_TIMEOUT_S", 5.0),
+        webhook_poll_interval_s=_float(env, "WEBHOOK_POLL_INTERVAL_S", 1.0),
+        webhook_batch=_int(env, "WEBHOOK_BATCH", 50, minimum=1),
+        webhook_concurrency=_int(env, "WEBHOOK_CONCURRENCY", 10, minimum=1),
+        webhook_lease_s=_float(env, "WEBHOOK_LEASE_S", 60.0),
+        webhook_retry_base_s=_float(env, "WEBHOOK_RETRY_BASE_S", 5.0),
+        webhook_retry_max_s=_float(env, "WEBHOOK_RETRY_MAX_S", 3600.0),
+        webhook_retry_for=_duration(env, "WEBHOOK_RETRY_FOR", timedelta(hours=24)),
     )
+    if settings.webhook_lease_s <= settings.webhook_timeout_s:
+        raise SettingsError("WEBHOOK_LEASE_S must be longer than WEBHOOK_TIMEOUT_S")
     if settings.hash_nice > 19:  # the kernel's lowest priority
         raise SettingsError("HASH_NICE must be between 0 and 19")
     if settings.bcrypt_rounds > 31:

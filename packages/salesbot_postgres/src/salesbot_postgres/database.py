@@ -4,7 +4,7 @@ analytics, the health check."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from salesbot_postgres import statements
@@ -24,12 +24,14 @@ class Database:
     the core's ``DatabaseUnavailable``, and once the server is back the same object works again.
     """
 
-    def __init__(self, config: DatabaseConfig) -> None:
+    def __init__(self, config: DatabaseConfig, webhook_urls: Sequence[str] = ()) -> None:
         self.config = config
         self._pool = Pool(config)
+        # Where the outbox's events go: one delivery per event and URL.
+        self.webhook_urls = tuple(webhook_urls)
 
     def unit_of_work(self) -> PostgresUnitOfWork:
-        return PostgresUnitOfWork(self._pool, self.config.statement_deadline_s)
+        return PostgresUnitOfWork(self._pool, self.config.statement_deadline_s, self.webhook_urls)
 
     def insight(self) -> PostgresInsight:
         """The core's ``SalesInsightReader`` over this database."""

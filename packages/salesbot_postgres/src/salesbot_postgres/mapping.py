@@ -26,6 +26,13 @@ from salesbot_core.domain import (
 )
 from salesbot_core.exchange import DistillationWrite, ExchangeWrite
 from salesbot_core.ports import Count, DayConversion, Lead, SalesFigures, UsageTotals
+from salesbot_core.webhooks import (
+    ClaimedDelivery,
+    DeliveryStatus,
+    EventType,
+    OutboxEvent,
+    WebhookDelivery,
+)
 
 Row = Mapping[str, Any]
 
@@ -298,4 +305,49 @@ def lead_from_row(row: Row) -> Lead:
         metadata=metadata_from_json(row["metadata"]),
         last_message=last_message,
         updated_at=row["updated_at"],
+    )
+
+
+# ---------------------------------------------------------------- webhooks (the outbox)
+
+
+def webhook_event_params(event: OutboxEvent, urls: Sequence[str]) -> dict[str, Any]:
+    return {
+        "type": event.type.value,
+        "data": msgspec.json.encode(event.data).decode(),
+        "occurred_at": event.occurred_at,
+        "urls": list(urls),
+    }
+
+
+def claimed_delivery_from_row(row: Row) -> ClaimedDelivery:
+    return ClaimedDelivery(
+        id=row["id"],
+        claim=row["claim"],
+        event_id=row["event_id"],
+        url=row["url"],
+        attempts=row["attempts"],
+        queued_at=row["queued_at"],
+        event=OutboxEvent(
+            type=EventType(row["type"]),
+            data=msgspec.json.decode(row["data"]),
+            occurred_at=row["occurred_at"],
+        ),
+    )
+
+
+def webhook_delivery_from_row(row: Row) -> WebhookDelivery:
+    status = DeliveryStatus(row["status"])
+    return WebhookDelivery(
+        id=row["id"],
+        event_id=row["event_id"],
+        event_type=EventType(row["event_type"]),
+        url=row["url"],
+        status=status,
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        last_status=row["last_status"],
+        next_attempt_at=row["next_attempt_at"] if status is DeliveryStatus.PENDING else None,
+        delivered_at=row["delivered_at"],
+        created_at=row["created_at"],
     )

@@ -186,3 +186,47 @@ TITLE_SEARCH = Index(
     func.to_tsvector(text(f"'{SEARCH_CONFIG}'::regconfig"), ConversationRow.title),
     postgresql_using="gin",
 )
+
+
+class WebhookEventRow(Base):
+    """The outbox: an event, written in the transaction of the change that caused it."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, server_default=_NEW_UUID)
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    occurred_at: Mapped[datetime] = mapped_column()
+
+
+class WebhookDeliveryRow(Base):
+    """One event for one webhook URL: claimed by a worker (``claim``, leased until
+    ``next_attempt_at``), delivered, retried, or dead."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status"),
+        # What the workers claim: the pending deliveries by when they are due.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # The admin list, newest first.
+        Index("ix_webhook_deliveries_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, server_default=_NEW_UUID)
+    event_id: Mapped[UUID] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=_ZERO)
+    claim: Mapped[UUID | None] = mapped_column(nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    queued_at: Mapped[datetime] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column()

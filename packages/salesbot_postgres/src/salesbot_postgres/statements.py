@@ -384,3 +384,79 @@ LEADS: Final = _leads("true")
 LEADS_AFTER: Final = _leads(_AFTER_CURSOR)
 LEADS_WITH_STATUS: Final = _leads(_WITH_STATUS)
 LEADS_WITH_STATUS_AFTER: Final = _leads(f"{_WITH_STATUS} AND {_AFTER_CURSOR}")
+
+# ---------------------------------------------------------------- webhooks (the outbox)
+
+# An event and its deliveries, one per webhook URL, in the caller's transaction.
+INSERT_WEBHOOK_EVENT: Final = """
+WITH event AS (
+    INSERT INTO webhook_events (id, type, data, occurred_at)
+    VALUES (gen_random_uuid(), %(type)s, %(data)s::jsonb, %(occurred_at)s)
+    RETURNING id
+)
+INSERT INTO webhook_deliveries (id, event_id, url, next_attempt_at, queued_at, created_at)
+SELECT gen_random_uuid(), event.id, url, %(occurred_at)s, %(occurred_at)s, %(occurred_at)s
+FROM event, unnest(%(urls)s::text[]) AS url
+"""
+
+# Due pending deliveries, leased to this claim: rows another worker is claiming are skipped
+# (SKIP LOCKED), and the lease (next_attempt_at) makes a dead worker's claims due again.
+CLAIM_WEBHOOK_DELIVERIES: Final = """
+WITH due AS (
+    SELECT id FROM webhook_deliveries
+    WHERE status = 'pending' AND next_attempt_at <= %(now)s
+    ORDER BY next_attempt_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE webhook_deliveries AS d
+SET attempts = d.attempts + 1, claim = gen_random_uuid(), next_attempt_at = %(lease_until)s
+FROM due, webhook_events AS e
+WHERE d.id = due.id AND e.id = d.event_id
+RETURNING d.id, d.claim, d.event_id, d.url, d.attempts, d.queued_at,
+          e.type, e.data, e.occurred_at
+"""
+WEBHOOK_DELIVERED: Final = """
+UPDATE webhook_deliveries
+SET status = 'delivered', delivered_at = %(now)s, last_status = %(status)s, last_error = NULL,
+    claim = NULL
+WHERE id = %(id)s AND claim = %(claim)s AND status = 'pending'
+"""
+# No retry time: the delivery is dead.
+WEBHOOK_FAILED: Final = """
+UPDATE webhook_deliveries
+SET status = CASE WHEN %(retry_at)s::timestamptz IS NULL THEN 'dead' ELSE 'pending' END,
+    next_attempt_at = COALESCE(%(retry_at)s::timestamptz, next_attempt_at),
+    last_error = %(error)s, last_status = %(status)s, claim = NULL
+WHERE id = %(id)s AND claim = %(claim)s AND status = 'pending'
+"""
+_REQUEUE = """
+UPDATE webhook_deliveries
+SET status = 'pending', attempts = 0, claim = NULL, next_attempt_at = %(now)s,
+    queued_at = %(now)s, delivered_at = NULL
+"""
+REQUEUE_WEBHOOK_DELIVERY: Final = _REQUEUE + "WHERE id = %(id)s AND status <> 'pending'"
+REQUEUE_DEAD_WEBHOOK_DELIVERIES: Final = _REQUEUE + "WHERE status = 'dead'"
+
+
+def _deliveries(condition: str) -> str:
+    """Deliveries meeting ``condition`` with their event's type, newest first."""
+    return f"""
+SELECT d.id, d.event_id, e.type AS event_type, d.url, d.status, d.attempts, d.last_error,
+       d.last_status, d.next_attempt_at, d.delivered_at, d.created_at
+FROM webhook_deliveries AS d
+JOIN webhook_events AS e ON e.id = d.event_id
+WHERE {condition}
+ORDER BY d.created_at DESC, d.id DESC
+LIMIT %(limit)s
+"""
+
+
+_DELIVERY_AFTER = "(d.created_at, d.id) < (%(after_created_at)s, %(after_id)s)"
+_DELIVERY_WITH_STATUS = "d.status = %(status)s"
+WEBHOOK_DELIVERIES: Final = _deliveries("true")
+WEBHOOK_DELIVERIES_AFTER: Final = _deliveries(_DELIVERY_AFTER)
+WEBHOOK_DELIVERIES_WITH_STATUS: Final = _deliveries(_DELIVERY_WITH_STATUS)
+WEBHOOK_DELIVERIES_WITH_STATUS_AFTER: Final = _deliveries(
+    f"{_DELIVERY_WITH_STATUS} AND {_DELIVERY_AFTER}"
+)

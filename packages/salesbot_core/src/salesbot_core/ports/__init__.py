@@ -20,6 +20,7 @@ from salesbot_core.ports.insight import (
     UsageTotals,
 )
 from salesbot_core.ports.login_attempts import AttemptCounter, Tally
+from salesbot_core.ports.outbox import Outbox, PostResult, WebhookDeliveries, WebhookPoster
 from salesbot_core.ports.password_hasher import PasswordHasher
 from salesbot_core.ports.token_issuer import AccessClaims, AccessToken, TokenIssuer
 from salesbot_core.ports.unit_of_work import (
@@ -43,7 +44,9 @@ __all__ = [
     "Generated",
     "IdSource",
     "Lead",
+    "Outbox",
     "PasswordHasher",
+    "PostResult",
     "RefreshTokenRepository",
     "ReplyDelta",
     "ReplyRequest",
@@ -58,4 +61,6 @@ __all__ = [
     "UnitOfWorkFactory",
     "UsageTotals",
     "UserRepository",
+    "WebhookDeliveries",
+    "WebhookPoster",
 ]

@@ -21,6 +21,7 @@ from salesbot_core.domain import (
     User,
 )
 from salesbot_core.exchange import DistillationWrite, ExchangeWrite
+from salesbot_core.ports.outbox import Outbox, WebhookDeliveries
 
 
 class UserRepository(Protocol):
@@ -148,6 +149,12 @@ class UnitOfWork(Protocol):
 
     @property
     def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveries: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -18,6 +18,7 @@ from salesbot_core.testing.catalogue import InMemoryCatalogue
 from salesbot_core.testing.exchanges import Exchange, append_exchange
 from salesbot_core.testing.memory import InMemoryStore, InMemoryUnitOfWork
 from salesbot_core.testing.observers import TestObservers
+from salesbot_core.testing.outbox import RecordingPoster
 from salesbot_core.testing.support import (
     FakeClock,
     FakeTokenIssuer,
@@ -35,6 +36,7 @@ __all__ = [
     "InMemoryCatalogue",
     "InMemoryStore",
     "InMemoryUnitOfWork",
+    "RecordingPoster",
     "ScriptedAssistant",
     "SequentialIds",
     "TestObservers",

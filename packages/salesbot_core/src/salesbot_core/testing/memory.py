@@ -40,6 +40,7 @@ from salesbot_core.ports import (
     SalesFigures,
     UsageTotals,
 )
+from salesbot_core.testing.outbox import MemoryOutbox, MemoryWebhookDeliveries, OutboxState
 
 replace = msgspec.structs.replace
 
@@ -49,6 +50,7 @@ class _State(msgspec.Struct, kw_only=True):
     tokens: dict[UUID, RefreshToken] = msgspec.field(default_factory=dict)
     conversations: dict[UUID, Conversation] = msgspec.field(default_factory=dict)
     messages: dict[UUID, list[Message]] = msgspec.field(default_factory=dict)
+    outbox: OutboxState = msgspec.field(default_factory=OutboxState)
 
     def copy(self) -> _State:
         return _State(
@@ -56,13 +58,16 @@ class _State(msgspec.Struct, kw_only=True):
             tokens=dict(self.tokens),
             conversations=dict(self.conversations),
             messages={key: list(value) for key, value in self.messages.items()},
+            outbox=self.outbox.copy(),
         )
 
 
 class InMemoryStore:
-    """Everything salesbot stores, in memory. ``commits`` counts committed units of work."""
+    """Everything salesbot stores, in memory. ``commits`` counts committed units of work;
+    ``webhook_urls`` are where the outbox's events go (one delivery per event and URL)."""
 
-    def __init__(self) -> None:
+    def __init__(self, webhook_urls: Sequence[str] = ()) -> None:
+        self.webhook_urls = tuple(webhook_urls)
         self.state = _State()
         self.commits = 0
         self._lock = asyncio.Lock()
@@ -367,6 +372,8 @@ class InMemoryUnitOfWork:
         self.refresh_tokens = _RefreshTokens(state)
         self.conversations = _Conversations(state)
         self.messages = _Messages(state)
+        self.outbox = MemoryOutbox(state.outbox, self._store.webhook_urls)
+        self.webhook_deliveries = MemoryWebhookDeliveries(state.outbox)
 
     async def __aenter__(self) -> Self:
         await self._store._lock.acquire()

@@ -30,6 +30,13 @@ from salesbot_core.usecases.sessions import (
     RefreshSession,
     TokenPair,
 )
+from salesbot_core.usecases.webhooks import (
+    DeliverWebhooks,
+    DeliveryPage,
+    DeliveryPolicy,
+    ListWebhookDeliveries,
+    RetryWebhooks,
+)
 
 __all__ = [
     "CheckEmail",
@@ -37,6 +44,9 @@ __all__ = [
     "ClientInfo",
     "ConversationPage",
     "DeleteConversation",
+    "DeliverWebhooks",
+    "DeliveryPage",
+    "DeliveryPolicy",
     "DistilMetadata",
     "DistilPending",
     "DistillationPolicy",
@@ -53,6 +63,7 @@ __all__ = [
     "ListConversations",
     "ListLeads",
     "ListSessions",
+    "ListWebhookDeliveries",
     "Login",
     "LoginLimits",
     "LoginResult",
@@ -61,6 +72,7 @@ __all__ = [
     "RefreshSession",
     "RegisterUser",
     "RenameConversation",
+    "RetryWebhooks",
     "SalesAnalytics",
     "SendMessage",
     "ThrottledLogin",

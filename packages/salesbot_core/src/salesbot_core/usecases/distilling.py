@@ -16,6 +16,7 @@ from salesbot_core.exchange import DistillationWrite, plan_distillation
 from salesbot_core.metadata import MetadataLimits, merge_metadata
 from salesbot_core.ports import Clock, DistillationRequest, SalesAssistant, UnitOfWorkFactory
 from salesbot_core.threshold import DISTIL_AT
+from salesbot_core.webhooks import distillation_events, moves_status
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,9 @@ class DistilMetadata:
       out of the prompt; the counter drops by the messages covered (``plan_distillation``);
     - a conversation that changed while the LLM answered (an exchange landed) gets the plan made
       again from how it stands; if another distillation landed meanwhile nothing is applied, so
-      a window is applied at most once.
+      a window is applied at most once;
+    - a distillation that moves the sale status writes its lead events (``distillation_events``)
+      to the outbox in its own transaction.
     Returns the conversation as distilled, or None when nothing was applied.
     """
 
@@ -106,7 +109,8 @@ class DistilMetadata:
                 now=now,
             )
 
-        write = plan(source.conversation)
+        before = source.conversation
+        write = plan(before)
         async with self._uow() as uow:
             if not await uow.conversations.apply_distillation(write):
                 current = await uow.conversations.for_update(conversation_id)
@@ -114,9 +118,13 @@ class DistilMetadata:
                     source.conversation.distilled_through
                 ):
                     return None  # gone, or another distillation covered this window
-                write = plan(current)
+                before, write = current, plan(current)
                 if not await uow.conversations.apply_distillation(write):
                     return None
+            if moves_status(before, write):
+                # In the distillation's own transaction: committed with it, or gone with it.
+                customer = await uow.users.get(before.user_id)
+                await uow.outbox.add(distillation_events(before, write, customer))
             await uow.commit()
         return write.conversation
 

@@ -34,6 +34,7 @@ from salesbot_core.usecases.distilling import (
 )
 from salesbot_core.usecases.grounding import PickProducts
 from salesbot_core.validation import clean_content
+from salesbot_core.webhooks import exchange_events
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ class SendMessage:
       changed meanwhile is read again, locked, and the exchange planned anew from it;
     - if the assistant fails nothing is stored and ``AssistantUnavailable``/``AssistantTimeout``
       propagates, so the same request can be sent again;
+    - an exchange that creates the conversation writes ``conversation.created`` to the outbox,
+      in the exchange's transaction;
     - when the exchange makes the metadata due, its distillation is scheduled on
       ``distillations`` and the exchange returns without waiting for it.
     """
@@ -282,6 +285,8 @@ class SendMessage:
                 write, as_read = plan(current), False
                 if not await uow.conversations.record_exchange(write):
                     raise ConversationNotFound
+            # In the exchange's own transaction: committed with it, or gone with it.
+            await uow.outbox.add(exchange_events(write))
             await uow.commit()
         return write, as_read
 

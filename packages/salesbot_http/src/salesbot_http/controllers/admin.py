@@ -1,4 +1,5 @@
-"""``/admin``: sales insight for the shop's staff: analytics, the leads, and the leads as CSV.
+"""``/admin``: sales insight for the shop's staff: analytics, the leads, the leads as CSV, and
+the webhook deliveries.
 
 Every route needs an access token carrying the ``admin`` role (``salesbot users grant-admin``):
 anonymous is 401, a customer 403, before anything else is read. The use cases check the role
@@ -16,10 +17,18 @@ from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
 
 from salesbot_core.domain import Role, SaleStatus
-from salesbot_core.usecases import GetSalesAnalytics, LeadPage, ListLeads
+from salesbot_core.usecases import GetSalesAnalytics, LeadPage, ListLeads, ListWebhookDeliveries
+from salesbot_core.webhooks import DeliveryStatus
 from salesbot_http import auth
 from salesbot_http.auth import BEARER_SECURITY, require_admin
-from salesbot_http.dto import AnalyticsOut, LeadOut, analytics_out, lead_out
+from salesbot_http.dto import (
+    AnalyticsOut,
+    LeadOut,
+    WebhookDeliveryOut,
+    analytics_out,
+    lead_out,
+    webhook_delivery_out,
+)
 from salesbot_http.envelope import Envelope, ok
 from salesbot_http.leads_csv import header, leads_csv
 from salesbot_http.openapi import error_responses
@@ -162,3 +171,47 @@ class AdminController(Controller):
             media_type=CSV_MEDIA_TYPE,
             headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
         )
+
+    @get(
+        "/webhooks/deliveries",
+        summary="Webhook deliveries: one per event and URL, with their status",
+        description=(
+            "Newest first, a page at a time (the `Link` header, rel=next, gives the next page): "
+            "status (pending, delivered, dead), attempts, the last error and HTTP status, when "
+            "it is tried next, the event type and the URL. `salesbot webhooks retry` re-queues."
+        ),
+        responses=error_responses(400, 401, 403),
+        response_headers=[NEXT_PAGE_HEADER],
+    )
+    async def webhook_deliveries(
+        self,
+        request: Request[Any, Any, Any],
+        list_webhook_deliveries: NamedDependency[ListWebhookDeliveries],
+        status: Annotated[
+            DeliveryStatus | None,
+            QueryParameter(description="Only deliveries with this status (e.g. dead)"),
+        ] = None,
+        limit: Annotated[
+            int | None,
+            Parameter(
+                description="Page size: 1 to 200 [default 50]",
+                schema_extra={"minimum": 1, "maximum": 200},
+            ),
+        ] = None,
+        cursor: CursorParameter = None,
+    ) -> Response[Envelope[list[WebhookDeliveryOut]]]:
+        page = await list_webhook_deliveries(
+            role=auth.current_role(request),
+            status=status,
+            limit=limit,
+            after=decode_cursor(cursor) if cursor else None,
+        )
+        body = ok(
+            [webhook_delivery_out(d) for d in page.items],
+            "Webhook deliveries retrieved successfully",
+        )
+        params: dict[str, str | int | None] = {
+            "status": status.value if status else None,
+            "limit": limit,
+        }
+        return Response(body, headers=next_page_headers(request.url.path, page.next, params))
