@@ -10,10 +10,12 @@ from salesbot_core.ports import (
     RefreshTokenRepository,
     UserRepository,
 )
+from salesbot_core.ports.catalogue import ProductRepository
 from salesbot_postgres.pool import Pool
 from salesbot_postgres.repositories import (
     PostgresConversations,
     PostgresMessages,
+    PostgresProducts,
     PostgresRefreshTokens,
     PostgresUsers,
 )
@@ -36,6 +38,7 @@ class PostgresUnitOfWork:
         self.refresh_tokens: RefreshTokenRepository = PostgresRefreshTokens(self._tx)
         self.conversations: ConversationRepository = PostgresConversations(self._tx)
         self.messages = PostgresMessages(self._tx)
+        self.products: ProductRepository = PostgresProducts(self._tx)
 
     async def __aenter__(self) -> Self:
         await self._tx.open()

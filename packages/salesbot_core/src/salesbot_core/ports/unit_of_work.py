@@ -21,6 +21,7 @@ from salesbot_core.domain import (
     User,
 )
 from salesbot_core.exchange import DistillationWrite, ExchangeWrite
+from salesbot_core.ports.catalogue import ProductRepository
 
 
 class UserRepository(Protocol):
@@ -152,6 +153,9 @@ class UnitOfWork(Protocol):
 
     @property
     def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def products(self) -> ProductRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

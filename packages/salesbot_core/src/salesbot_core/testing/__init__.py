@@ -6,12 +6,14 @@
 - ``ScriptedAssistant``: answers from a script and records every request and the prompt an LLM
   would have been sent.
 - ``append_exchange``: records an exchange in any store as the core plans it (test seeding).
+- ``store.catalogue()``: the ``Catalogue`` over the store's products (``uow.products``).
 - ``InMemoryAttemptCounter``: failed-login counters whose windows end by a (fake) clock.
 - ``FakeClock``, ``SequentialIds``, ``FastPasswordHasher``, ``FakeTokenIssuer``.
 """
 
 from salesbot_core.testing.assistant import FailMidStream, ScriptedAssistant, pieces
 from salesbot_core.testing.attempts import InMemoryAttemptCounter
+from salesbot_core.testing.catalogue import InMemoryCatalogue, InMemoryProducts
 from salesbot_core.testing.exchanges import Exchange, append_exchange
 from salesbot_core.testing.memory import InMemoryStore, InMemoryUnitOfWork
 from salesbot_core.testing.support import (
@@ -28,6 +30,8 @@ __all__ = [
     "FakeTokenIssuer",
     "FastPasswordHasher",
     "InMemoryAttemptCounter",
+    "InMemoryCatalogue",
+    "InMemoryProducts",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "ScriptedAssistant",

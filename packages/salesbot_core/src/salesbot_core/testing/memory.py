@@ -23,6 +23,7 @@ from salesbot_core.domain import (
     Conversation,
     ConversationCursor,
     Message,
+    Product,
     RefreshToken,
     Role,
     SaleStatus,
@@ -38,6 +39,7 @@ from salesbot_core.ports import (
     SalesFigures,
     UsageTotals,
 )
+from salesbot_core.testing.catalogue import InMemoryCatalogue, InMemoryProducts
 
 replace = msgspec.structs.replace
 
@@ -47,9 +49,11 @@ class _State(msgspec.Struct, kw_only=True):
     tokens: dict[UUID, RefreshToken] = msgspec.field(default_factory=dict)
     conversations: dict[UUID, Conversation] = msgspec.field(default_factory=dict)
     messages: dict[UUID, list[Message]] = msgspec.field(default_factory=dict)
+    products: dict[str, Product] = msgspec.field(default_factory=dict)
 
     def copy(self) -> _State:
         return _State(
+            products=dict(self.products),
             users=dict(self.users),
             tokens=dict(self.tokens),
             conversations=dict(self.conversations),
@@ -67,6 +71,10 @@ class InMemoryStore:
 
     def uow_factory(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)
+
+    def catalogue(self) -> InMemoryCatalogue:
+        """A ``Catalogue`` over the products committed."""
+        return InMemoryCatalogue(lambda: self.state.products)
 
     def insight(self) -> InMemoryInsight:
         """A ``SalesInsightReader`` over what is committed."""
@@ -363,6 +371,7 @@ class InMemoryUnitOfWork:
         self.refresh_tokens = _RefreshTokens(state)
         self.conversations = _Conversations(state)
         self.messages = _Messages(state)
+        self.products = InMemoryProducts(state.products)
 
     async def __aenter__(self) -> Self:
         await self._store._lock.acquire()
