@@ -1,6 +1,13 @@
 """Use cases: one class per thing a customer (or the shop) does, each with one ``async __call__``."""
 
 from salesbot_core.usecases.accounts import CheckEmail, GetProfile, GrantAdmin, RegisterUser
+from salesbot_core.usecases.catalogue import (
+    ExportCatalogue,
+    ImportCatalogue,
+    ListProducts,
+    RemoveProduct,
+    SaveProduct,
+)
 from salesbot_core.usecases.distilling import (
     DistillationPolicy,
     Distillations,
@@ -44,14 +51,17 @@ __all__ = [
     "Distillations",
     "EndSession",
     "ExchangeResult",
+    "ExportCatalogue",
     "GetHistory",
     "GetProfile",
     "GetSalesAnalytics",
     "GrantAdmin",
     "History",
+    "ImportCatalogue",
     "LeadPage",
     "ListConversations",
     "ListLeads",
+    "ListProducts",
     "ListSessions",
     "Login",
     "LoginLimits",
@@ -60,8 +70,10 @@ __all__ = [
     "LogoutAll",
     "RefreshSession",
     "RegisterUser",
+    "RemoveProduct",
     "RenameConversation",
     "SalesAnalytics",
+    "SaveProduct",
     "SendMessage",
     "ThrottledLogin",
     "TokenPair",
