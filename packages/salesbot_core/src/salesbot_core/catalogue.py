@@ -219,16 +219,20 @@ def read_products(lines: Iterable[bytes], file_format: CatalogueFormat) -> Itera
     return _unique(parse(lines))
 
 
-def write_products(products: Iterable[Product], file_format: CatalogueFormat) -> Iterator[str]:
+def write_products(
+    products: Iterable[Product], file_format: CatalogueFormat, *, header: bool = True
+) -> Iterator[str]:
     """The products as a file ``read_products`` reads back (CSV: a header row, then the columns
-    and ``attributes`` as a JSON object; JSON Lines: one object per line, price a number)."""
+    and ``attributes`` as a JSON object; JSON Lines: one object per line, price a number).
+    ``header=False`` continues a CSV file written in parts."""
     if file_format is CatalogueFormat.JSONL:
         for product in products:
             yield _jsonl_line(product)
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow((*COLUMNS, ATTRIBUTES_COLUMN))
+    if header:
+        writer.writerow((*COLUMNS, ATTRIBUTES_COLUMN))
     for product in products:
         writer.writerow(
             (

@@ -23,6 +23,7 @@ from salesbot_http.controllers import (
     ChatStreamController,
     DevicesController,
     HealthController,
+    ProductsController,
     SessionsController,
     UsersController,
 )
@@ -70,6 +71,13 @@ def _dependencies(container: Container) -> dict[str, Provide]:
         "end_session": _provide(usecases.end_session),
         "get_sales_analytics": _provide(usecases.get_sales_analytics),
         "list_leads": _provide(usecases.list_leads),
+        "list_products": _provide(usecases.list_products),
+        "save_product": _provide(usecases.save_product),
+        "remove_product": _provide(usecases.remove_product),
+        "import_catalogue": _provide(usecases.import_catalogue),
+        "catalogue_import_max_bytes": _provide(
+            container.settings.provided.catalogue_import_max_bytes
+        ),
         "database_probe": _provide(container.database_probe),
     }
 
@@ -180,6 +188,7 @@ def create_app(source: Container | Settings, *, run_scheduled_jobs: bool = True)
             ChatController,
             ChatStreamController,
             AdminController,
+            ProductsController,
             HealthController,
         ],
         dependencies=_dependencies(container),

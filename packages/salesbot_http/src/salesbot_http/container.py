@@ -29,6 +29,7 @@ from salesbot_core.ports import (
     TokenIssuer,
     UnitOfWorkFactory,
 )
+from salesbot_core.ports.catalogue import Catalogue
 from salesbot_core.tokens import TokenPolicy
 from salesbot_core.usecases import (
     CheckEmail,
@@ -39,12 +40,15 @@ from salesbot_core.usecases import (
     DistilMetadata,
     DistilPending,
     EndSession,
+    ExportCatalogue,
     GetHistory,
     GetProfile,
     GetSalesAnalytics,
     GrantAdmin,
+    ImportCatalogue,
     ListConversations,
     ListLeads,
+    ListProducts,
     ListSessions,
     Login,
     LoginLimits,
@@ -52,7 +56,9 @@ from salesbot_core.usecases import (
     LogoutAll,
     RefreshSession,
     RegisterUser,
+    RemoveProduct,
     RenameConversation,
+    SaveProduct,
     SendMessage,
     ThrottledLogin,
 )
@@ -161,6 +167,10 @@ def insight_reader(database: Database) -> SalesInsightReader:
     return database.insight()
 
 
+def catalogue_reader(database: Database) -> Catalogue:
+    return database.catalogue()
+
+
 def openai_config(settings: Settings) -> OpenAIConfig:
     return OpenAIConfig(
         api_key=settings.openai_api_key or "",
@@ -193,6 +203,7 @@ class Persistence(containers.DeclarativeContainer):
     database = providers.Singleton(open_database, config, shutdown)
     uow_factory = providers.Singleton(unit_of_work_factory, database)
     insight = providers.Singleton(insight_reader, database)
+    catalogue = providers.Singleton(catalogue_reader, database)
 
 
 class Assistants(containers.DeclarativeContainer):
@@ -272,6 +283,12 @@ class UseCases(containers.DeclarativeContainer):
     grant_admin = providers.Singleton(GrantAdmin, uow_factory, clock)
     get_sales_analytics = providers.Singleton(GetSalesAnalytics, insight, clock)
     list_leads = providers.Singleton(ListLeads, insight)
+    catalogue_import_batch = providers.Dependency(instance_of=int)
+    import_catalogue = providers.Singleton(ImportCatalogue, uow_factory, catalogue_import_batch)
+    save_product = providers.Singleton(SaveProduct, uow_factory)
+    remove_product = providers.Singleton(RemoveProduct, uow_factory)
+    list_products = providers.Singleton(ListProducts, uow_factory)
+    export_catalogue = providers.Singleton(ExportCatalogue, uow_factory)
 
 
 class Container(containers.DeclarativeContainer):
@@ -300,6 +317,7 @@ class Container(containers.DeclarativeContainer):
         distillation_policy=distillation_policy,
         login_attempts=security.login_attempts,
         login_limits=security.login_limits,
+        catalogue_import_batch=settings.provided.catalogue_import_batch,
     )
     database_probe = providers.Singleton(
         DatabaseProbe,

@@ -82,6 +82,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_url: str | None = None
     redis_namespace: str = "salesbot"
     log_level: str = "INFO"
+    # The catalogue: the largest file POST /admin/products/import accepts, and how many products
+    # an import hands the database per statement
+    catalogue_import_max_bytes: int = 50 * 1024 * 1024
+    catalogue_import_batch: int = 5000
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -252,6 +256,10 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         log_level=_choice(
             {"LOG_LEVEL": (env.get("LOG_LEVEL") or "").upper()}, "LOG_LEVEL", "INFO", LOG_LEVELS
         ),
+        catalogue_import_max_bytes=_int(
+            env, "CATALOGUE_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1024
+        ),
+        catalogue_import_batch=_int(env, "CATALOGUE_IMPORT_BATCH", 5000, minimum=1),
     )
     if settings.hash_nice > 19:  # the kernel's lowest priority
         raise SettingsError("HASH_NICE must be between 0 and 19")
