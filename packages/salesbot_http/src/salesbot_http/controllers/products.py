@@ -47,7 +47,7 @@ def _import_body() -> RequestBody:
             "The whole catalogue file as the body: CSV with a header row (`text/csv`) or JSON "
             "Lines (`application/x-ndjson`), the formats of `salesbot catalogue import`."
         ),
-        content={media: OpenAPIMediaType(schema=text) for media in (*CSV_TYPES, *JSONL_TYPES)},
+        content={media: OpenAPIMediaType(schema=text) for media in (*CSV_TYPES, JSONL_TYPES[0])},
     )
 
 
