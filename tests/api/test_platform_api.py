@@ -273,6 +273,10 @@ BEYOND_PATHS = {
     ("get", "/admin/analytics"),
     ("get", "/admin/leads"),
     ("get", "/admin/leads.csv"),
+    ("get", "/admin/products"),
+    ("put", "/admin/products/{sku}"),
+    ("delete", "/admin/products/{sku}"),
+    ("post", "/admin/products/import"),
 }
 # Success bodies that are not the JSON envelope.
 STREAMED = {"/chat/send/stream": "text/event-stream", "/admin/leads.csv": "text/csv"}
@@ -292,6 +296,9 @@ PROTECTED = {
     "/admin/analytics",
     "/admin/leads",
     "/admin/leads.csv",
+    "/admin/products",
+    "/admin/products/{sku}",
+    "/admin/products/import",
 }
 
 

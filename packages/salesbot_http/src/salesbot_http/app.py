@@ -74,10 +74,7 @@ def _dependencies(container: Container) -> dict[str, Provide]:
         "list_products": _provide(usecases.list_products),
         "save_product": _provide(usecases.save_product),
         "remove_product": _provide(usecases.remove_product),
-        "import_catalogue": _provide(usecases.import_catalogue),
-        "catalogue_import_max_bytes": _provide(
-            container.settings.provided.catalogue_import_max_bytes
-        ),
+        "catalogue_upload": _provide(container.catalogue_upload),
         "database_probe": _provide(container.database_probe),
     }
 

@@ -62,6 +62,7 @@ from salesbot_core.usecases import (
     SendMessage,
     ThrottledLogin,
 )
+from salesbot_http.controllers.products import CatalogueUpload
 from salesbot_http.health import DatabaseProbe
 from salesbot_http.lifecycle import ShutdownSteps
 from salesbot_http.passwords import BcryptPasswordHasher
@@ -318,6 +319,11 @@ class Container(containers.DeclarativeContainer):
         login_attempts=security.login_attempts,
         login_limits=security.login_limits,
         catalogue_import_batch=settings.provided.catalogue_import_batch,
+    )
+    catalogue_upload = providers.Singleton(
+        CatalogueUpload,
+        usecases.import_catalogue,
+        max_bytes=settings.provided.catalogue_import_max_bytes,
     )
     database_probe = providers.Singleton(
         DatabaseProbe,

@@ -92,6 +92,15 @@ def _lines(spool: IO[bytes]) -> Iterator[bytes]:
     yield from spool
 
 
+@dataclass(frozen=True)
+class CatalogueUpload:
+    """What the import route needs, as its one dependency (see test_http_routes): the use case
+    and the bound on the file (``CATALOGUE_IMPORT_MAX_BYTES``)."""
+
+    import_catalogue: ImportCatalogue
+    max_bytes: int
+
+
 class ProductsController(Controller):
     path = "/admin/products"
     tags = ("admin",)
@@ -197,16 +206,15 @@ class ProductsController(Controller):
     async def import_file(
         self,
         request: Request[Any, Any, Any],
-        import_catalogue: NamedDependency[ImportCatalogue],
-        catalogue_import_max_bytes: NamedDependency[int],
+        catalogue_upload: NamedDependency[CatalogueUpload],
         replace: Annotated[
             bool, Parameter(description="Also remove the products not in the file")
         ] = False,
     ) -> Envelope[ImportOut]:
         file_format = _format_of(request)
-        spool = await _spooled(request, catalogue_import_max_bytes)
+        spool = await _spooled(request, catalogue_upload.max_bytes)
         with spool:
-            counts = await import_catalogue(
+            counts = await catalogue_upload.import_catalogue(
                 read_products(_lines(spool), file_format), replace=replace
             )
         return ok(import_out(counts), "Catalogue imported")
