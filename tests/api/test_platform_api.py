@@ -274,6 +274,10 @@ BEYOND_PATHS = {
     ("get", "/admin/leads"),
     ("get", "/admin/leads.csv"),
     ("get", "/admin/webhooks/deliveries"),
+    ("get", "/admin/products"),
+    ("put", "/admin/products/{sku}"),
+    ("delete", "/admin/products/{sku}"),
+    ("post", "/admin/products/import"),
 }
 # Success bodies that are not the JSON envelope.
 STREAMED = {"/chat/send/stream": "text/event-stream", "/admin/leads.csv": "text/csv"}
@@ -294,6 +298,9 @@ PROTECTED = {
     "/admin/leads",
     "/admin/leads.csv",
     "/admin/webhooks/deliveries",
+    "/admin/products",
+    "/admin/products/{sku}",
+    "/admin/products/import",
 }
 
 

@@ -28,6 +28,7 @@ TABLES = {
     "messages",
     "webhook_events",
     "webhook_deliveries",
+    "products",
 }
 TYPES = {"user_role", "message_sender"}
 

@@ -223,3 +223,19 @@ def test_the_catalogue_prompt_bounds_are_read(tmp_path: Path) -> None:
     assert (settings.catalogue_prompt_products, settings.catalogue_prompt_chars) == (3, 600)
     with pytest.raises(SettingsError, match="CATALOGUE_PROMPT_CHARS"):
         settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path), "CATALOGUE_PROMPT_CHARS": "x"})
+
+
+def test_the_catalogue_import_limits_are_read() -> None:
+    base = {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+    defaults = settings_from_env(base)
+    settings = settings_from_env(
+        {**base, "CATALOGUE_IMPORT_MAX_BYTES": "4096", "CATALOGUE_IMPORT_BATCH": "250"}
+    )
+    assert defaults.catalogue_import_max_bytes == 50 * 1024 * 1024
+    assert defaults.catalogue_import_batch == 5000
+    assert settings.catalogue_import_max_bytes == 4096
+    assert settings.catalogue_import_batch == 250
+    with pytest.raises(SettingsError, match="CATALOGUE_IMPORT_BATCH"):
+        settings_from_env({**base, "CATALOGUE_IMPORT_BATCH": "0"})
+    with pytest.raises(SettingsError, match="CATALOGUE_IMPORT_MAX_BYTES"):
+        settings_from_env({**base, "CATALOGUE_IMPORT_MAX_BYTES": "10"})

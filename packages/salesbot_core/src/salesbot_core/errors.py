@@ -94,3 +94,17 @@ class InvalidMetadataAnswer(SalesbotError):
 
 class DatabaseUnavailable(SalesbotError):
     """The store cannot be reached; the request can be retried once it is back."""
+
+
+class InvalidCatalogue(InvalidInput):
+    """A catalogue file (or one product) breaks a rule of ``salesbot_core.catalogue``; the
+    message names the line (``line 4: price must be ...``) and nothing was imported."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}", message)
+        self.line = line
+
+
+class ProductNotFound(SalesbotError):
+    def __init__(self) -> None:
+        super().__init__("Product not found")

@@ -24,3 +24,4 @@ class PagingPolicy(msgspec.Struct, frozen=True, kw_only=True):
     conversations: PageLimits = PageLimits(default=50, maximum=100)
     messages: PageLimits = PageLimits(default=100, maximum=500)
     leads: PageLimits = PageLimits(default=50, maximum=200)
+    products: PageLimits = PageLimits(default=50, maximum=200)

@@ -24,6 +24,7 @@ from salesbot_http.controllers import (
     ChatStreamController,
     DevicesController,
     HealthController,
+    ProductsController,
     SessionsController,
     UsersController,
 )
@@ -72,6 +73,10 @@ def _dependencies(container: Container) -> dict[str, Provide]:
         "get_sales_analytics": _provide(usecases.get_sales_analytics),
         "list_leads": _provide(usecases.list_leads),
         "list_webhook_deliveries": _provide(usecases.list_webhook_deliveries),
+        "list_products": _provide(usecases.list_products),
+        "save_product": _provide(usecases.save_product),
+        "remove_product": _provide(usecases.remove_product),
+        "catalogue_upload": _provide(container.catalogue_upload),
         "database_probe": _provide(container.database_probe),
     }
 
@@ -202,6 +207,7 @@ def create_app(source: Container | Settings, *, run_scheduled_jobs: bool = True)
             ChatController,
             ChatStreamController,
             AdminController,
+            ProductsController,
             HealthController,
         ],
         dependencies=_dependencies(container),

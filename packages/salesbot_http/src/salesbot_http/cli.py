@@ -6,14 +6,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
 
 import click
 import msgspec
 
-from salesbot_core.errors import InvalidInput, UserNotFound
+from salesbot_core.catalogue import CatalogueFormat, read_products, write_products
+from salesbot_core.domain import Product
+from salesbot_core.errors import InvalidCatalogue, InvalidInput, UserNotFound
+from salesbot_core.ports.catalogue import ImportCounts
+from salesbot_core.usecases import ExportCatalogue
 from salesbot_http import database
 from salesbot_http.logs import configure_logging
 from salesbot_http.settings import Settings, SettingsError, load_environment, settings_from_env
@@ -84,6 +91,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     with database.configured_database(settings, migrate=True) as url:
         logger.info("database: %s", describe_database(settings, url))
         logger.info("assistant: %s", describe_assistant(settings))
+        if settings.uses_embedded_database:
+            _import_demo_catalogue_if_empty(settings, url)
         _hand_over_to_workers(settings, url)
         server = Server(
             target="salesbot_http.asgi:app",
@@ -99,6 +108,35 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         )
         logger.info("serving on http://%s:%d with %d worker(s)", bind_host, bind_port, worker_count)
         server.serve()
+
+
+def _import_demo_catalogue_if_empty(settings: Settings, url: str) -> None:
+    """The embedded database is a try-out: give it the demo catalogue, unless the shop has
+    loaded one (an empty catalogue only: nothing of the shop's is ever touched)."""
+    from salesbot_http.container import build_container  # noqa: PLC0415
+
+    container = build_container(msgspec.structs.replace(settings, database_url=url))
+
+    async def run() -> ImportCounts | None:
+        try:
+            if not await container.persistence.catalogue().is_empty():
+                return None
+            counts: ImportCounts = await container.usecases.import_catalogue()(
+                read_products(demo_catalogue_lines(), CatalogueFormat.CSV)
+            )
+        finally:
+            await container.shutdown().run()
+        return counts
+
+    counts = asyncio.run(run())
+    if counts is None:
+        logger.info("catalogue: the shop's own (not empty), the demo catalogue not imported")
+    else:
+        logger.info(
+            "catalogue: was empty, imported the demo catalogue (%d products); load your own "
+            "with `salesbot catalogue import PATH --replace`",
+            counts.created,
+        )
 
 
 def _hand_over_to_workers(settings: Settings, url: str) -> None:
@@ -303,6 +341,115 @@ def grant_admin(email: str) -> None:
             except UserNotFound:
                 raise click.ClickException(f"no user with the email {email!r}") from None
     click.echo(f"{granted} is now an admin; the role counts from their next login or token refresh")
+
+
+@main.group()
+def catalogue() -> None:
+    """The shop's catalogue: import a file of products, export it."""
+
+
+DEMO_CATALOGUE = "demo_catalogue.csv"
+CATALOGUE_ERROR_EXIT = 2
+EXPORT_PART = 1000  # products written to stdout at a time
+
+
+def demo_catalogue_lines() -> Iterator[bytes]:
+    """The demo catalogue shipped with salesbot (``salesbot_http/data``), line by line."""
+    with resources.files("salesbot_http").joinpath("data", DEMO_CATALOGUE).open("rb") as file:
+        yield from file
+
+
+def _file_lines(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as file:
+        yield from file
+
+
+def describe_import(counts: ImportCounts, *, replace: bool) -> str:
+    removed = f", {counts.removed} removed" if replace else ""
+    return f"{counts.created} created, {counts.updated} updated{removed}"
+
+
+@catalogue.command(name="import")
+@click.argument(
+    "path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--replace", is_flag=True, help="Also remove the products not in the file.")
+@click.option("--demo", is_flag=True, help="Import the demo catalogue shipped with salesbot.")
+def import_catalogue(path: Path | None, replace: bool, demo: bool) -> None:
+    """Import the products of PATH (CSV with a header row, or .jsonl), upserted by sku.
+
+    Columns: sku,name,brand,category,description,price,currency,stock,url (url optional; any
+    other column becomes an attribute). A file breaking a rule imports nothing: the line and
+    the problem are printed and the exit status is 2.
+    """
+    from salesbot_http.container import build_container  # noqa: PLC0415
+
+    if (path is None) == (not demo):
+        raise click.UsageError("give either PATH or --demo")
+    if path is not None:
+        lines, file_format, name = _file_lines(path), CatalogueFormat.of_path(path.name), str(path)
+    else:
+        lines, file_format, name = demo_catalogue_lines(), CatalogueFormat.CSV, DEMO_CATALOGUE
+    settings = _settings()
+    with database.configured_database(settings, migrate=False) as url:
+        database.require_migrated(url)
+        container = build_container(msgspec.structs.replace(settings, database_url=url))
+
+        async def run() -> ImportCounts:
+            try:
+                counts: ImportCounts = await container.usecases.import_catalogue()(
+                    read_products(lines, file_format), replace=replace
+                )
+            finally:
+                await container.shutdown().run()
+            return counts
+
+        with database.reported_failures():
+            try:
+                counts = asyncio.run(run())
+            except InvalidCatalogue as error:
+                click.echo(f"salesbot: {name}: {error.message}; nothing was imported", err=True)
+                raise SystemExit(CATALOGUE_ERROR_EXIT) from None
+    click.echo(describe_import(counts, replace=replace))
+
+
+@catalogue.command(name="export")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice([f.value for f in CatalogueFormat]),
+    default=CatalogueFormat.CSV.value,
+    show_default=True,
+    help="CSV with a header row, or JSON Lines (what `catalogue import` reads).",
+)
+def export_catalogue(file_format: str) -> None:
+    """Write every product to standard output, by sku, in the import's format."""
+    from salesbot_http.container import build_container  # noqa: PLC0415
+
+    settings = _settings()
+    chosen = CatalogueFormat(file_format)
+    with database.configured_database(settings, migrate=False) as url:
+        database.require_migrated(url)
+        container = build_container(msgspec.structs.replace(settings, database_url=url))
+
+        async def run() -> None:
+            out = sys.stdout
+            export: ExportCatalogue = container.usecases.export_catalogue()
+            part: list[Product] = []
+            header = True
+            try:
+                async for product in export():
+                    part.append(product)
+                    if len(part) == EXPORT_PART:
+                        out.writelines(write_products(part, chosen, header=header))
+                        part, header = [], False
+                out.writelines(write_products(part, chosen, header=header))
+                out.flush()
+            finally:
+                await container.shutdown().run()
+
+        with database.reported_failures():
+            asyncio.run(run())
 
 
 if __name__ == "__main__":  # python -m salesbot_http.cli

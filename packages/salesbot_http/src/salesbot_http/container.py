@@ -32,7 +32,6 @@ from salesbot_core.ports import (
     WebhookPoster,
 )
 from salesbot_core.ports.catalogue import Catalogue
-from salesbot_core.testing import InMemoryCatalogue
 from salesbot_core.tokens import TokenPolicy
 from salesbot_core.usecases import (
     CheckEmail,
@@ -45,12 +44,15 @@ from salesbot_core.usecases import (
     DistilMetadata,
     DistilPending,
     EndSession,
+    ExportCatalogue,
     GetHistory,
     GetProfile,
     GetSalesAnalytics,
     GrantAdmin,
+    ImportCatalogue,
     ListConversations,
     ListLeads,
+    ListProducts,
     ListSessions,
     ListWebhookDeliveries,
     Login,
@@ -59,13 +61,16 @@ from salesbot_core.usecases import (
     LogoutAll,
     RefreshSession,
     RegisterUser,
+    RemoveProduct,
     RenameConversation,
     RetryWebhooks,
+    SaveProduct,
     SendMessage,
     ThrottledLogin,
 )
 from salesbot_core.usecases.grounding import PickProducts
 from salesbot_core.webhooks import RetryPolicy
+from salesbot_http.controllers.products import CatalogueUpload
 from salesbot_http.health import DatabaseProbe
 from salesbot_http.lifecycle import ShutdownSteps
 from salesbot_http.passwords import BcryptPasswordHasher
@@ -200,6 +205,10 @@ def insight_reader(database: Database) -> SalesInsightReader:
     return database.insight()
 
 
+def catalogue_reader(database: Database) -> Catalogue:
+    return database.catalogue()
+
+
 def openai_config(settings: Settings) -> OpenAIConfig:
     return OpenAIConfig(
         api_key=settings.openai_api_key or "",
@@ -232,9 +241,7 @@ class Persistence(containers.DeclarativeContainer):
     database = providers.Singleton(open_database, config, shutdown, settings.provided.webhook_urls)
     uow_factory = providers.Singleton(unit_of_work_factory, database)
     insight = providers.Singleton(insight_reader, database)
-    # The shop's catalogue, read at every reply. Until the products table's adapter is wired
-    # here, an empty one: replies say no catalogue is loaded and name no product.
-    catalogue = providers.Singleton(InMemoryCatalogue)
+    catalogue = providers.Singleton(catalogue_reader, database)
 
 
 class Assistants(containers.DeclarativeContainer):
@@ -325,6 +332,12 @@ class UseCases(containers.DeclarativeContainer):
     )
     list_webhook_deliveries = providers.Singleton(ListWebhookDeliveries, uow_factory)
     retry_webhooks = providers.Singleton(RetryWebhooks, uow_factory, clock)
+    catalogue_import_batch = providers.Dependency(instance_of=int)
+    import_catalogue = providers.Singleton(ImportCatalogue, uow_factory, catalogue_import_batch)
+    save_product = providers.Singleton(SaveProduct, uow_factory)
+    remove_product = providers.Singleton(RemoveProduct, uow_factory)
+    list_products = providers.Singleton(ListProducts, uow_factory)
+    export_catalogue = providers.Singleton(ExportCatalogue, uow_factory)
 
 
 class Container(containers.DeclarativeContainer):
@@ -361,6 +374,12 @@ class Container(containers.DeclarativeContainer):
         webhook_poster=webhook_poster,
         delivery_policy=delivery_policy,
         webhook_secret=settings.provided.webhook_secret,
+        catalogue_import_batch=settings.provided.catalogue_import_batch,
+    )
+    catalogue_upload = providers.Singleton(
+        CatalogueUpload,
+        usecases.import_catalogue,
+        max_bytes=settings.provided.catalogue_import_max_bytes,
     )
     database_probe = providers.Singleton(
         DatabaseProbe,

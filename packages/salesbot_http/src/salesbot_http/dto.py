@@ -18,6 +18,7 @@ import msgspec
 from salesbot_core.domain import (
     Conversation,
     Message,
+    Product,
     SalesMetadata,
     SaleStatus,
     Sender,
@@ -25,6 +26,7 @@ from salesbot_core.domain import (
     User,
 )
 from salesbot_core.ports import Count, Lead
+from salesbot_core.ports.catalogue import ImportCounts
 from salesbot_core.usecases import (
     ExchangeResult,
     History,
@@ -517,3 +519,68 @@ def webhook_delivery_out(delivery: WebhookDelivery) -> WebhookDeliveryOut:
         delivered_at=_utc(delivery.delivered_at) if delivery.delivered_at else None,
         created_at=_utc(delivery.created_at),
     )
+
+
+# ---------------------------------------------------------------- the catalogue
+
+
+class ProductIn(RequestBody):
+    """One product as ``PUT /admin/products/{sku}`` takes it (the sku is the path's)."""
+
+    name: Annotated[
+        str, msgspec.Meta(description="1 to 255 characters", examples=["MacBook Air M3"])
+    ]
+    brand: Annotated[str, msgspec.Meta(description="1 to 255 characters", examples=["Apple"])]
+    category: Annotated[str, msgspec.Meta(description="1 to 255 characters", examples=["Laptops"])]
+    price: Annotated[
+        Decimal,
+        msgspec.Meta(
+            description="0 or more, at most 2 decimals (a JSON number or a string)",
+            examples=["1099.00"],
+        ),
+    ]
+    currency: Annotated[str, msgspec.Meta(description="ISO 4217, e.g. USD", examples=["USD"])]
+    stock: Annotated[int, msgspec.Meta(description="Units on hand (0: out of stock)", ge=0)]
+    description: str = ""
+    url: str | None = None
+    attributes: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class ProductOut(ResponseBody):
+    sku: str
+    name: str
+    brand: str
+    category: str
+    description: str
+    price: Annotated[str, msgspec.Meta(description="Exact, 2 decimals", examples=["1099.00"])]
+    currency: str
+    stock: int
+    in_stock: bool
+    url: str | None
+    attributes: dict[str, str]
+
+
+class ImportOut(ResponseBody):
+    created: int
+    updated: int
+    removed: int
+
+
+def product_out(product: Product) -> ProductOut:
+    return ProductOut(
+        sku=product.sku,
+        name=product.name,
+        brand=product.brand,
+        category=product.category,
+        description=product.description,
+        price=f"{product.price:.2f}",
+        currency=product.currency,
+        stock=product.stock,
+        in_stock=product.in_stock,
+        url=product.url,
+        attributes=dict(product.attributes),
+    )
+
+
+def import_out(counts: ImportCounts) -> ImportOut:
+    return ImportOut(created=counts.created, updated=counts.updated, removed=counts.removed)

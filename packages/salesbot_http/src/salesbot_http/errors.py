@@ -25,10 +25,12 @@ from salesbot_core.errors import (
     EmailAlreadyRegistered,
     Forbidden,
     InvalidAccessToken,
+    InvalidCatalogue,
     InvalidCredentials,
     InvalidInput,
     InvalidMetadataAnswer,
     InvalidRefreshToken,
+    ProductNotFound,
     SalesbotError,
     SessionNotFound,
     TooManyLoginAttempts,
@@ -47,6 +49,7 @@ DATABASE_UNAVAILABLE = "The database is unavailable right now; please try again 
 # (error, status, fixed message or None for the error's own). First match wins, so a subclass
 # comes before its base. Upstream failures get fixed messages: theirs may describe internals.
 DOMAIN_ERRORS: tuple[tuple[type[SalesbotError], int, str | None], ...] = (
+    (InvalidCatalogue, 400, None),  # an InvalidInput: its message names the line
     (InvalidInput, 400, None),
     (InvalidCredentials, 401, None),
     (InvalidAccessToken, 401, None),
@@ -55,6 +58,7 @@ DOMAIN_ERRORS: tuple[tuple[type[SalesbotError], int, str | None], ...] = (
     (UserNotFound, 404, None),
     (ConversationNotFound, 404, None),
     (SessionNotFound, 404, None),
+    (ProductNotFound, 404, None),
     (EmailAlreadyRegistered, 409, None),
     (TooManyLoginAttempts, 429, None),
     (AssistantTimeout, 504, ASSISTANT_TIMEOUT),

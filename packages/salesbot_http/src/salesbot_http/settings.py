@@ -102,6 +102,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retry_base_s: float = 5.0
     webhook_retry_max_s: float = 3600.0
     webhook_retry_for: timedelta = timedelta(hours=24)
+    # The catalogue: the largest file POST /admin/products/import accepts, and how many products
+    # an import hands the database per statement
+    catalogue_import_max_bytes: int = 50 * 1024 * 1024
+    catalogue_import_batch: int = 5000
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -304,6 +308,10 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         webhook_retry_base_s=_float(env, "WEBHOOK_RETRY_BASE_S", 5.0),
         webhook_retry_max_s=_float(env, "WEBHOOK_RETRY_MAX_S", 3600.0),
         webhook_retry_for=_duration(env, "WEBHOOK_RETRY_FOR", timedelta(hours=24)),
+        catalogue_import_max_bytes=_int(
+            env, "CATALOGUE_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1024
+        ),
+        catalogue_import_batch=_int(env, "CATALOGUE_IMPORT_BATCH", 5000, minimum=1),
     )
     if settings.webhook_lease_s <= settings.webhook_timeout_s:
         raise SettingsError("WEBHOOK_LEASE_S must be longer than WEBHOOK_TIMEOUT_S")

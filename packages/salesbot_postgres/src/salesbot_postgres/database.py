@@ -11,6 +11,7 @@ from salesbot_postgres import statements
 from salesbot_postgres.config import DatabaseConfig
 from salesbot_postgres.insight import PostgresInsight
 from salesbot_postgres.pool import Connection, Pool
+from salesbot_postgres.repositories import PostgresCatalogue
 from salesbot_postgres.transaction import Transaction
 from salesbot_postgres.unit_of_work import PostgresUnitOfWork
 
@@ -36,6 +37,10 @@ class Database:
     def insight(self) -> PostgresInsight:
         """The core's ``SalesInsightReader`` over this database."""
         return PostgresInsight(self._pool, self.config.statement_deadline_s)
+
+    def catalogue(self) -> PostgresCatalogue:
+        """The core's ``Catalogue`` (what a reply's grounding reads) over this database."""
+        return PostgresCatalogue(self._pool, self.config.statement_deadline_s)
 
     async def ping(self) -> bool:
         """True if the server answers ``SELECT 1``; never raises. False within ``ping_timeout_s``

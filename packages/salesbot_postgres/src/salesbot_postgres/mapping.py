@@ -5,7 +5,8 @@ domain types."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -16,6 +17,7 @@ from psycopg.adapt import AdaptersMap, Loader
 from salesbot_core.domain import (
     Conversation,
     Message,
+    Product,
     RefreshToken,
     Role,
     SalesMetadata,
@@ -351,3 +353,47 @@ def webhook_delivery_from_row(row: Row) -> WebhookDelivery:
         delivered_at=row["delivered_at"],
         created_at=row["created_at"],
     )
+
+
+# ---------------------------------------------------------------- the catalogue
+
+_ATTRIBUTES = msgspec.json.Decoder(dict[str, str])
+_WORD = re.compile(r"\w+")
+
+
+def product_from_row(row: Row) -> Product:
+    return Product(
+        sku=row["sku"],
+        name=row["name"],
+        brand=row["brand"],
+        category=row["category"],
+        description=row["description"],
+        price=row["price"],
+        currency=row["currency"],
+        stock=row["stock"],
+        url=row["url"],
+        attributes=_ATTRIBUTES.decode(row["attributes"]),
+    )
+
+
+def product_copy_row(product: Product) -> tuple[Any, ...]:
+    """A product as a row of ``statements.COPY_PRODUCT_IMPORT`` (its column order)."""
+    return (
+        product.sku,
+        product.name,
+        product.brand,
+        product.category,
+        product.description,
+        product.price,
+        product.currency,
+        product.stock,
+        product.url,
+        _ENCODER.encode(product.attributes).decode(),
+    )
+
+
+def tsquery_text(words: Iterable[str]) -> str | None:
+    """The words as the text of ``statements.PRODUCT_QUERY``: their word characters only (so
+    no tsquery operator comes from a customer), OR-ed; None when no word is left."""
+    tokens = dict.fromkeys(token for word in words for token in _WORD.findall(word.lower()))
+    return " | ".join(tokens) or None

@@ -13,7 +13,7 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -22,6 +22,7 @@ from salesbot_core.domain import (
     Conversation,
     ConversationCursor,
     Message,
+    Product,
     RefreshToken,
     Role,
     Session,
@@ -29,6 +30,7 @@ from salesbot_core.domain import (
 )
 from salesbot_core.errors import EmailAlreadyRegistered
 from salesbot_core.exchange import DistillationWrite, ExchangeWrite
+from salesbot_core.ports.catalogue import ImportCounts, ProductPage, ProductQuery
 from salesbot_postgres import statements as sql
 from salesbot_postgres.mapping import (
     conversation_from_row,
@@ -37,12 +39,16 @@ from salesbot_postgres.mapping import (
     distillation_params,
     exchange_params,
     message_from_row,
+    product_copy_row,
+    product_from_row,
     session_from_row,
     token_from_row,
     token_to_params,
+    tsquery_text,
     user_from_row,
     user_to_params,
 )
+from salesbot_postgres.pool import Pool
 from salesbot_postgres.transaction import Transaction
 
 ROTATED = "rotated"
@@ -236,3 +242,104 @@ __all__ = [
     "PostgresRefreshTokens",
     "PostgresUsers",
 ]
+
+
+# How many products an ``every()`` reads per statement.
+_EXPORT_PAGE = 1000
+
+
+class PostgresProducts:
+    """The catalogue as the shop's staff maintain it. ``upsert`` streams its products with COPY
+    into a temporary table and upserts them with one statement, so a large import costs two
+    round trips per call, not one per product."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    async def upsert(self, products: Iterable[Product]) -> ImportCounts:
+        # The last of a sku wins, as if the products were written one after the other (one
+        # INSERT ... ON CONFLICT cannot touch a row twice).
+        latest = {product.sku: product for product in products}
+        if not latest:
+            return ImportCounts(created=0, updated=0)
+        await self._tx.write_count(sql.CREATE_PRODUCT_IMPORT)
+        await self._tx.write_count(sql.CLEAR_PRODUCT_IMPORT)
+        await self._tx.copy_in(
+            sql.COPY_PRODUCT_IMPORT, (product_copy_row(p) for p in latest.values())
+        )
+        (counts,) = await self._tx.write(sql.UPSERT_PRODUCT_IMPORT)
+        return ImportCounts(created=counts["created"], updated=counts["updated"])
+
+    async def remove_all_but(self, skus: Iterable[str]) -> int:
+        return await self._tx.write_count(sql.DELETE_PRODUCTS_NOT_IN, {"skus": list(skus)})
+
+    async def get(self, sku: str) -> Product | None:
+        rows = await self._tx.read(sql.PRODUCT_BY_SKU, {"sku": sku})
+        return product_from_row(rows[0]) if rows else None
+
+    async def delete(self, sku: str) -> bool:
+        return await self._tx.write_count(sql.DELETE_PRODUCT, {"sku": sku}) == 1
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        after: str | None = None,
+        query: str | None = None,
+        category: str | None = None,
+    ) -> ProductPage:
+        words = tsquery_text([query]) if query is not None else None
+        if query is not None and words is None:
+            return ProductPage(items=())  # no word to match: nothing matches
+        params: dict[str, Any] = {
+            "limit": limit + 1,
+            "after": after,
+            "words": words,
+            "category": category,
+        }
+        statement = sql.PRODUCTS_PAGE[(after is not None, words is not None, category is not None)]
+        rows = await self._tx.read(statement, params)
+        items = tuple(product_from_row(row) for row in rows[:limit])
+        more = len(rows) > limit and items
+        return ProductPage(items=items, next_after=items[-1].sku if more else None)
+
+    async def every(self) -> AsyncIterator[Product]:
+        after: str | None = None
+        while True:
+            page = await self.page(limit=_EXPORT_PAGE, after=after)
+            for product in page.items:
+                yield product
+            if page.next_after is None:
+                return
+            after = page.next_after
+
+
+class PostgresCatalogue:
+    """The catalogue as a reply's grounding reads it: each call on its own pooled connection, in
+    autocommit (one statement)."""
+
+    def __init__(self, pool: Pool, statement_deadline_s: float) -> None:
+        self._pool = pool
+        self._deadline_s = statement_deadline_s
+
+    async def _read(self, statement: str, params: dict[str, Any] | None = None) -> list[Any]:
+        tx = Transaction(self._pool, self._deadline_s)
+        await tx.open()
+        try:
+            return await tx.read(statement, params)
+        finally:
+            await tx.close()
+
+    async def search(self, query: ProductQuery) -> Sequence[Product]:
+        words = tsquery_text(query.words)
+        if words is None or query.limit < 1:
+            return []
+        params: dict[str, Any] = {"words": words, "limit": query.limit}
+        if query.max_price is not None:
+            params["max_price"] = query.max_price
+        statement = sql.SEARCH_PRODUCTS if query.max_price is None else sql.SEARCH_PRODUCTS_UP_TO
+        return [product_from_row(row) for row in await self._read(statement, params)]
+
+    async def is_empty(self) -> bool:
+        (row,) = await self._read(sql.ANY_PRODUCT)
+        return not row["any"]

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     SmallInteger,
     String,
     Text,
@@ -29,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from salesbot_core.domain import Role, Sender
@@ -230,3 +231,47 @@ class WebhookDeliveryRow(Base):
     last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column()
+
+
+# The catalogue's weighted full-text vector: every field is indexed with both the English and
+# the Spanish stemmer ("laptops" and "portátiles" both reach their stems), and the query side
+# (statements.PRODUCT_QUERY) stems each word with both, so a customer finds a product in either
+# language. Weights: the name A, brand and category B, the description C (ts_rank ranks them).
+def _product_vector(field: str, weight: str) -> str:
+    return " || ".join(
+        f"setweight(to_tsvector('{config}'::regconfig, {field}), '{weight}')"
+        for config in ("english", "spanish")
+    )
+
+
+PRODUCT_SEARCH_SQL = " || ".join(
+    (
+        _product_vector("name", "A"),
+        _product_vector("brand || ' ' || category", "B"),
+        _product_vector("description", "C"),
+    )
+)
+
+
+class ProductRow(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        Index("ix_products_search", "search", postgresql_using="gin"),
+        Index("ix_products_category_sku", func.lower(text("category")), "sku"),
+        CheckConstraint("stock >= 0", name="stock"),
+        CheckConstraint("price >= 0", name="price"),
+    )
+
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    brand: Mapped[str] = mapped_column(String(255))
+    category: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text)
+    price: Mapped[Any] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    stock: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    search: Mapped[Any] = mapped_column(TSVECTOR, Computed(PRODUCT_SEARCH_SQL, persisted=True))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

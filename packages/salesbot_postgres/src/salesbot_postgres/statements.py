@@ -460,3 +460,105 @@ WEBHOOK_DELIVERIES_WITH_STATUS: Final = _deliveries(_DELIVERY_WITH_STATUS)
 WEBHOOK_DELIVERIES_WITH_STATUS_AFTER: Final = _deliveries(
     f"{_DELIVERY_WITH_STATUS} AND {_DELIVERY_AFTER}"
 )
+
+# ---------------------------------------------------------------- the catalogue
+
+PRODUCT_COLUMNS: Final = (
+    "sku, name, brand, category, description, price, currency, stock, url, attributes"
+)
+
+# A search's words as one tsquery: ``%(words)s`` is the words OR-ed (``laptop | ligero``, built by
+# ``mapping.tsquery_text`` from word characters only), each stemmed in English and in Spanish,
+# as the products' vector was (schema.PRODUCT_SEARCH_SQL).
+PRODUCT_QUERY: Final = (
+    "(to_tsquery('english'::regconfig, %(words)s) || to_tsquery('spanish'::regconfig, %(words)s))"
+)
+
+
+def _search_products(condition: str) -> str:
+    """The ``limit`` products matching the words, best ranked first: ts_rank weighs a match in
+    the name (A) over brand and category (B) over the description (C); ties by sku."""
+    return f"""
+SELECT {PRODUCT_COLUMNS}
+FROM products, (SELECT {PRODUCT_QUERY} AS query) AS q
+WHERE search @@ q.query AND {condition}
+ORDER BY ts_rank(search, q.query) DESC, sku
+LIMIT %(limit)s
+"""
+
+
+SEARCH_PRODUCTS: Final = _search_products("true")
+SEARCH_PRODUCTS_UP_TO: Final = _search_products("price <= %(max_price)s")
+ANY_PRODUCT: Final = "SELECT EXISTS (SELECT FROM products) AS any"
+PRODUCT_BY_SKU: Final = f"SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = %(sku)s"
+DELETE_PRODUCT: Final = "DELETE FROM products WHERE sku = %(sku)s"
+# An anti-join (hashed), not ``sku <> ALL(...)``, which compares each row with every sku.
+DELETE_PRODUCTS_NOT_IN: Final = """
+DELETE FROM products AS p
+WHERE NOT EXISTS (SELECT FROM unnest(%(skus)s::text[]) AS k(sku) WHERE k.sku = p.sku)
+"""
+
+# An upsert streams its rows into this temporary table (COPY), then one statement upserts
+# them all by sku: the only place the rule "a product is its sku" is written.
+CREATE_PRODUCT_IMPORT: Final = """
+CREATE TEMPORARY TABLE IF NOT EXISTS product_import (
+    sku text NOT NULL, name text NOT NULL, brand text NOT NULL, category text NOT NULL,
+    description text NOT NULL, price numeric(12, 2) NOT NULL, currency text NOT NULL,
+    stock integer NOT NULL, url text, attributes jsonb NOT NULL
+) ON COMMIT DROP
+"""
+CLEAR_PRODUCT_IMPORT: Final = "TRUNCATE product_import"
+COPY_PRODUCT_IMPORT: Final = f"COPY product_import ({PRODUCT_COLUMNS}) FROM STDIN"
+# xmax is 0 on a row this statement inserted, and set on one it updated.
+UPSERT_PRODUCT_IMPORT: Final = f"""
+WITH written AS (
+    INSERT INTO products ({PRODUCT_COLUMNS}, created_at, updated_at)
+    SELECT {PRODUCT_COLUMNS}, now(), now() FROM product_import
+    ON CONFLICT (sku) DO UPDATE SET
+        name = EXCLUDED.name, brand = EXCLUDED.brand, category = EXCLUDED.category,
+        description = EXCLUDED.description, price = EXCLUDED.price,
+        currency = EXCLUDED.currency, stock = EXCLUDED.stock, url = EXCLUDED.url,
+        attributes = EXCLUDED.attributes, updated_at = EXCLUDED.updated_at
+    RETURNING xmax = 0 AS created
+)
+SELECT count(*) FILTER (WHERE created) AS created,
+       count(*) FILTER (WHERE NOT created) AS updated
+FROM written
+"""
+
+
+def _products_page(condition: str) -> str:
+    """Up to ``limit`` products meeting ``condition``, by sku (the primary key's order)."""
+    return f"""
+SELECT {PRODUCT_COLUMNS} FROM products
+WHERE {condition}
+ORDER BY sku
+LIMIT %(limit)s
+"""
+
+
+_PRODUCT_AFTER = "sku > %(after)s"
+_PRODUCT_MATCHING = f"search @@ {PRODUCT_QUERY}"
+_PRODUCT_IN_CATEGORY = "lower(category) = lower(%(category)s)"
+
+
+def _page_variant(after: bool, query: bool, category: bool) -> str:
+    parts = [
+        part
+        for wanted, part in (
+            (after, _PRODUCT_AFTER),
+            (query, _PRODUCT_MATCHING),
+            (category, _PRODUCT_IN_CATEGORY),
+        )
+        if wanted
+    ]
+    return _products_page(" AND ".join(parts) or "true")
+
+
+# (after, query, category) -> the statement; every variant built here, once.
+PRODUCTS_PAGE: Final = {
+    (after, query, category): _page_variant(after, query, category)
+    for after in (False, True)
+    for query in (False, True)
+    for category in (False, True)
+}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from psycopg import AsyncCursor
@@ -116,6 +117,29 @@ class Transaction:
         """Run a statement inside the transaction (beginning it if need be); how many rows it
         changed."""
         return (await self._run(sql, params, begin=True)).rowcount
+
+    async def copy_in(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Stream ``rows`` into ``COPY ... FROM STDIN`` inside the transaction, which a write
+        must have begun (a COPY is never the first statement: there is nothing to retry)."""
+        self._check_open()
+        connection = self._connection
+        if self._lost or connection is None:
+            raise DatabaseUnavailable(UNAVAILABLE_MESSAGE)
+        if connection.info.transaction_status == _IDLE:
+            raise RuntimeError("copy_in needs a transaction: write before it")
+        try:
+            with unavailable_on_failure():
+                async with (
+                    asyncio.timeout(self._deadline_s + CANCEL_GRACE_S),
+                    asyncio.timeout(self._deadline_s),
+                    connection.cursor() as cursor,
+                    cursor.copy(sql) as copy,
+                ):
+                    for row in rows:
+                        await copy.write_row(row)
+        except DatabaseUnavailable:
+            self._lost = self._lost or connection.closed
+            raise
 
     async def commit(self) -> None:
         """Commit the transaction, if one began."""

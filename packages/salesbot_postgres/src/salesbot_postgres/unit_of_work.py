@@ -13,11 +13,13 @@ from salesbot_core.ports import (
     UserRepository,
     WebhookDeliveries,
 )
+from salesbot_core.ports.catalogue import ProductRepository
 from salesbot_postgres.outbox import PostgresOutbox, PostgresWebhookDeliveries
 from salesbot_postgres.pool import Pool
 from salesbot_postgres.repositories import (
     PostgresConversations,
     PostgresMessages,
+    PostgresProducts,
     PostgresRefreshTokens,
     PostgresUsers,
 )
@@ -45,6 +47,7 @@ class PostgresUnitOfWork:
         self.messages = PostgresMessages(self._tx)
         self.outbox: Outbox = PostgresOutbox(self._tx, webhook_urls)
         self.webhook_deliveries: WebhookDeliveries = PostgresWebhookDeliveries(self._tx)
+        self.products: ProductRepository = PostgresProducts(self._tx)
 
     async def __aenter__(self) -> Self:
         await self._tx.open()

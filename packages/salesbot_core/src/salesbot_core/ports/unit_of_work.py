@@ -21,6 +21,7 @@ from salesbot_core.domain import (
     User,
 )
 from salesbot_core.exchange import DistillationWrite, ExchangeWrite
+from salesbot_core.ports.catalogue import ProductRepository
 from salesbot_core.ports.outbox import Outbox, WebhookDeliveries
 
 
@@ -155,6 +156,9 @@ class UnitOfWork(Protocol):
 
     @property
     def webhook_deliveries(self) -> WebhookDeliveries: ...
+
+    @property
+    def products(self) -> ProductRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -7,6 +7,7 @@
   would have been sent.
 - ``append_exchange``: records an exchange in any store as the core plans it (test seeding).
 - ``InMemoryCatalogue``: the shop's products in a list, a ``Catalogue`` for grounding tests.
+- ``store.catalogue()``: the ``Catalogue`` over the store's products (``uow.products``).
 - ``InMemoryAttemptCounter``: failed-login counters whose windows end by a (fake) clock.
 - ``TestObservers``: what both stores offer tests beyond the port (seeding, listing).
 - ``FakeClock``, ``SequentialIds``, ``FastPasswordHasher``, ``FakeTokenIssuer``.
@@ -14,7 +15,7 @@
 
 from salesbot_core.testing.assistant import FailMidStream, ScriptedAssistant, pieces
 from salesbot_core.testing.attempts import InMemoryAttemptCounter
-from salesbot_core.testing.catalogue import InMemoryCatalogue
+from salesbot_core.testing.catalogue import InMemoryCatalogue, InMemoryProducts, StoredCatalogue
 from salesbot_core.testing.exchanges import Exchange, append_exchange
 from salesbot_core.testing.memory import InMemoryStore, InMemoryUnitOfWork
 from salesbot_core.testing.observers import TestObservers
@@ -34,11 +35,13 @@ __all__ = [
     "FastPasswordHasher",
     "InMemoryAttemptCounter",
     "InMemoryCatalogue",
+    "InMemoryProducts",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "RecordingPoster",
     "ScriptedAssistant",
     "SequentialIds",
+    "StoredCatalogue",
     "TestObservers",
     "append_exchange",
     "pieces",

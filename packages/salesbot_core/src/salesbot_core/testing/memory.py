@@ -40,6 +40,7 @@ from salesbot_core.ports import (
     SalesFigures,
     UsageTotals,
 )
+from salesbot_core.testing.catalogue import InMemoryProducts, StoredCatalogue
 from salesbot_core.testing.outbox import MemoryOutbox, MemoryWebhookDeliveries, OutboxState
 
 replace = msgspec.structs.replace
@@ -51,9 +52,11 @@ class _State(msgspec.Struct, kw_only=True):
     conversations: dict[UUID, Conversation] = msgspec.field(default_factory=dict)
     messages: dict[UUID, list[Message]] = msgspec.field(default_factory=dict)
     outbox: OutboxState = msgspec.field(default_factory=OutboxState)
+    products: dict[str, Product] = msgspec.field(default_factory=dict)
 
     def copy(self) -> _State:
         return _State(
+            products=dict(self.products),
             users=dict(self.users),
             tokens=dict(self.tokens),
             conversations=dict(self.conversations),
@@ -79,6 +82,10 @@ class InMemoryStore:
         """A ``SalesInsightReader`` over what is committed; offered and rejected products are
         linked to ``products`` (the shop's catalogue) by name."""
         return InMemoryInsight(self, products)
+
+    def catalogue(self) -> StoredCatalogue:
+        """A ``Catalogue`` over the products committed."""
+        return StoredCatalogue(lambda: self.state.products)
 
 
 def _words(text: str) -> set[str]:
@@ -374,6 +381,7 @@ class InMemoryUnitOfWork:
         self.messages = _Messages(state)
         self.outbox = MemoryOutbox(state.outbox, self._store.webhook_urls)
         self.webhook_deliveries = MemoryWebhookDeliveries(state.outbox)
+        self.products = InMemoryProducts(state.products)
 
     async def __aenter__(self) -> Self:
         await self._store._lock.acquire()

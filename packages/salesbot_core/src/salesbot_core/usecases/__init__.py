@@ -1,6 +1,13 @@
 """Use cases: one class per thing a customer (or the shop) does, each with one ``async __call__``."""
 
 from salesbot_core.usecases.accounts import CheckEmail, GetProfile, GrantAdmin, RegisterUser
+from salesbot_core.usecases.catalogue import (
+    ExportCatalogue,
+    ImportCatalogue,
+    ListProducts,
+    RemoveProduct,
+    SaveProduct,
+)
 from salesbot_core.usecases.distilling import (
     DistillationPolicy,
     Distillations,
@@ -54,14 +61,17 @@ __all__ = [
     "Distillations",
     "EndSession",
     "ExchangeResult",
+    "ExportCatalogue",
     "GetHistory",
     "GetProfile",
     "GetSalesAnalytics",
     "GrantAdmin",
     "History",
+    "ImportCatalogue",
     "LeadPage",
     "ListConversations",
     "ListLeads",
+    "ListProducts",
     "ListSessions",
     "ListWebhookDeliveries",
     "Login",
@@ -71,9 +81,11 @@ __all__ = [
     "LogoutAll",
     "RefreshSession",
     "RegisterUser",
+    "RemoveProduct",
     "RenameConversation",
     "RetryWebhooks",
     "SalesAnalytics",
+    "SaveProduct",
     "SendMessage",
     "ThrottledLogin",
     "TokenPair",

@@ -4,6 +4,7 @@ from salesbot_http.controllers.admin import AdminController
 from salesbot_http.controllers.chat import ChatController
 from salesbot_http.controllers.devices import DevicesController
 from salesbot_http.controllers.health import HealthController
+from salesbot_http.controllers.products import ProductsController
 from salesbot_http.controllers.sessions import SessionsController
 from salesbot_http.controllers.streaming import ChatStreamController
 from salesbot_http.controllers.users import UsersController
@@ -14,6 +15,7 @@ __all__ = [
     "ChatStreamController",
     "DevicesController",
     "HealthController",
+    "ProductsController",
     "SessionsController",
     "UsersController",
 ]
