@@ -23,6 +23,7 @@ from salesbot_core.ports import (
     AttemptCounter,
     Clock,
     IdSource,
+    IntegrityChecker,
     PasswordHasher,
     SalesAssistant,
     SalesInsightReader,
@@ -32,6 +33,7 @@ from salesbot_core.ports import (
 from salesbot_core.tokens import TokenPolicy
 from salesbot_core.usecases import (
     CheckEmail,
+    CheckIntegrity,
     CleanupTokens,
     DeleteConversation,
     DistillationPolicy,
@@ -161,6 +163,10 @@ def insight_reader(database: Database) -> SalesInsightReader:
     return database.insight()
 
 
+def integrity_checker(database: Database) -> IntegrityChecker:
+    return database.integrity()
+
+
 def openai_config(settings: Settings) -> OpenAIConfig:
     return OpenAIConfig(
         api_key=settings.openai_api_key or "",
@@ -193,6 +199,7 @@ class Persistence(containers.DeclarativeContainer):
     database = providers.Singleton(open_database, config, shutdown)
     uow_factory = providers.Singleton(unit_of_work_factory, database)
     insight = providers.Singleton(insight_reader, database)
+    integrity = providers.Singleton(integrity_checker, database)
 
 
 class Assistants(containers.DeclarativeContainer):
@@ -231,6 +238,7 @@ class UseCases(containers.DeclarativeContainer):
 
     uow_factory: providers.Dependency[UnitOfWorkFactory] = providers.Dependency()
     insight: providers.Dependency[SalesInsightReader] = providers.Dependency()
+    integrity: providers.Dependency[IntegrityChecker] = providers.Dependency()
     assistant: providers.Dependency[SalesAssistant] = providers.Dependency()
     hasher: providers.Dependency[PasswordHasher] = providers.Dependency()
     issuer: providers.Dependency[TokenIssuer] = providers.Dependency()
@@ -272,6 +280,7 @@ class UseCases(containers.DeclarativeContainer):
     grant_admin = providers.Singleton(GrantAdmin, uow_factory, clock)
     get_sales_analytics = providers.Singleton(GetSalesAnalytics, insight, clock)
     list_leads = providers.Singleton(ListLeads, insight)
+    check_integrity = providers.Singleton(CheckIntegrity, integrity)
 
 
 class Container(containers.DeclarativeContainer):
@@ -291,6 +300,7 @@ class Container(containers.DeclarativeContainer):
         UseCases,
         uow_factory=persistence.uow_factory,
         insight=persistence.insight,
+        integrity=persistence.integrity,
         assistant=assistants.assistant,
         hasher=security.password_hasher,
         issuer=security.token_issuer,

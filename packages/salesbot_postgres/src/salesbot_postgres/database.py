@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from salesbot_postgres import statements
 from salesbot_postgres.config import DatabaseConfig
 from salesbot_postgres.insight import PostgresInsight
+from salesbot_postgres.integrity import PostgresIntegrity
 from salesbot_postgres.pool import Connection, Pool
 from salesbot_postgres.transaction import Transaction
 from salesbot_postgres.unit_of_work import PostgresUnitOfWork
@@ -34,6 +35,10 @@ class Database:
     def insight(self) -> PostgresInsight:
         """The core's ``SalesInsightReader`` over this database."""
         return PostgresInsight(self._pool, self.config.statement_deadline_s)
+
+    def integrity(self) -> PostgresIntegrity:
+        """The core's ``IntegrityChecker`` over this database (``salesbot db check``)."""
+        return PostgresIntegrity(self._pool, self.config.statement_deadline_s)
 
     async def ping(self) -> bool:
         """True if the server answers ``SELECT 1``; never raises. False within ``ping_timeout_s``

@@ -25,7 +25,15 @@ from salesbot_core.domain import (
     User,
 )
 from salesbot_core.exchange import DistillationWrite, ExchangeWrite
-from salesbot_core.ports import Count, DayConversion, Lead, SalesFigures, UsageTotals
+from salesbot_core.ports import (
+    Count,
+    DayConversion,
+    Invariant,
+    Lead,
+    SalesFigures,
+    UsageTotals,
+    Violation,
+)
 
 Row = Mapping[str, Any]
 
@@ -299,3 +307,8 @@ def lead_from_row(row: Row) -> Lead:
         last_message=last_message,
         updated_at=row["updated_at"],
     )
+
+
+def violation_from_row(invariant: Invariant, row: Row) -> Violation:
+    """A row of a ``CHECK_*`` statement: the broken invariant's subject and what was found."""
+    return Violation(invariant=invariant, subject=row["subject"], detail=row["detail"])

@@ -19,6 +19,7 @@ from salesbot_core.ports.insight import (
     SalesInsightReader,
     UsageTotals,
 )
+from salesbot_core.ports.integrity import IntegrityChecker, Invariant, Violation
 from salesbot_core.ports.login_attempts import AttemptCounter, Tally
 from salesbot_core.ports.password_hasher import PasswordHasher
 from salesbot_core.ports.token_issuer import AccessClaims, AccessToken, TokenIssuer
@@ -42,6 +43,8 @@ __all__ = [
     "Distilled",
     "Generated",
     "IdSource",
+    "IntegrityChecker",
+    "Invariant",
     "Lead",
     "PasswordHasher",
     "RefreshTokenRepository",
@@ -58,4 +61,5 @@ __all__ = [
     "UnitOfWorkFactory",
     "UsageTotals",
     "UserRepository",
+    "Violation",
 ]

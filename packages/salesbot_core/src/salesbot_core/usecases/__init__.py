@@ -14,6 +14,7 @@ from salesbot_core.usecases.insight import (
     ListLeads,
     SalesAnalytics,
 )
+from salesbot_core.usecases.integrity import CheckIntegrity, IntegrityReport
 from salesbot_core.usecases.login_throttle import LoginLimits, ThrottledLogin
 from salesbot_core.usecases.managing import DeleteConversation, RenameConversation
 from salesbot_core.usecases.reading import ConversationPage, GetHistory, History, ListConversations
@@ -33,6 +34,7 @@ from salesbot_core.usecases.sessions import (
 
 __all__ = [
     "CheckEmail",
+    "CheckIntegrity",
     "CleanupTokens",
     "ClientInfo",
     "ConversationPage",
@@ -49,6 +51,7 @@ __all__ = [
     "GetSalesAnalytics",
     "GrantAdmin",
     "History",
+    "IntegrityReport",
     "LeadPage",
     "ListConversations",
     "ListLeads",
