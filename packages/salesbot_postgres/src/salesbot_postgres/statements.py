@@ -285,6 +285,18 @@ WHERE c.id = %(id)s
 
 # Conversations whose counter reached the core's threshold (%(at_least)s), least recently
 # updated first: the distillation sweep.
+# The distillation lease: at most one distillation per conversation across every process. The
+# row lock makes racing claims queue; each re-checks the lease after the winner commits. Not a
+# content change, so the version stays (an exchange planned meanwhile is not refused).
+CLAIM_DISTILLATION: Final = """
+UPDATE conversations SET distilling_until = %(until)s
+WHERE id = %(id)s AND (distilling_until IS NULL OR distilling_until <= %(now)s)
+RETURNING id
+"""
+RELEASE_DISTILLATION: Final = """
+UPDATE conversations SET distilling_until = NULL
+WHERE id = %(id)s AND distilling_until = %(until)s
+"""
 DUE_FOR_DISTILLATION: Final = """
 SELECT id FROM conversations WHERE messages_since_context_update >= %(at_least)s
 ORDER BY updated_at, id LIMIT %(limit)s
