@@ -1,7 +1,8 @@
 """Two ``salesbot serve`` instances (their own ports) on one PostgreSQL and one Redis, as a shop
 behind a load balancer runs them: failed logins are counted together, a refresh token is
 rotated once whichever instance each racer reaches, and a conversation whose sends alternate
-between instances keeps its counter and metadata right and is distilled once per window."""
+between instances keeps its counter and metadata right and is distilled once per window, and a
+conversation left due is distilled once although both instances' sweeps find it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import psycopg
 import pytest
 
 from salesbot_core.threshold import DISTIL_AT
-from salesbot_openai.testing import Delay, FakeOpenAIServer, RequestKind
+from salesbot_openai.testing import Delay, FakeOpenAIServer, HttpError, RequestKind
 from salesbot_postgres import migrations
 from tests.support.database import create_database, drop_database
 from tests.support.redis import redis_namespace
@@ -65,6 +66,8 @@ def instances(
         OPENAI_BASE_URL=fake_llm.base_url,
         OPENAI_MAX_RETRIES="0",
         DISTIL_BUDGET_S="30",
+        # Both sweeps look for conversations left due every second: they race for each one.
+        DISTIL_SWEEP_INTERVAL="1s",
         LOGIN_MAX_FAILURES_PER_ACCOUNT=str(MAX_FAILURES),
         BCRYPT_ROUNDS="4",
         SHUTDOWN_TIMEOUT_S="10",
@@ -198,3 +201,37 @@ def test_sends_alternating_between_instances_are_distilled_once_per_window(
     applied = version - exchanges
     assert applied >= 1
     assert len(fake_llm.requests_of(RequestKind.DISTIL)) == applied
+
+
+def test_a_conversation_left_due_is_distilled_once_by_the_two_sweeps(
+    instances: tuple[Served, Served], fake_llm: FakeOpenAIServer, shared_database: str
+) -> None:
+    a, b = instances
+    email = _register(a.base_url)
+    access = _login(a.base_url, email).json()["data"]["accessToken"]
+    auth = {"Authorization": f"Bearer {access}"}
+    # The exchange's own distillation fails (the conversation stays due); the sweep's is slow,
+    # so the other instance's sweep finds the conversation still due while it runs.
+    fake_llm.enqueue(RequestKind.DISTIL, HttpError(500), Delay(3.0))
+    conversation: str | None = None
+    for n in range(3):
+        body = {"content": f"I need a laptop, message {n}"}
+        if conversation:
+            body["conversationId"] = conversation
+        sent = httpx.post(f"{a.base_url}/chat/send", json=body, headers=auth, timeout=60)
+        assert sent.status_code == 201, sent.text
+        conversation = sent.json()["data"]["conversation"]["id"]
+    assert conversation is not None
+
+    deadline = time.monotonic() + SETTLE_WITHIN_S
+    while (stored := _stored(shared_database, conversation))[4] is None:
+        assert time.monotonic() < deadline, f"the sweeps never distilled it: {stored}"
+        time.sleep(0.05)
+    _stop(a)
+    _stop(b)
+
+    count, counter, distilled_through, _, metadata = _stored(shared_database, conversation)
+    assert (count, counter, distilled_through) == (6, 0, 6)
+    assert isinstance(metadata, dict)
+    # The failed call, then one for both sweeps.
+    assert len(fake_llm.requests_of(RequestKind.DISTIL)) == 2
