@@ -4,6 +4,7 @@ nothing lost when it is cut short."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from uuid import UUID
 
 from salesbot_core.domain import SalesMetadata
@@ -190,3 +191,44 @@ async def test_the_sweep_distils_conversations_left_due() -> None:
         conversation = core.store.state.conversations[conversation_id]
         assert conversation.metadata is not None
         assert conversation.messages_since_context_update == 0
+
+
+async def test_a_distillation_another_process_runs_holds_the_lease_and_no_second_call_is_made() -> (
+    None
+):
+    """Two instances over one store: each has its own runner, the lease is shared."""
+    assistant = GatedDistiller()
+    core = Core(assistant=assistant)
+    conversation_id = await _two_exchanges(core)
+    await core.send(user_id=USER, content="under 1500", conversation_id=conversation_id)
+    await assistant.distilling.wait()  # the first instance is asking the LLM
+    other = DistilMetadata(core.store.uow_factory, assistant, core.clock)
+
+    # Without the lease it would wait at the gate with the first: bounded, it fails instead.
+    assert await asyncio.wait_for(other(conversation_id), timeout=10) is None
+
+    assistant.go.set()
+    distilled = await core.settle(conversation_id)
+    assert distilled is not None
+    assert core.store.state.distillation_leases == {}  # given back when it ended
+    assert len(assistant.distil_requests) == 1
+
+
+async def test_a_lease_left_by_a_crashed_process_runs_out_by_itself() -> None:
+    core = Core()
+    conversation_id = await _two_exchanges(core)
+    budget_s = DistillationPolicy().budget_s
+    async with core.store.uow_factory() as uow:  # a process that claimed it, then died
+        now = core.clock.now()
+        until = now + timedelta(seconds=budget_s)
+        assert await uow.conversations.claim_distillation(conversation_id, now=now, until=until)
+        await uow.commit()
+    distil = DistilMetadata(core.store.uow_factory, core.assistant, core.clock)
+
+    assert await distil(conversation_id) is None
+    core.clock.advance(timedelta(seconds=budget_s))
+    distilled = await distil(conversation_id)
+
+    assert distilled is not None
+    assert distilled.distilled_through == 4
+    assert core.store.state.distillation_leases == {}

@@ -52,6 +52,7 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
         ["db", "downgrade"],
         ["db", "current"],
         ["db", "history"],
+        ["db", "check"],
         ["db", "revision"],
         ["tokens"],
         ["tokens", "cleanup"],

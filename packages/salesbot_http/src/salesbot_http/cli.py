@@ -20,7 +20,7 @@ from salesbot_core.catalogue import CatalogueFormat, read_products, write_produc
 from salesbot_core.domain import Product
 from salesbot_core.errors import InvalidCatalogue, InvalidInput, UserNotFound
 from salesbot_core.ports.catalogue import ImportCounts
-from salesbot_core.usecases import ExportCatalogue
+from salesbot_core.usecases import ExportCatalogue, IntegrityReport
 from salesbot_http import database
 from salesbot_http.logs import configure_logging
 from salesbot_http.settings import Settings, SettingsError, load_environment, settings_from_env
@@ -28,6 +28,7 @@ from salesbot_http.settings import Settings, SettingsError, load_environment, se
 logger = logging.getLogger("salesbot_http.cli")
 
 SETTINGS_ERROR_EXIT = 2
+INTEGRITY_VIOLATION_EXIT = 1
 T = TypeVar("T")
 
 
@@ -199,6 +200,42 @@ def revision(message: str, autogenerate: bool) -> None:
     """Create a new migration (the database must be at head to autogenerate)."""
     path = _on_database(lambda url: database.revision(url, message, autogenerate))
     click.echo(f"wrote {path}")
+
+
+@db.command()
+def check() -> None:
+    """Check the stored invariants and list every violation; exit 1 if there is any.
+
+    Message counts, contiguous sequence numbers, a reply to every customer message, the
+    distillation counter, one live refresh token per session. Safe while serving (reads only).
+    """
+    from salesbot_http.container import build_container  # noqa: PLC0415
+
+    settings = _settings()
+    with database.configured_database(settings, migrate=False) as url:
+        database.require_migrated(url)
+        container = build_container(msgspec.structs.replace(settings, database_url=url))
+
+        async def run() -> IntegrityReport:
+            try:
+                report: IntegrityReport = await container.usecases.check_integrity()()
+            finally:
+                await container.shutdown().run()
+            return report
+
+        with database.reported_failures():
+            report = asyncio.run(run())
+    for violation in report.violations:
+        click.echo(f"{violation.invariant}: {violation.subject}: {violation.detail}")
+    for invariant in report.skipped:
+        click.echo(f"skipped {invariant}: nothing stored to check it against")
+    if not report.clean:
+        click.echo(
+            f"{len(report.violations)} violation(s) of {len(report.checked)} invariant(s)",
+            err=True,
+        )
+        raise SystemExit(INTEGRITY_VIOLATION_EXIT)
+    click.echo(f"no violations ({len(report.checked)} invariant(s) checked)")
 
 
 @main.group()

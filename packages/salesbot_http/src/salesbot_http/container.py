@@ -24,6 +24,7 @@ from salesbot_core.ports import (
     AttemptCounter,
     Clock,
     IdSource,
+    IntegrityChecker,
     PasswordHasher,
     SalesAssistant,
     SalesInsightReader,
@@ -35,6 +36,7 @@ from salesbot_core.ports.catalogue import Catalogue
 from salesbot_core.tokens import TokenPolicy
 from salesbot_core.usecases import (
     CheckEmail,
+    CheckIntegrity,
     CleanupTokens,
     DeleteConversation,
     DeliverWebhooks,
@@ -209,6 +211,10 @@ def catalogue_reader(database: Database) -> Catalogue:
     return database.catalogue()
 
 
+def integrity_checker(database: Database) -> IntegrityChecker:
+    return database.integrity()
+
+
 def openai_config(settings: Settings) -> OpenAIConfig:
     return OpenAIConfig(
         api_key=settings.openai_api_key or "",
@@ -242,6 +248,7 @@ class Persistence(containers.DeclarativeContainer):
     uow_factory = providers.Singleton(unit_of_work_factory, database)
     insight = providers.Singleton(insight_reader, database)
     catalogue = providers.Singleton(catalogue_reader, database)
+    integrity = providers.Singleton(integrity_checker, database)
 
 
 class Assistants(containers.DeclarativeContainer):
@@ -280,6 +287,7 @@ class UseCases(containers.DeclarativeContainer):
 
     uow_factory: providers.Dependency[UnitOfWorkFactory] = providers.Dependency()
     insight: providers.Dependency[SalesInsightReader] = providers.Dependency()
+    integrity: providers.Dependency[IntegrityChecker] = providers.Dependency()
     assistant: providers.Dependency[SalesAssistant] = providers.Dependency()
     hasher: providers.Dependency[PasswordHasher] = providers.Dependency()
     issuer: providers.Dependency[TokenIssuer] = providers.Dependency()
@@ -338,6 +346,7 @@ class UseCases(containers.DeclarativeContainer):
     remove_product = providers.Singleton(RemoveProduct, uow_factory)
     list_products = providers.Singleton(ListProducts, uow_factory)
     export_catalogue = providers.Singleton(ExportCatalogue, uow_factory)
+    check_integrity = providers.Singleton(CheckIntegrity, integrity)
 
 
 class Container(containers.DeclarativeContainer):
@@ -360,6 +369,7 @@ class Container(containers.DeclarativeContainer):
         UseCases,
         uow_factory=persistence.uow_factory,
         insight=persistence.insight,
+        integrity=persistence.integrity,
         assistant=assistants.assistant,
         hasher=security.password_hasher,
         issuer=security.token_issuer,

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from salesbot_postgres import statements
 from salesbot_postgres.config import DatabaseConfig
 from salesbot_postgres.insight import PostgresInsight
+from salesbot_postgres.integrity import PostgresIntegrity
 from salesbot_postgres.pool import Connection, Pool
 from salesbot_postgres.repositories import PostgresCatalogue
 from salesbot_postgres.transaction import Transaction
@@ -41,6 +42,10 @@ class Database:
     def catalogue(self) -> PostgresCatalogue:
         """The core's ``Catalogue`` (what a reply's grounding reads) over this database."""
         return PostgresCatalogue(self._pool, self.config.statement_deadline_s)
+
+    def integrity(self) -> PostgresIntegrity:
+        """The core's ``IntegrityChecker`` over this database (``salesbot db check``)."""
+        return PostgresIntegrity(self._pool, self.config.statement_deadline_s)
 
     async def ping(self) -> bool:
         """True if the server answers ``SELECT 1``; never raises. False within ``ping_timeout_s``

@@ -27,7 +27,15 @@ from salesbot_core.domain import (
     User,
 )
 from salesbot_core.exchange import DistillationWrite, ExchangeWrite
-from salesbot_core.ports import Count, DayConversion, Lead, SalesFigures, UsageTotals
+from salesbot_core.ports import (
+    Count,
+    DayConversion,
+    Invariant,
+    Lead,
+    SalesFigures,
+    UsageTotals,
+    Violation,
+)
 from salesbot_core.webhooks import (
     ClaimedDelivery,
     DeliveryStatus,
@@ -397,3 +405,8 @@ def tsquery_text(words: Iterable[str]) -> str | None:
     no tsquery operator comes from a customer), OR-ed; None when no word is left."""
     tokens = dict.fromkeys(token for word in words for token in _WORD.findall(word.lower()))
     return " | ".join(tokens) or None
+
+
+def violation_from_row(invariant: Invariant, row: Row) -> Violation:
+    """A row of a ``CHECK_*`` statement: the broken invariant's subject and what was found."""
+    return Violation(invariant=invariant, subject=row["subject"], detail=row["detail"])

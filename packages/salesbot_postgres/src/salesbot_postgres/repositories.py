@@ -208,6 +208,16 @@ class PostgresConversations:
         rows = await self._tx.read(sql.DISTILLATION_WINDOW, params)
         return conversation_with_page_from_row(rows[0]) if rows else None
 
+    async def claim_distillation(
+        self, conversation_id: UUID, *, now: datetime, until: datetime
+    ) -> bool:
+        params = {"id": conversation_id, "now": now, "until": until}
+        return len(await self._tx.write(sql.CLAIM_DISTILLATION, params)) == 1
+
+    async def release_distillation(self, conversation_id: UUID, *, until: datetime) -> None:
+        params = {"id": conversation_id, "until": until}
+        await self._tx.write_count(sql.RELEASE_DISTILLATION, params)
+
     async def due_for_distillation(self, *, at_least: int, limit: int) -> Sequence[UUID]:
         params = {"at_least": at_least, "limit": limit}
         return [row["id"] for row in await self._tx.read(sql.DUE_FOR_DISTILLATION, params)]

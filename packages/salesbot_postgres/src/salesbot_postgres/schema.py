@@ -148,6 +148,9 @@ class ConversationRow(Base):
     # Bumped by every write; exchanges and distillations are compare-and-set on it.
     version: Mapped[int] = mapped_column(Integer, server_default=_ZERO)
     sale_status: Mapped[str] = mapped_column(String(16), Computed(SALE_STATUS_SQL, persisted=True))
+    # Until when a distillation holds the conversation's lease (NULL: none does); any process
+    # claims it compare-and-set before its LLM call.
+    distilling_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

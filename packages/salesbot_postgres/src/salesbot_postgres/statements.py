@@ -285,6 +285,18 @@ WHERE c.id = %(id)s
 
 # Conversations whose counter reached the core's threshold (%(at_least)s), least recently
 # updated first: the distillation sweep.
+# The distillation lease: at most one distillation per conversation across every process. The
+# row lock makes racing claims queue; each re-checks the lease after the winner commits. Not a
+# content change, so the version stays (an exchange planned meanwhile is not refused).
+CLAIM_DISTILLATION: Final = """
+UPDATE conversations SET distilling_until = %(until)s
+WHERE id = %(id)s AND (distilling_until IS NULL OR distilling_until <= %(now)s)
+RETURNING id
+"""
+RELEASE_DISTILLATION: Final = """
+UPDATE conversations SET distilling_until = NULL
+WHERE id = %(id)s AND distilling_until = %(until)s
+"""
 DUE_FOR_DISTILLATION: Final = """
 SELECT id FROM conversations WHERE messages_since_context_update >= %(at_least)s
 ORDER BY updated_at, id LIMIT %(limit)s
@@ -562,3 +574,66 @@ PRODUCTS_PAGE: Final = {
     for query in (False, True)
     for category in (False, True)
 }
+# ---------------------------------------------------------------- integrity (`salesbot db check`)
+
+# Each returns the violations of one invariant (salesbot_core.ports.Invariant) as
+# (subject, detail) rows, in a stable order; each is one statement, so one snapshot: an exchange
+# or a rotation committing meanwhile is seen whole or not at all. Always run with parameters
+# (``%%`` is a literal ``%``).
+CHECK_MESSAGE_COUNT: Final = """
+SELECT c.id::text AS subject,
+       format('message_count is %%s, it has %%s message(s)', c.message_count, count(m.id))
+           AS detail
+FROM conversations AS c LEFT JOIN messages AS m ON m.conversation_id = c.id
+GROUP BY c.id
+HAVING c.message_count <> count(m.id)
+ORDER BY c.id
+"""
+CHECK_CONTIGUOUS_SEQUENCE: Final = """
+SELECT conversation_id::text AS subject,
+       format('seq runs %%s..%%s over %%s message(s) (%%s distinct), not 1..%%s',
+              min(seq), max(seq), count(*), count(DISTINCT seq), count(*)) AS detail
+FROM messages
+GROUP BY conversation_id
+HAVING min(seq) <> 1 OR max(seq) <> count(*) OR count(DISTINCT seq) <> count(*)
+ORDER BY conversation_id
+"""
+CHECK_EVERY_MESSAGE_ANSWERED: Final = """
+SELECT subject, detail FROM (
+    SELECT conversation_id AS id, conversation_id::text AS subject, seq,
+           format('message %%s is from the %%s at an %%s seq', seq, sender,
+                  CASE WHEN seq %% 2 = 1 THEN 'odd' ELSE 'even' END) AS detail
+    FROM messages
+    WHERE (seq %% 2 = 1) <> (sender = 'user'::message_sender)
+    UNION ALL
+    SELECT m.conversation_id, m.conversation_id::text, m.seq,
+           format('customer message %%s has no reply', m.seq)
+    FROM messages AS m
+    WHERE m.sender = 'user'::message_sender
+      AND NOT EXISTS (
+          SELECT 1 FROM messages AS r
+          WHERE r.conversation_id = m.conversation_id AND r.seq = m.seq + 1
+            AND r.sender = 'bot'::message_sender)
+) AS found
+ORDER BY id, seq, detail
+"""
+CHECK_COUNTER: Final = """
+SELECT id::text AS subject,
+       format('messages_since_context_update is %%s, message_count - distilled_through is %%s',
+              messages_since_context_update, message_count - distilled_through) AS detail
+FROM conversations
+WHERE messages_since_context_update <> message_count - distilled_through
+ORDER BY id
+"""
+# Live: neither revoked nor expired at %(now)s.
+CHECK_ONE_LIVE_TOKEN_PER_FAMILY: Final = """
+SELECT family_id::text AS subject,
+       format('%%s live refresh tokens in one family', count(*)) AS detail
+FROM refresh_tokens
+WHERE revoked_at IS NULL AND expires_at > %(now)s
+GROUP BY family_id
+HAVING count(*) > 1
+ORDER BY family_id
+"""
+# Whether a table is stored (the outbox arrives with the webhooks migration).
+TABLE_EXISTS: Final = "SELECT to_regclass(%(table)s) IS NOT NULL AS present"

@@ -19,6 +19,7 @@ from salesbot_core.ports.insight import (
     SalesInsightReader,
     UsageTotals,
 )
+from salesbot_core.ports.integrity import IntegrityChecker, Invariant, Violation
 from salesbot_core.ports.login_attempts import AttemptCounter, Tally
 from salesbot_core.ports.outbox import Outbox, PostResult, WebhookDeliveries, WebhookPoster
 from salesbot_core.ports.password_hasher import PasswordHasher
@@ -43,6 +44,8 @@ __all__ = [
     "Distilled",
     "Generated",
     "IdSource",
+    "IntegrityChecker",
+    "Invariant",
     "Lead",
     "Outbox",
     "PasswordHasher",
@@ -61,6 +64,7 @@ __all__ = [
     "UnitOfWorkFactory",
     "UsageTotals",
     "UserRepository",
+    "Violation",
     "WebhookDeliveries",
     "WebhookPoster",
 ]

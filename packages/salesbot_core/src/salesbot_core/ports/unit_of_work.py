@@ -134,6 +134,18 @@ class ConversationRepository(Protocol):
         ``distilled_through``, oldest first (what a distillation reads); None if it is gone."""
         ...
 
+    async def claim_distillation(
+        self, conversation_id: UUID, *, now: datetime, until: datetime
+    ) -> bool:
+        """Take the conversation's distillation lease until ``until`` if no live one is held
+        (none, or one that ended at or before ``now``), in any process; False otherwise (or
+        when the conversation is gone). Leaves the version alone: it is no change of content."""
+        ...
+
+    async def release_distillation(self, conversation_id: UUID, *, until: datetime) -> None:
+        """End the lease taken until ``until``; a lease someone took since is left alone."""
+        ...
+
     async def due_for_distillation(self, *, at_least: int, limit: int) -> Sequence[UUID]:
         """Up to ``limit`` conversations whose counter is at least ``at_least`` (the core's
         threshold), least recently updated first."""

@@ -53,6 +53,8 @@ class _State(msgspec.Struct, kw_only=True):
     messages: dict[UUID, list[Message]] = msgspec.field(default_factory=dict)
     outbox: OutboxState = msgspec.field(default_factory=OutboxState)
     products: dict[str, Product] = msgspec.field(default_factory=dict)
+    # conversation id -> when its distillation lease ends
+    distillation_leases: dict[UUID, datetime] = msgspec.field(default_factory=dict)
 
     def copy(self) -> _State:
         return _State(
@@ -62,6 +64,7 @@ class _State(msgspec.Struct, kw_only=True):
             conversations=dict(self.conversations),
             messages={key: list(value) for key, value in self.messages.items()},
             outbox=self.outbox.copy(),
+            distillation_leases=dict(self.distillation_leases),
         )
 
 
@@ -324,6 +327,19 @@ class _Conversations:
             if m.seq > conversation.distilled_through
         ]
         return conversation, since[-limit:] if limit > 0 else []
+
+    async def claim_distillation(
+        self, conversation_id: UUID, *, now: datetime, until: datetime
+    ) -> bool:
+        held = self._s.distillation_leases.get(conversation_id)
+        if conversation_id not in self._s.conversations or (held is not None and held > now):
+            return False
+        self._s.distillation_leases[conversation_id] = until
+        return True
+
+    async def release_distillation(self, conversation_id: UUID, *, until: datetime) -> None:
+        if self._s.distillation_leases.get(conversation_id) == until:
+            del self._s.distillation_leases[conversation_id]
 
     async def due_for_distillation(self, *, at_least: int, limit: int) -> Sequence[UUID]:
         due = sorted(

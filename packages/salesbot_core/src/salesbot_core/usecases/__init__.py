@@ -21,6 +21,7 @@ from salesbot_core.usecases.insight import (
     ListLeads,
     SalesAnalytics,
 )
+from salesbot_core.usecases.integrity import CheckIntegrity, IntegrityReport
 from salesbot_core.usecases.login_throttle import LoginLimits, ThrottledLogin
 from salesbot_core.usecases.managing import DeleteConversation, RenameConversation
 from salesbot_core.usecases.reading import ConversationPage, GetHistory, History, ListConversations
@@ -47,6 +48,7 @@ from salesbot_core.usecases.webhooks import (
 
 __all__ = [
     "CheckEmail",
+    "CheckIntegrity",
     "CleanupTokens",
     "ClientInfo",
     "ConversationPage",
@@ -68,6 +70,7 @@ __all__ = [
     "GrantAdmin",
     "History",
     "ImportCatalogue",
+    "IntegrityReport",
     "LeadPage",
     "ListConversations",
     "ListLeads",

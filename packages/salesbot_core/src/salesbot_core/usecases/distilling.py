@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import msgspec
@@ -53,6 +54,10 @@ class DistilMetadata:
       counter stay, so the conversation stays due and the next exchange or the sweep tries again;
     - the metadata covers every message up to the window's last, also older ones the bound left
       out of the prompt; the counter drops by the messages covered (``plan_distillation``);
+    - before the LLM call the conversation's distillation lease is claimed (compare-and-set in
+      the store, until now + ``budget_s``): while another process holds a live one nothing is
+      asked or applied, so across instances one distillation per conversation runs at a time;
+      the lease is given back when the distillation ends, or runs out by itself;
     - a conversation that changed while the LLM answered (an exchange landed) gets the plan made
       again from how it stands; if another distillation landed meanwhile nothing is applied, so
       a window is applied at most once;
@@ -84,6 +89,36 @@ class DistilMetadata:
                 return None
         if not source.messages:
             return None
+        now = self._clock.now()
+        lease_until = now + timedelta(seconds=self.policy.budget_s)
+        async with self._uow() as uow:
+            claimed = await uow.conversations.claim_distillation(
+                conversation_id, now=now, until=lease_until
+            )
+            await uow.commit()
+        if not claimed:
+            return None  # another process is distilling it; its answer covers this window
+        try:
+            return await self._distil(conversation_id, source)
+        finally:
+            await self._release(conversation_id, lease_until)
+
+    async def _release(self, conversation_id: UUID, lease_until: datetime) -> None:
+        # Shielded: a distillation cut short (the budget, a shutdown) still gives its lease
+        # back; if even that fails, the lease ends by itself at ``lease_until``.
+        async def release() -> None:
+            async with self._uow() as uow:
+                await uow.conversations.release_distillation(conversation_id, until=lease_until)
+                await uow.commit()
+
+        try:
+            await asyncio.shield(release())
+        except DatabaseUnavailable:
+            logger.warning("could not release a distillation lease; it ends by itself")
+
+    async def _distil(
+        self, conversation_id: UUID, source: DistillationSource
+    ) -> Conversation | None:
         request = DistillationRequest(
             previous=source.conversation.metadata, turns=turns_of(source.messages)
         )

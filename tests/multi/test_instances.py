@@ -1,0 +1,237 @@
+"""Two ``salesbot serve`` instances (their own ports) on one PostgreSQL and one Redis, as a shop
+behind a load balancer runs them: failed logins are counted together, a refresh token is
+rotated once whichever instance each racer reaches, and a conversation whose sends alternate
+between instances keeps its counter and metadata right and is distilled once per window, and a
+conversation left due is distilled once although both instances' sweeps find it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from salesbot_core.threshold import DISTIL_AT
+from salesbot_openai.testing import Delay, FakeOpenAIServer, HttpError, RequestKind
+from salesbot_postgres import migrations
+from tests.support.database import create_database, drop_database
+from tests.support.redis import redis_namespace
+from tests.support.serve import Served, served
+
+pytestmark = pytest.mark.slow
+
+START_TIMEOUT_S = 90
+PASSWORD = "correct horse battery"
+MAX_FAILURES = 4
+SETTLE_WITHIN_S = 60.0
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def shared_database(postgres_server_url: str) -> Iterator[str]:
+    name, url = create_database(postgres_server_url, prefix="salesbot_multi_")
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        drop_database(postgres_server_url, name)
+
+
+@pytest.fixture
+def instances(
+    fake_llm: FakeOpenAIServer, shared_database: str, redis_server_url: str
+) -> Iterator[tuple[Served, Served]]:
+    """Two instances with the same configuration, as a deployment gives them."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DB_")}
+    env.update(
+        DATABASE_URL=shared_database,
+        REDIS_URL=redis_server_url,
+        REDIS_NAMESPACE=redis_namespace(),
+        JWT_SECRET="multi-access-secret-" + "x" * 40,
+        JWT_REFRESH_SECRET="multi-refresh-secret-" + "y" * 40,
+        OPENAI_API_KEY="test-key",
+        OPENAI_BASE_URL=fake_llm.base_url,
+        OPENAI_MAX_RETRIES="0",
+        DISTIL_BUDGET_S="30",
+        # Both sweeps look for conversations left due every second: they race for each one.
+        DISTIL_SWEEP_INTERVAL="1s",
+        LOGIN_MAX_FAILURES_PER_ACCOUNT=str(MAX_FAILURES),
+        BCRYPT_ROUNDS="4",
+        SHUTDOWN_TIMEOUT_S="10",
+        PYTHONUNBUFFERED="1",
+    )
+    with contextlib.ExitStack() as stack:
+        pair = tuple(
+            stack.enter_context(
+                served(
+                    env,
+                    Path(tempfile.mkdtemp(prefix=f"salesbot-multi-{n}-")),
+                    start_timeout_s=START_TIMEOUT_S,
+                )
+            )
+            for n in range(2)
+        )
+        yield pair[0], pair[1]
+
+
+def _register(base_url: str) -> str:
+    email = f"multi-{time.monotonic_ns()}@example.com"
+    registered = httpx.post(
+        f"{base_url}/users/register",
+        json={"email": email, "password": PASSWORD, "name": "Jane Doe"},
+        timeout=30,
+    )
+    assert registered.status_code == 201, registered.text
+    return email
+
+
+def _login(base_url: str, email: str, password: str = PASSWORD) -> httpx.Response:
+    return httpx.post(
+        f"{base_url}/auth/login", json={"email": email, "password": password}, timeout=30
+    )
+
+
+def test_failed_logins_over_both_instances_are_counted_together(
+    instances: tuple[Served, Served],
+) -> None:
+    a, b = instances
+    email = _register(a.base_url)
+    # Each instance alone sees half the failures: only a shared count reaches the limit.
+    for n in range(MAX_FAILURES):
+        failed = _login((a, b)[n % 2].base_url, email, "wrong password")
+        assert failed.status_code == 401, failed.text
+
+    for instance in (a, b):
+        refused = _login(instance.base_url, email, "wrong password")
+        assert refused.status_code == 429, refused.text
+        assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_eight_parallel_refreshes_over_both_instances_rotate_once(
+    instances: tuple[Served, Served],
+) -> None:
+    a, b = instances
+    email = _register(a.base_url)
+    login = _login(a.base_url, email)
+    assert login.status_code == 200, login.text
+    token = login.json()["data"]["refreshToken"]
+    start = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def refresh(base_url: str) -> None:
+        with httpx.Client(base_url=base_url, timeout=30) as http:
+            http.get("/health")  # connected before the race starts
+            start.wait(timeout=30)
+            statuses.append(http.post("/auth/refresh", json={"refreshToken": token}).status_code)
+
+    racers = [threading.Thread(target=refresh, args=((a, b)[n % 2].base_url,)) for n in range(8)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+
+    assert len(statuses) == 8
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) == {200, 401}, statuses
+
+
+def _stored(database_url: str, conversation_id: str) -> tuple[int, int, int, int, object]:
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute(
+            "SELECT message_count, messages_since_context_update, distilled_through, version,"
+            " metadata FROM conversations WHERE id = %s",
+            (conversation_id,),
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1], row[2], row[3], row[4]
+
+
+def _stop(instance: Served) -> None:
+    """Stop an instance as a deployment does (SIGINT): it drains its distillations first."""
+    instance.process.send_signal(signal.SIGINT)
+    assert instance.process.wait(timeout=SETTLE_WITHIN_S) == 0, instance.output()
+
+
+def test_sends_alternating_between_instances_are_distilled_once_per_window(
+    instances: tuple[Served, Served], fake_llm: FakeOpenAIServer, shared_database: str
+) -> None:
+    a, b = instances
+    email = _register(a.base_url)
+    access = _login(a.base_url, email).json()["data"]["accessToken"]
+    auth = {"Authorization": f"Bearer {access}"}
+    # The first distillation is slow: the next sends reach the other instance while it is
+    # still running on the first.
+    fake_llm.enqueue(RequestKind.DISTIL, Delay(3.0))
+    conversation: str | None = None
+    exchanges = 6
+    for n in range(exchanges):
+        body = {"content": f"I need a laptop, message {n}"}
+        if conversation:
+            body["conversationId"] = conversation
+        sent = httpx.post(
+            f"{(a, b)[n % 2].base_url}/chat/send", json=body, headers=auth, timeout=60
+        )
+        assert sent.status_code == 201, sent.text
+        conversation = sent.json()["data"]["conversation"]["id"]
+    assert conversation is not None
+    _stop(a)
+    _stop(b)
+
+    count, counter, distilled_through, version, metadata = _stored(shared_database, conversation)
+    assert count == 2 * exchanges
+    assert counter == count - distilled_through
+    assert counter < DISTIL_AT  # not left due
+    assert isinstance(metadata, dict)
+    assert metadata["saleStatus"] == "interested"
+    # Every write bumps the version: the creating exchange makes it 1, each later exchange and
+    # each applied distillation adds one. Every LLM call was applied: none was made twice.
+    applied = version - exchanges
+    assert applied >= 1
+    assert len(fake_llm.requests_of(RequestKind.DISTIL)) == applied
+
+
+def test_a_conversation_left_due_is_distilled_once_by_the_two_sweeps(
+    instances: tuple[Served, Served], fake_llm: FakeOpenAIServer, shared_database: str
+) -> None:
+    a, b = instances
+    email = _register(a.base_url)
+    access = _login(a.base_url, email).json()["data"]["accessToken"]
+    auth = {"Authorization": f"Bearer {access}"}
+    # The exchange's own distillation fails (the conversation stays due); the sweep's is slow,
+    # so the other instance's sweep finds the conversation still due while it runs.
+    fake_llm.enqueue(RequestKind.DISTIL, HttpError(500), Delay(3.0))
+    conversation: str | None = None
+    for n in range(3):
+        body = {"content": f"I need a laptop, message {n}"}
+        if conversation:
+            body["conversationId"] = conversation
+        sent = httpx.post(f"{a.base_url}/chat/send", json=body, headers=auth, timeout=60)
+        assert sent.status_code == 201, sent.text
+        conversation = sent.json()["data"]["conversation"]["id"]
+    assert conversation is not None
+
+    deadline = time.monotonic() + SETTLE_WITHIN_S
+    while (stored := _stored(shared_database, conversation))[4] is None:
+        assert time.monotonic() < deadline, f"the sweeps never distilled it: {stored}"
+        time.sleep(0.05)
+    _stop(a)
+    _stop(b)
+
+    count, counter, distilled_through, _, metadata = _stored(shared_database, conversation)
+    assert (count, counter, distilled_through) == (6, 0, 6)
+    assert isinstance(metadata, dict)
+    # The failed call, then one for both sweeps.
+    assert len(fake_llm.requests_of(RequestKind.DISTIL)) == 2
