@@ -21,7 +21,7 @@ from tests.support.database import create_database, drop_database
 
 pytestmark = pytest.mark.postgres
 
-TABLES = {"users", "refresh_tokens", "conversations", "messages"}
+TABLES = {"users", "refresh_tokens", "conversations", "messages", "distillations"}
 TYPES = {"user_role", "message_sender"}
 
 

@@ -7,12 +7,14 @@ from typing import Self
 
 from salesbot_core.ports import (
     ConversationRepository,
+    DistillationHistory,
     RefreshTokenRepository,
     UserRepository,
 )
 from salesbot_postgres.pool import Pool
 from salesbot_postgres.repositories import (
     PostgresConversations,
+    PostgresDistillations,
     PostgresMessages,
     PostgresRefreshTokens,
     PostgresUsers,
@@ -35,6 +37,7 @@ class PostgresUnitOfWork:
         self.users: UserRepository = PostgresUsers(self._tx)
         self.refresh_tokens: RefreshTokenRepository = PostgresRefreshTokens(self._tx)
         self.conversations: ConversationRepository = PostgresConversations(self._tx)
+        self.distillations: DistillationHistory = PostgresDistillations(self._tx)
         self.messages = PostgresMessages(self._tx)
 
     async def __aenter__(self) -> Self:

@@ -9,8 +9,10 @@ from salesbot_core.usecases.distilling import (
     DistilPending,
 )
 from salesbot_core.usecases.insight import (
+    GetLeadConversation,
     GetSalesAnalytics,
     LeadPage,
+    LeadReadLimits,
     ListLeads,
     SalesAnalytics,
 )
@@ -45,11 +47,13 @@ __all__ = [
     "EndSession",
     "ExchangeResult",
     "GetHistory",
+    "GetLeadConversation",
     "GetProfile",
     "GetSalesAnalytics",
     "GrantAdmin",
     "History",
     "LeadPage",
+    "LeadReadLimits",
     "ListConversations",
     "ListLeads",
     "ListSessions",

@@ -54,7 +54,9 @@ class DistilMetadata:
       out of the prompt; the counter drops by the messages covered (``plan_distillation``);
     - a conversation that changed while the LLM answered (an exchange landed) gets the plan made
       again from how it stands; if another distillation landed meanwhile nothing is applied, so
-      a window is applied at most once.
+      a window is applied at most once;
+    - every applied distillation is kept in the history (``Distillation``), in the same unit of
+      work, so the metadata can be followed as each distillation changed it.
     Returns the conversation as distilled, or None when nothing was applied.
     """
 
@@ -117,6 +119,7 @@ class DistilMetadata:
                 write = plan(current)
                 if not await uow.conversations.apply_distillation(write):
                     return None
+            await uow.distillations.add(write.record)
             await uow.commit()
         return write.conversation
 
