@@ -71,6 +71,7 @@ def _dependencies(container: Container) -> dict[str, Provide]:
         "end_session": _provide(usecases.end_session),
         "get_sales_analytics": _provide(usecases.get_sales_analytics),
         "list_leads": _provide(usecases.list_leads),
+        "get_lead_conversation": _provide(usecases.get_lead_conversation),
         "database_probe": _provide(container.database_probe),
     }
 

@@ -40,9 +40,11 @@ from salesbot_core.usecases import (
     DistilPending,
     EndSession,
     GetHistory,
+    GetLeadConversation,
     GetProfile,
     GetSalesAnalytics,
     GrantAdmin,
+    LeadReadLimits,
     ListConversations,
     ListLeads,
     ListSessions,
@@ -82,6 +84,13 @@ def token_policy_from(settings: Settings) -> TokenPolicy:
 def distillation_policy_from(settings: Settings) -> DistillationPolicy:
     return DistillationPolicy(
         max_messages=settings.distil_max_messages, budget_s=settings.distil_budget_s
+    )
+
+
+def lead_read_limits_from(settings: Settings) -> LeadReadLimits:
+    return LeadReadLimits(
+        messages=settings.admin_transcript_messages,
+        distillations=settings.admin_transcript_distillations,
     )
 
 
@@ -240,6 +249,7 @@ class UseCases(containers.DeclarativeContainer):
     distillation_policy = providers.Dependency(instance_of=DistillationPolicy)
     login_attempts: providers.Dependency[AttemptCounter] = providers.Dependency()
     login_limits = providers.Dependency(instance_of=LoginLimits)
+    lead_read_limits = providers.Dependency(instance_of=LeadReadLimits)
 
     register_user = providers.Singleton(RegisterUser, uow_factory, hasher, clock, ids)
     check_email = providers.Singleton(CheckEmail, uow_factory)
@@ -272,6 +282,7 @@ class UseCases(containers.DeclarativeContainer):
     grant_admin = providers.Singleton(GrantAdmin, uow_factory, clock)
     get_sales_analytics = providers.Singleton(GetSalesAnalytics, insight, clock)
     list_leads = providers.Singleton(ListLeads, insight)
+    get_lead_conversation = providers.Singleton(GetLeadConversation, insight, lead_read_limits)
 
 
 class Container(containers.DeclarativeContainer):
@@ -283,6 +294,7 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(RandomIds)
     token_policy = providers.Singleton(token_policy_from, settings)
     distillation_policy = providers.Singleton(distillation_policy_from, settings)
+    lead_read_limits = providers.Singleton(lead_read_limits_from, settings)
 
     persistence = providers.Container(Persistence, settings=settings, shutdown=shutdown)
     assistants = providers.Container(Assistants, settings=settings, shutdown=shutdown)
@@ -300,6 +312,7 @@ class Container(containers.DeclarativeContainer):
         distillation_policy=distillation_policy,
         login_attempts=security.login_attempts,
         login_limits=security.login_limits,
+        lead_read_limits=lead_read_limits,
     )
     database_probe = providers.Singleton(
         DatabaseProbe,
