@@ -80,7 +80,8 @@
     }
     const body = await response.json();
     const next = /<[^>]*[?&]cursor=([^&>]+)[^>]*>;\s*rel="?next"?/.exec(response.headers.get("link") || "");
-    const rows = body.data.filter((lead) => !search || [lead.title, lead.customer.name, lead.customer.email, ...lead.metadata.interests]
+    const interestsOf = (lead) => (lead.metadata ? lead.metadata.interests : []);
+    const rows = body.data.filter((lead) => !search || [lead.title, lead.customer.name, lead.customer.email, ...interestsOf(lead)]
       .some((text) => (text || "").toLowerCase().includes(search)));
     const go = (changes) => {
       const p = new URLSearchParams({ status, q: search, ...changes });
@@ -101,7 +102,7 @@
         el("td", {}, lead.customer.name, el("br"), el("small", {}, lead.customer.email)),
         el("td", {}, el("a", { href: `#/conversation/${lead.conversationId}` }, lead.title)),
         el("td", {}, statusBadge(lead.saleStatus)),
-        el("td", {}, lead.metadata.interests.join(", ")),
+        el("td", {}, interestsOf(lead).join(", ")),
         el("td", {}, lead.lastMessage ? lead.lastMessage.content : ""),
         el("td", {}, when(lead.updatedAt)))) : el("tr", {}, el("td", { colspan: 6 }, "No leads match."))));
     const paging = el("p", { class: "paging" },
@@ -111,6 +112,7 @@
   }
 
   function metadataList(metadata) {
+    if (!metadata) return el("p", {}, "No metadata yet: the conversation has not been distilled.");
     const row = (term, value) => [el("dt", {}, term), el("dd", {}, value || "—")];
     return el("dl", { class: "metadata" },
       row("Sale status", metadata.saleStatus),
@@ -126,16 +128,16 @@
     return [
       el("p", {}, el("a", { href: "#/leads" }, "← Leads")),
       el("h2", {}, c.title),
-      el("p", {}, `${c.customer.name} <${c.customer.email}>`, " ", statusBadge(c.metadata.saleStatus)),
+      el("p", {}, `${c.customer.name} <${c.customer.email}>`, " ", statusBadge(c.saleStatus)),
       el("div", { class: "columns" },
         el("section", { "aria-labelledby": "transcript-title" },
-          el("h3", { id: "transcript-title" }, `Transcript (${c.messages.length} messages)`),
+          el("h3", { id: "transcript-title" }, c.totalMessages > c.messages.length ? `Transcript (the latest ${c.messages.length} of ${c.totalMessages} messages)` : `Transcript (${c.totalMessages} messages)`),
           el("ol", { class: "messages", "data-testid": "transcript" }, c.messages.map((m) =>
             el("li", { class: `message ${m.sender}` }, el("span", { class: "who" }, m.sender === "user" ? "Customer" : "Assistant", " · ", when(m.createdAt)), el("p", {}, m.content))))),
         el("section", { "aria-labelledby": "timeline-title" },
           el("h3", { id: "timeline-title" }, "Metadata, distillation by distillation"),
           el("ol", { class: "timeline", "data-testid": "timeline" }, c.distillations.length
-            ? c.distillations.map((d, i) => el("li", {}, el("h4", {}, `Distillation ${i + 1} · ${when(d.distilledAt)} · after ${d.messageCount} messages`), metadataList(d.metadata)))
+            ? c.distillations.map((d, i) => el("li", {}, el("h4", {}, `Distillation ${c.totalDistillations - c.distillations.length + i + 1} · ${when(d.distilledAt)} · through message ${d.throughMessage}`), metadataList(d.metadata)))
             : el("li", {}, "Not distilled yet.")),
           el("h4", {}, "Now"), metadataList(c.metadata))),
     ];
