@@ -87,12 +87,16 @@
     const payload = current ? { content, conversationId: current } : { content };
     try {
       await Salesbot.stream("/chat/send/stream", payload, (name, data) => {
-        if (name === "delta") reply.textContent += data.text;
+        if (name === "delta") {
+          reply.textContent += data.text;
+          reply.parentElement.dataset.pieces = String(Number(reply.parentElement.dataset.pieces || 0) + 1);
+        }
         else if (name === "done") {
           current = data.conversation.id;
           $("talk-title").textContent = data.conversation.title;
           reply.parentElement.classList.remove("streaming");
           reply.parentElement.dataset.done = "true";
+          reply.parentElement.dataset.messageId = data.botMessage.id;
         } else if (name === "error") throw new Salesbot.ApiError(data.status, data.message);
       });
       $("message").value = "";
