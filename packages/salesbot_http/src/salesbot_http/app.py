@@ -33,7 +33,7 @@ from salesbot_http.openapi import ClosedStructSchemaPlugin, openapi_config
 from salesbot_http.request import SalesbotRequest
 from salesbot_http.settings import Settings
 from salesbot_http.state import CONTAINER_KEY
-from salesbot_http.web.pages import pages_router
+from salesbot_http.web.pages import page_handlers
 
 
 def _package_version() -> str:
@@ -183,7 +183,7 @@ def create_app(source: Container | Settings, *, run_scheduled_jobs: bool = True)
             ChatStreamController,
             AdminController,
             HealthController,
-            pages_router(),
+            *page_handlers(),
         ],
         dependencies=_dependencies(container),
         exception_handlers=exception_handlers(),

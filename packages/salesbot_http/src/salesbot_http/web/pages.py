@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litestar import Router, get
+from litestar import get
 from litestar.response import File
 from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PATH = "/static"
@@ -37,14 +38,11 @@ def console_page() -> File:
     return _page("console.html")
 
 
-def pages_router() -> Router:
-    return Router(
-        path="/",
-        route_handlers=[
-            chat_page,
-            console_page,
-            create_static_files_router(
-                path=STATIC_PATH, directories=[STATIC_DIR], include_in_schema=False
-            ),
-        ],
-    )
+def page_handlers() -> list[ControllerRouterHandler]:
+    return [
+        chat_page,
+        console_page,
+        create_static_files_router(
+            path=STATIC_PATH, directories=[STATIC_DIR], include_in_schema=False
+        ),
+    ]
