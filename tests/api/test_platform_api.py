@@ -273,6 +273,7 @@ BEYOND_PATHS = {
     ("get", "/admin/analytics"),
     ("get", "/admin/leads"),
     ("get", "/admin/leads.csv"),
+    ("get", "/admin/conversations/{conversation_id}"),
 }
 # Success bodies that are not the JSON envelope.
 STREAMED = {"/chat/send/stream": "text/event-stream", "/admin/leads.csv": "text/csv"}
@@ -292,6 +293,7 @@ PROTECTED = {
     "/admin/analytics",
     "/admin/leads",
     "/admin/leads.csv",
+    "/admin/conversations/{conversation_id}",
 }
 
 
