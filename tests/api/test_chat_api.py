@@ -523,6 +523,14 @@ class _GatedAssistant(ScriptedAssistant):
     async def release(self, client: Client) -> None:
         await asyncio.to_thread(client.blocking_portal.call, self._set_go)
 
+    async def started(self, client: Client) -> None:
+        """Wait (bounded) on the app's loop for the background distillation to begin: it is
+        scheduled by the exchange, and may begin only after the answer was sent."""
+        await asyncio.to_thread(client.blocking_portal.call, self._wait_distilling)
+
+    async def _wait_distilling(self) -> None:
+        await asyncio.wait_for(self.distilling.wait(), timeout=30)
+
     async def _set_go(self) -> None:
         self.go.set()
 
@@ -544,6 +552,7 @@ async def test_the_answer_arrives_before_a_slow_distillation_which_then_lands(
 
     # The reply is here while the distillation still waits for its LLM answer.
     assert third["botMessage"]["content"] == "Reply to: three"
+    await gated.started(client)
     assert gated.distilling.is_set()
     assert not gated.go.is_set()
     await gated.release(client)
