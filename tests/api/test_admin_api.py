@@ -23,7 +23,12 @@ from tests.api.api_helpers import PASSWORD, Customer, error_body, ok_data
 from tests.api.conftest import Client, Settle, SignUp
 from tests.api.test_chat_api import ISO_UTC, send, start
 
-ADMIN_ROUTES = ("/admin/analytics", "/admin/leads", "/admin/leads.csv")
+ADMIN_ROUTES = (
+    "/admin/analytics",
+    "/admin/leads",
+    "/admin/leads.csv",
+    f"/admin/conversations/{uuid.UUID(int=1)}",
+)
 
 
 async def _grant(uow_factory: UnitOfWorkFactory, clock: FakeClock, email: str) -> None:

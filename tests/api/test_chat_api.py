@@ -525,6 +525,14 @@ class _GatedAssistant(ScriptedAssistant):
     async def release(self, client: Client) -> None:
         await asyncio.to_thread(client.blocking_portal.call, self._set_go)
 
+    async def started(self, client: Client) -> None:
+        """Wait (bounded) on the app's loop for the background distillation to begin: it is
+        scheduled by the exchange, and may begin only after the answer was sent."""
+        await asyncio.to_thread(client.blocking_portal.call, self._wait_distilling)
+
+    async def _wait_distilling(self) -> None:
+        await asyncio.wait_for(self.distilling.wait(), timeout=30)
+
     async def _set_go(self) -> None:
         self.go.set()
 

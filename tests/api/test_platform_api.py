@@ -278,6 +278,7 @@ BEYOND_PATHS = {
     ("put", "/admin/products/{sku}"),
     ("delete", "/admin/products/{sku}"),
     ("post", "/admin/products/import"),
+    ("get", "/admin/conversations/{conversation_id}"),
 }
 # Success bodies that are not the JSON envelope.
 STREAMED = {"/chat/send/stream": "text/event-stream", "/admin/leads.csv": "text/csv"}
@@ -301,6 +302,7 @@ PROTECTED = {
     "/admin/products",
     "/admin/products/{sku}",
     "/admin/products/import",
+    "/admin/conversations/{conversation_id}",
 }
 
 

@@ -231,3 +231,51 @@ async def test_insight_figures_and_leads(backend: Backend) -> None:
     exploring = await backend.insight.leads(status=SaleStatus.EXPLORING, limit=5)
     assert [lead.conversation_id for lead in exploring] == [fresh]
     assert exploring[0].metadata is None
+
+
+async def test_a_lead_reads_whole_with_its_latest_messages_and_distillations(
+    backend: Backend,
+) -> None:
+    anna = await stored_user(backend.uow)
+    at = T0 + timedelta(days=1)
+    conversation = await stored_conversation(backend.uow, anna, created_at=at, updated_at=at)
+    left = [
+        SalesMetadata(interests=("laptop",)),
+        SalesMetadata(interests=("laptop",), offered_products=("XPS",), sale_status="negotiating"),
+    ]
+    async with backend.uow() as work:
+        written = await append_exchange(work, exchange(conversation.id, 1, at))
+        current = written.conversation
+        for step, metadata in enumerate(left, start=1):
+            written = await append_exchange(work, exchange(conversation.id, step + 1, at))
+            write = plan_distillation(
+                written.conversation,
+                metadata=metadata,
+                through=written.conversation.message_count,
+                usage=replace(exchange(conversation.id).usage, prompt_tokens=100 * step),
+                now=at + timedelta(minutes=step),
+            )
+            assert await work.conversations.apply_distillation(write)
+            await work.distillations.add(write.record)
+            current = write.conversation
+        await work.commit()
+    assert current.message_count == 6
+
+    found = await backend.insight.conversation(conversation.id, messages=4, distillations=1)
+
+    assert found is not None
+    assert found.lead.conversation_id == conversation.id
+    assert found.lead.customer_email == anna.email
+    assert found.lead.metadata == left[-1]
+    assert found.total_messages == 6
+    assert [m.seq for m in found.messages] == [3, 4, 5, 6]
+    assert found.total_distillations == 2
+    [latest] = found.distillations
+    assert latest.metadata == left[-1]
+    assert (latest.through_seq, latest.covered_messages, latest.prompt_tokens) == (6, 2, 200)
+    assert latest.distilled_at == at + timedelta(minutes=2)
+    everything = await backend.insight.conversation(conversation.id, messages=10, distillations=10)
+    assert everything is not None
+    assert [d.metadata for d in everything.distillations] == left
+    assert [d.through_seq for d in everything.distillations] == [4, 6]
+    assert await backend.insight.conversation(uuid4(), messages=4, distillations=1) is None

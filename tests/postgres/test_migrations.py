@@ -29,6 +29,7 @@ TABLES = {
     "webhook_events",
     "webhook_deliveries",
     "products",
+    "distillations",
 }
 TYPES = {"user_role", "message_sender"}
 

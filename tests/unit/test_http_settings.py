@@ -239,3 +239,19 @@ def test_the_catalogue_import_limits_are_read() -> None:
         settings_from_env({**base, "CATALOGUE_IMPORT_BATCH": "0"})
     with pytest.raises(SettingsError, match="CATALOGUE_IMPORT_MAX_BYTES"):
         settings_from_env({**base, "CATALOGUE_IMPORT_MAX_BYTES": "10"})
+
+
+def test_the_consoles_conversation_limits_are_read() -> None:
+    base = {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DATABASE_URL": "postgresql://x/y"}
+    default = settings_from_env(base)
+    chosen = settings_from_env(
+        {**base, "ADMIN_TRANSCRIPT_MESSAGES": "40", "ADMIN_TRANSCRIPT_DISTILLATIONS": "7"}
+    )
+
+    assert (default.admin_transcript_messages, default.admin_transcript_distillations) == (
+        500,
+        100,
+    )
+    assert (chosen.admin_transcript_messages, chosen.admin_transcript_distillations) == (40, 7)
+    with pytest.raises(SettingsError, match="ADMIN_TRANSCRIPT_MESSAGES"):
+        settings_from_env({**base, "ADMIN_TRANSCRIPT_MESSAGES": "0"})

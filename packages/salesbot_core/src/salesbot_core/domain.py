@@ -82,6 +82,19 @@ class SalesMetadata(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     last_intent: str | None = None
 
 
+class Distillation(msgspec.Struct, frozen=True, kw_only=True):
+    """One applied distillation, kept so a conversation's metadata can be followed as it
+    changed: the metadata it left, the last message it covered and what it cost."""
+
+    conversation_id: UUID
+    distilled_at: datetime
+    through_seq: int
+    covered_messages: int
+    metadata: SalesMetadata
+    prompt_tokens: int
+    completion_tokens: int
+
+
 class Conversation(msgspec.Struct, frozen=True, kw_only=True):
     """A customer's conversation.
 

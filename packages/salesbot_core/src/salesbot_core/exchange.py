@@ -16,7 +16,14 @@ from uuid import UUID
 
 import msgspec
 
-from salesbot_core.domain import Conversation, Message, SalesMetadata, Sender, TokenUsage
+from salesbot_core.domain import (
+    Conversation,
+    Distillation,
+    Message,
+    SalesMetadata,
+    Sender,
+    TokenUsage,
+)
 from salesbot_core.threshold import (
     Action,
     ContextState,
@@ -50,6 +57,8 @@ class DistillationWrite(msgspec.Struct, frozen=True, kw_only=True):
     expected_version: int
     conversation: Conversation
     covered_messages: int
+    # The history entry written in the same unit of work as the conversation.
+    record: Distillation
 
 
 def state_of(conversation: Conversation | None) -> ContextState:
@@ -156,6 +165,18 @@ def plan_distillation(
         updated_at=max(before.updated_at, now),
         version=before.version + 1,
     )
+    record = Distillation(
+        conversation_id=before.id,
+        distilled_at=now,
+        through_seq=through,
+        covered_messages=covered,
+        metadata=metadata,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+    )
     return DistillationWrite(
-        expected_version=before.version, conversation=after, covered_messages=covered
+        expected_version=before.version,
+        conversation=after,
+        covered_messages=covered,
+        record=record,
     )

@@ -35,6 +35,7 @@ from salesbot_http.openapi import ClosedStructSchemaPlugin, openapi_config
 from salesbot_http.request import SalesbotRequest
 from salesbot_http.settings import Settings
 from salesbot_http.state import CONTAINER_KEY
+from salesbot_http.web.pages import page_handlers
 
 
 def _package_version() -> str:
@@ -77,6 +78,7 @@ def _dependencies(container: Container) -> dict[str, Provide]:
         "save_product": _provide(usecases.save_product),
         "remove_product": _provide(usecases.remove_product),
         "catalogue_upload": _provide(container.catalogue_upload),
+        "get_lead_conversation": _provide(usecases.get_lead_conversation),
         "database_probe": _provide(container.database_probe),
     }
 
@@ -209,6 +211,7 @@ def create_app(source: Container | Settings, *, run_scheduled_jobs: bool = True)
             AdminController,
             ProductsController,
             HealthController,
+            *page_handlers(),
         ],
         dependencies=_dependencies(container),
         exception_handlers=exception_handlers(),

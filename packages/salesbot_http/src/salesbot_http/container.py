@@ -48,10 +48,12 @@ from salesbot_core.usecases import (
     EndSession,
     ExportCatalogue,
     GetHistory,
+    GetLeadConversation,
     GetProfile,
     GetSalesAnalytics,
     GrantAdmin,
     ImportCatalogue,
+    LeadReadLimits,
     ListConversations,
     ListLeads,
     ListProducts,
@@ -106,6 +108,13 @@ def grounding_policy_from(settings: Settings) -> GroundingPolicy:
 def distillation_policy_from(settings: Settings) -> DistillationPolicy:
     return DistillationPolicy(
         max_messages=settings.distil_max_messages, budget_s=settings.distil_budget_s
+    )
+
+
+def lead_read_limits_from(settings: Settings) -> LeadReadLimits:
+    return LeadReadLimits(
+        messages=settings.admin_transcript_messages,
+        distillations=settings.admin_transcript_distillations,
     )
 
 
@@ -302,6 +311,7 @@ class UseCases(containers.DeclarativeContainer):
     webhook_poster: providers.Dependency[WebhookPoster] = providers.Dependency()
     delivery_policy = providers.Dependency(instance_of=DeliveryPolicy)
     webhook_secret = providers.Dependency(instance_of=str)
+    lead_read_limits = providers.Dependency(instance_of=LeadReadLimits)
 
     register_user = providers.Singleton(RegisterUser, uow_factory, hasher, clock, ids)
     check_email = providers.Singleton(CheckEmail, uow_factory)
@@ -347,6 +357,7 @@ class UseCases(containers.DeclarativeContainer):
     list_products = providers.Singleton(ListProducts, uow_factory)
     export_catalogue = providers.Singleton(ExportCatalogue, uow_factory)
     check_integrity = providers.Singleton(CheckIntegrity, integrity)
+    get_lead_conversation = providers.Singleton(GetLeadConversation, insight, lead_read_limits)
 
 
 class Container(containers.DeclarativeContainer):
@@ -361,6 +372,7 @@ class Container(containers.DeclarativeContainer):
     grounding_policy = providers.Singleton(grounding_policy_from, settings)
     delivery_policy = providers.Singleton(delivery_policy_from, settings)
     webhook_poster = providers.Singleton(webhook_poster, settings, shutdown)
+    lead_read_limits = providers.Singleton(lead_read_limits_from, settings)
 
     persistence = providers.Container(Persistence, settings=settings, shutdown=shutdown)
     assistants = providers.Container(Assistants, settings=settings, shutdown=shutdown)
@@ -390,6 +402,7 @@ class Container(containers.DeclarativeContainer):
         CatalogueUpload,
         usecases.import_catalogue,
         max_bytes=settings.provided.catalogue_import_max_bytes,
+        lead_read_limits=lead_read_limits,
     )
     database_probe = providers.Singleton(
         DatabaseProbe,

@@ -17,6 +17,7 @@ import msgspec
 
 from salesbot_core.domain import (
     Conversation,
+    Distillation,
     Message,
     Product,
     SalesMetadata,
@@ -25,7 +26,7 @@ from salesbot_core.domain import (
     Session,
     User,
 )
-from salesbot_core.ports import Count, Lead
+from salesbot_core.ports import Count, Lead, LeadConversation
 from salesbot_core.ports.catalogue import ImportCounts
 from salesbot_core.usecases import (
     ExchangeResult,
@@ -584,3 +585,59 @@ def product_out(product: Product) -> ProductOut:
 
 def import_out(counts: ImportCounts) -> ImportOut:
     return ImportOut(created=counts.created, updated=counts.updated, removed=counts.removed)
+
+
+class DistillationOut(ResponseBody):
+    distilled_at: datetime
+    through_message: Annotated[
+        int, msgspec.Meta(description="The position (1-based) of the last message it covered.")
+    ]
+    covered_messages: int
+    metadata: Annotated[MetadataOut, msgspec.Meta(description="The metadata it left.")]
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class LeadConversationOut(ResponseBody):
+    conversation_id: UUID
+    title: str
+    sale_status: SaleStatus
+    customer: CustomerOut
+    metadata: Annotated[
+        MetadataOut | None, msgspec.Meta(description="Now; null until the first distillation.")
+    ]
+    updated_at: datetime
+    messages: Annotated[list[MessageOut], msgspec.Meta(description="The latest, oldest first.")]
+    total_messages: int
+    distillations: Annotated[
+        list[DistillationOut],
+        msgspec.Meta(description="The latest, oldest first: how the metadata changed."),
+    ]
+    total_distillations: int
+
+
+def distillation_out(distillation: Distillation) -> DistillationOut:
+    return DistillationOut(
+        distilled_at=_utc(distillation.distilled_at),
+        through_message=distillation.through_seq,
+        covered_messages=distillation.covered_messages,
+        metadata=metadata_out(distillation.metadata),
+        prompt_tokens=distillation.prompt_tokens,
+        completion_tokens=distillation.completion_tokens,
+    )
+
+
+def lead_conversation_out(found: LeadConversation) -> LeadConversationOut:
+    lead = lead_out(found.lead)
+    return LeadConversationOut(
+        conversation_id=lead.conversation_id,
+        title=lead.title,
+        sale_status=lead.sale_status,
+        customer=lead.customer,
+        metadata=lead.metadata,
+        updated_at=lead.updated_at,
+        messages=[message_out(m) for m in found.messages],
+        total_messages=found.total_messages,
+        distillations=[distillation_out(d) for d in found.distillations],
+        total_distillations=found.total_distillations,
+    )

@@ -7,6 +7,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 from salesbot_http.openapi import SCHEMA_PATH
+from salesbot_http.web.pages import CONTENT_SECURITY_POLICY, is_page
 
 # Answers nobody's tokens or personal data are in, which a cache may keep. Every other route,
 # including ones added later and unknown paths, is private by default.
@@ -29,6 +30,11 @@ async def add_response_headers(message: Message, scope: Scope) -> None:
     root_path = scope.get("root_path", "")
     if root_path and path.startswith(root_path):
         path = path[len(root_path) :]
+    if is_page(path):
+        # The pages run their own files only: an injected script has nowhere to come from.
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["X-Frame-Options"] = "DENY"
     if not is_public(path):
         # RFC 6749 §5.1 for answers with tokens, and ASVS for personal data: no cache may keep
         # them. This replaces what a response set itself (Litestar's SSE says ``no-cache``).

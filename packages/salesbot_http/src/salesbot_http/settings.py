@@ -70,6 +70,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # most catalogue_prompt_chars characters
     catalogue_prompt_products: int = 5
     catalogue_prompt_chars: int = 1200
+    # The console's conversation page (GET /admin/conversations/{id}): its latest messages and
+    # distillations at most
+    admin_transcript_messages: int = 500
+    admin_transcript_distillations: int = 100
     # LLM: None means the offline assistant
     openai_api_key: str | None = None
     openai_base_url: str | None = None
@@ -280,6 +284,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         distil_sweep_interval=_duration(env, "DISTIL_SWEEP_INTERVAL", timedelta(minutes=5)),
         catalogue_prompt_products=_int(env, "CATALOGUE_PROMPT_PRODUCTS", 5),
         catalogue_prompt_chars=_int(env, "CATALOGUE_PROMPT_CHARS", 1200),
+        admin_transcript_messages=_int(env, "ADMIN_TRANSCRIPT_MESSAGES", 500, minimum=1),
+        admin_transcript_distillations=_int(env, "ADMIN_TRANSCRIPT_DISTILLATIONS", 100, minimum=1),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         openai_model=env.get("OPENAI_MODEL") or "gpt-4o-mini",

@@ -6,11 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from salesbot_core.domain import ConversationCursor, SaleStatus
-from salesbot_core.ports import Lead, SalesFigures
+from salesbot_core.ports import Lead, LeadConversation, SalesFigures
 from salesbot_postgres import statements as sql
-from salesbot_postgres.mapping import figures_from_rows, lead_from_row
+from salesbot_postgres.mapping import (
+    figures_from_rows,
+    lead_conversation_from_rows,
+    lead_from_row,
+)
 from salesbot_postgres.pool import Pool
 from salesbot_postgres.transaction import Transaction
 
@@ -58,6 +63,29 @@ class PostgresInsight:
         finally:
             await tx.close()
         return [lead_from_row(row) for row in rows]
+
+    async def conversation(
+        self, conversation_id: UUID, *, messages: int, distillations: int
+    ) -> LeadConversation | None:
+        tx = Transaction(self._pool, self._deadline_s)
+        await tx.open()
+        try:
+            # One snapshot for the four reads, so the totals match the lists.
+            await tx.write_count(sql.REPEATABLE_READ)  # begins the transaction
+            leads = await tx.read(sql.LEAD, {"id": conversation_id, "limit": 1})
+            if not leads:
+                return None
+            totals = await tx.read(sql.LEAD_TOTALS, {"id": conversation_id})
+            transcript = await tx.read(
+                sql.LATEST_MESSAGES, {"conversation_id": conversation_id, "limit": messages}
+            )
+            history = await tx.read(
+                sql.LATEST_DISTILLATIONS,
+                {"conversation_id": conversation_id, "limit": distillations},
+            )
+        finally:
+            await tx.close()  # rolls back: nothing was written
+        return lead_conversation_from_rows(leads[0], totals[0], transcript, history)
 
 
 __all__ = ["PostgresInsight"]

@@ -16,6 +16,7 @@ from psycopg.adapt import AdaptersMap, Loader
 
 from salesbot_core.domain import (
     Conversation,
+    Distillation,
     Message,
     Product,
     RefreshToken,
@@ -32,6 +33,7 @@ from salesbot_core.ports import (
     DayConversion,
     Invariant,
     Lead,
+    LeadConversation,
     SalesFigures,
     UsageTotals,
     Violation,
@@ -243,6 +245,31 @@ def distillation_params(write: DistillationWrite) -> dict[str, Any]:
     }
 
 
+def distillation_to_params(distillation: Distillation) -> dict[str, Any]:
+    """``INSERT_DISTILLATION``'s parameters."""
+    return {
+        "conversation_id": distillation.conversation_id,
+        "distilled_at": distillation.distilled_at,
+        "through_seq": distillation.through_seq,
+        "covered_messages": distillation.covered_messages,
+        "metadata": metadata_to_json(distillation.metadata),
+        "prompt_tokens": distillation.prompt_tokens,
+        "completion_tokens": distillation.completion_tokens,
+    }
+
+
+def distillation_from_row(row: Row) -> Distillation:
+    return Distillation(
+        conversation_id=row["conversation_id"],
+        distilled_at=row["distilled_at"],
+        through_seq=row["through_seq"],
+        covered_messages=row["covered_messages"],
+        metadata=_METADATA.decode(row["metadata"]),
+        prompt_tokens=row["prompt_tokens"],
+        completion_tokens=row["completion_tokens"],
+    )
+
+
 # ---------------------------------------------------------------- sales insight
 
 
@@ -410,3 +437,17 @@ def tsquery_text(words: Iterable[str]) -> str | None:
 def violation_from_row(invariant: Invariant, row: Row) -> Violation:
     """A row of a ``CHECK_*`` statement: the broken invariant's subject and what was found."""
     return Violation(invariant=invariant, subject=row["subject"], detail=row["detail"])
+
+
+def lead_conversation_from_rows(
+    lead: Row, totals: Row, messages: Sequence[Row], distillations: Sequence[Row]
+) -> LeadConversation:
+    """``LEAD``, ``LEAD_TOTALS``, and the newest-first rows of ``LATEST_MESSAGES`` and
+    ``LATEST_DISTILLATIONS``, as one lead read whole (its lists oldest first)."""
+    return LeadConversation(
+        lead=lead_from_row(lead),
+        messages=tuple(message_from_row(row) for row in reversed(messages)),
+        total_messages=totals["messages"],
+        distillations=tuple(distillation_from_row(row) for row in reversed(distillations)),
+        total_distillations=totals["distillations"],
+    )

@@ -21,6 +21,7 @@ from uuid import UUID
 from salesbot_core.domain import (
     Conversation,
     ConversationCursor,
+    Distillation,
     Message,
     Product,
     RefreshToken,
@@ -37,6 +38,7 @@ from salesbot_postgres.mapping import (
     conversation_to_params,
     conversation_with_page_from_row,
     distillation_params,
+    distillation_to_params,
     exchange_params,
     message_from_row,
     product_copy_row,
@@ -221,6 +223,14 @@ class PostgresConversations:
     async def due_for_distillation(self, *, at_least: int, limit: int) -> Sequence[UUID]:
         params = {"at_least": at_least, "limit": limit}
         return [row["id"] for row in await self._tx.read(sql.DUE_FOR_DISTILLATION, params)]
+
+
+class PostgresDistillations:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    async def add(self, distillation: Distillation) -> None:
+        await self._tx.write_count(sql.INSERT_DISTILLATION, distillation_to_params(distillation))
 
 
 class PostgresMessages:

@@ -181,6 +181,28 @@ class MessageRow(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, server_default=_ZERO)
 
 
+class DistillationRow(Base):
+    """Each applied distillation: the metadata it left, so staff can follow how it changed."""
+
+    __tablename__ = "distillations"
+    __table_args__ = (
+        # A conversation's distillations in order; also serves the cascade from conversations.
+        Index("ix_distillations_conversation_id_through_seq", "conversation_id", "through_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    distilled_at: Mapped[datetime]
+    through_seq: Mapped[int] = mapped_column(Integer)
+    covered_messages: Mapped[int] = mapped_column(Integer)
+    # The SalesMetadata the distillation left, with the seed's camelCase keys.
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB)
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+
+
 # Emails are unique case-insensitively; lookups compare the same expression.
 EMAIL_KEY = Index("uq_users_email_lower", func.lower(UserRow.email), unique=True)
 

@@ -39,6 +39,10 @@ CONVERSATION_COLUMNS: Final = (
 MESSAGE_COLUMNS: Final = (
     "id, conversation_id, seq, sender, content, created_at, prompt_tokens, completion_tokens"
 )
+DISTILLATION_COLUMNS: Final = (
+    "conversation_id, distilled_at, through_seq, covered_messages, metadata, prompt_tokens,"
+    " completion_tokens"
+)
 
 # ---------------------------------------------------------------- users
 
@@ -263,6 +267,13 @@ WHERE id = %(id)s AND version = %(expected_version)s
 RETURNING id
 """
 
+# One applied distillation kept in the history, in the unit of work that applied it.
+INSERT_DISTILLATION: Final = f"""
+INSERT INTO distillations ({DISTILLATION_COLUMNS})
+VALUES (%(conversation_id)s, %(distilled_at)s, %(through_seq)s, %(covered_messages)s,
+        %(metadata)s::jsonb, %(prompt_tokens)s, %(completion_tokens)s)
+"""
+
 # What a distillation reads: the conversation and its latest messages after distilled_through,
 # as one JSON array, oldest first.
 DISTILLATION_WINDOW: Final = f"""
@@ -326,6 +337,8 @@ ORDER BY seq DESC LIMIT %(limit)s
 # expensive and JIT-compiles it: half a second of compiling for queries that run in tens of
 # milliseconds. Off for the figures' transaction only.
 JIT_OFF_FOR_TRANSACTION: Final = "SET LOCAL jit = off"
+# Reads that must agree with each other (a lead and its totals) share one snapshot.
+REPEATABLE_READ: Final = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 # Counts by sale status and the usage totals in one scan.
 TOTALS_BY_STATUS: Final = """
 SELECT sale_status, count(*) AS conversations, sum(message_count / 2) AS exchanges,
@@ -637,3 +650,15 @@ ORDER BY family_id
 """
 # Whether a table is stored (the outbox arrives with the webhooks migration).
 TABLE_EXISTS: Final = "SELECT to_regclass(%(table)s) IS NOT NULL AS present"
+# One lead by its conversation's id (the LIMIT parameter is 1).
+LEAD: Final = _leads("c.id = %(id)s")
+# How many messages and distillations a conversation has.
+LEAD_TOTALS: Final = """
+SELECT (SELECT count(*) FROM messages WHERE conversation_id = %(id)s) AS messages,
+       (SELECT count(*) FROM distillations WHERE conversation_id = %(id)s) AS distillations
+"""
+# A conversation's latest distillations (rows newest first).
+LATEST_DISTILLATIONS: Final = f"""
+SELECT {DISTILLATION_COLUMNS} FROM distillations WHERE conversation_id = %(conversation_id)s
+ORDER BY through_seq DESC, id DESC LIMIT %(limit)s
+"""

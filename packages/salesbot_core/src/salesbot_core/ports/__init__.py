@@ -15,6 +15,7 @@ from salesbot_core.ports.insight import (
     Count,
     DayConversion,
     Lead,
+    LeadConversation,
     SalesFigures,
     SalesInsightReader,
     UsageTotals,
@@ -26,6 +27,7 @@ from salesbot_core.ports.password_hasher import PasswordHasher
 from salesbot_core.ports.token_issuer import AccessClaims, AccessToken, TokenIssuer
 from salesbot_core.ports.unit_of_work import (
     ConversationRepository,
+    DistillationHistory,
     RefreshTokenRepository,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -40,6 +42,7 @@ __all__ = [
     "ConversationRepository",
     "Count",
     "DayConversion",
+    "DistillationHistory",
     "DistillationRequest",
     "Distilled",
     "Generated",
@@ -47,6 +50,7 @@ __all__ = [
     "IntegrityChecker",
     "Invariant",
     "Lead",
+    "LeadConversation",
     "Outbox",
     "PasswordHasher",
     "PostResult",

@@ -10,7 +10,13 @@ from uuid import UUID
 
 import msgspec
 
-from salesbot_core.domain import ConversationCursor, Message, SalesMetadata, SaleStatus
+from salesbot_core.domain import (
+    ConversationCursor,
+    Distillation,
+    Message,
+    SalesMetadata,
+    SaleStatus,
+)
 
 
 class Count(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,6 +75,17 @@ class Lead(msgspec.Struct, frozen=True, kw_only=True):
         return self.metadata.sale_status if self.metadata else SaleStatus.EXPLORING
 
 
+class LeadConversation(msgspec.Struct, frozen=True, kw_only=True):
+    """One lead read whole for the shop's staff: the latest messages of its transcript and the
+    latest distillations, both oldest first, with how many there are in all."""
+
+    lead: Lead
+    messages: tuple[Message, ...]
+    total_messages: int
+    distillations: tuple[Distillation, ...]
+    total_distillations: int
+
+
 class SalesInsightReader(Protocol):
     async def figures(self, *, since: datetime, top: int) -> SalesFigures:
         """Figures over every conversation: counts by status (a conversation without metadata is
@@ -87,4 +104,12 @@ class SalesInsightReader(Protocol):
     ) -> Sequence[Lead]:
         """Conversations (optionally of one sale status) with their customer and last message,
         most recently updated first, strictly after ``after``."""
+        ...
+
+    async def conversation(
+        self, conversation_id: UUID, *, messages: int, distillations: int
+    ) -> LeadConversation | None:
+        """One conversation as a lead, with its latest ``messages`` messages and latest
+        ``distillations`` distillations (both oldest first); None if there is no such
+        conversation."""
         ...

@@ -15,6 +15,7 @@ from uuid import UUID
 from salesbot_core.domain import (
     Conversation,
     ConversationCursor,
+    Distillation,
     Message,
     RefreshToken,
     Session,
@@ -152,6 +153,12 @@ class ConversationRepository(Protocol):
         ...
 
 
+class DistillationHistory(Protocol):
+    async def add(self, distillation: Distillation) -> None:
+        """Keep one applied distillation (in the unit of work that applied it)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     # Read-only members, so an adapter may expose its own repository classes (covariance).
     @property
@@ -171,6 +178,9 @@ class UnitOfWork(Protocol):
 
     @property
     def products(self) -> ProductRepository: ...
+
+    @property
+    def distillations(self) -> DistillationHistory: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -22,6 +22,7 @@ import msgspec
 from salesbot_core.domain import (
     Conversation,
     ConversationCursor,
+    Distillation,
     Message,
     Product,
     RefreshToken,
@@ -37,6 +38,7 @@ from salesbot_core.ports import (
     Count,
     DayConversion,
     Lead,
+    LeadConversation,
     SalesFigures,
     UsageTotals,
 )
@@ -55,6 +57,7 @@ class _State(msgspec.Struct, kw_only=True):
     products: dict[str, Product] = msgspec.field(default_factory=dict)
     # conversation id -> when its distillation lease ends
     distillation_leases: dict[UUID, datetime] = msgspec.field(default_factory=dict)
+    distillations: dict[UUID, list[Distillation]] = msgspec.field(default_factory=dict)
 
     def copy(self) -> _State:
         return _State(
@@ -65,6 +68,7 @@ class _State(msgspec.Struct, kw_only=True):
             messages={key: list(value) for key, value in self.messages.items()},
             outbox=self.outbox.copy(),
             distillation_leases=dict(self.distillation_leases),
+            distillations={key: list(value) for key, value in self.distillations.items()},
         )
 
 
@@ -289,6 +293,7 @@ class _Conversations:
             return False
         del self._s.conversations[conversation_id]
         self._s.messages.pop(conversation_id, None)
+        self._s.distillations.pop(conversation_id, None)
         return True
 
     async def for_update(self, conversation_id: UUID) -> Conversation | None:
@@ -380,6 +385,17 @@ class _Messages:
         return _page_before(self._s, conversation_id, limit, before_seq)
 
 
+class _Distillations:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def add(self, distillation: Distillation) -> None:
+        # Like the foreign key: a distillation belongs to a stored conversation.
+        if distillation.conversation_id not in self._s.conversations:
+            raise LookupError(distillation.conversation_id)
+        self._s.distillations.setdefault(distillation.conversation_id, []).append(distillation)
+
+
 class InMemoryUnitOfWork:
     """One serialised unit of work over an ``InMemoryStore``."""
 
@@ -398,6 +414,7 @@ class InMemoryUnitOfWork:
         self.outbox = MemoryOutbox(state.outbox, self._store.webhook_urls)
         self.webhook_deliveries = MemoryWebhookDeliveries(state.outbox)
         self.products = InMemoryProducts(state.products)
+        self.distillations = _Distillations(state)
 
     async def __aenter__(self) -> Self:
         await self._store._lock.acquire()
@@ -514,3 +531,32 @@ class InMemoryInsight:
                 )
             )
         return leads
+
+    async def conversation(
+        self, conversation_id: UUID, *, messages: int, distillations: int
+    ) -> LeadConversation | None:
+        state = self._store.state
+        c = state.conversations.get(conversation_id)
+        if c is None:
+            return None
+        customer = state.users[c.user_id]
+        transcript = state.messages.get(c.id, [])
+        history = state.distillations.get(c.id, [])
+        lead = Lead(
+            conversation_id=c.id,
+            title=c.title,
+            customer_id=customer.id,
+            customer_name=customer.name,
+            customer_email=customer.email,
+            customer_phone=customer.phone,
+            metadata=c.metadata,
+            last_message=transcript[-1] if transcript else None,
+            updated_at=c.updated_at,
+        )
+        return LeadConversation(
+            lead=lead,
+            messages=tuple(transcript[-messages:] if messages > 0 else ()),
+            total_messages=len(transcript),
+            distillations=tuple(history[-distillations:] if distillations > 0 else ()),
+            total_distillations=len(history),
+        )

@@ -16,8 +16,10 @@ from salesbot_core.usecases.distilling import (
     DistilPending,
 )
 from salesbot_core.usecases.insight import (
+    GetLeadConversation,
     GetSalesAnalytics,
     LeadPage,
+    LeadReadLimits,
     ListLeads,
     SalesAnalytics,
 )
@@ -65,6 +67,7 @@ __all__ = [
     "ExchangeResult",
     "ExportCatalogue",
     "GetHistory",
+    "GetLeadConversation",
     "GetProfile",
     "GetSalesAnalytics",
     "GrantAdmin",
@@ -72,6 +75,7 @@ __all__ = [
     "ImportCatalogue",
     "IntegrityReport",
     "LeadPage",
+    "LeadReadLimits",
     "ListConversations",
     "ListLeads",
     "ListProducts",

@@ -63,6 +63,8 @@ class DistilMetadata:
       a window is applied at most once;
     - a distillation that moves the sale status writes its lead events (``distillation_events``)
       to the outbox in its own transaction.
+    - every applied distillation is kept in the history (``Distillation``), in the same unit of
+      work, so the metadata can be followed as each distillation changed it.
     Returns the conversation as distilled, or None when nothing was applied.
     """
 
@@ -160,6 +162,7 @@ class DistilMetadata:
                 # In the distillation's own transaction: committed with it, or gone with it.
                 customer = await uow.users.get(before.user_id)
                 await uow.outbox.add(distillation_events(before, write, customer))
+            await uow.distillations.add(write.record)
             await uow.commit()
         return write.conversation
 

@@ -1,15 +1,17 @@
-"""Sales insight for the shop's staff: analytics over every conversation and the hot leads."""
+"""Sales insight for the shop's staff: analytics over every conversation, the hot leads, and
+one lead read whole (its transcript and its metadata as each distillation changed it)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from uuid import UUID
 
 import msgspec
 
 from salesbot_core.domain import ConversationCursor, Role, SaleStatus
-from salesbot_core.errors import Forbidden, InvalidInput
+from salesbot_core.errors import ConversationNotFound, Forbidden, InvalidInput
 from salesbot_core.paging import PagingPolicy
-from salesbot_core.ports import Clock, Count, Lead, SalesInsightReader
+from salesbot_core.ports import Clock, Count, Lead, LeadConversation, SalesInsightReader
 
 # A common rule of thumb for English text; only used to express saved characters as tokens.
 CHARS_PER_TOKEN = 4
@@ -150,3 +152,32 @@ class ListLeads:
             if more and last
             else None,
         )
+
+
+class LeadReadLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """How much of one lead an admin reads at once: its latest messages and distillations."""
+
+    messages: int = 500
+    distillations: int = 100
+
+
+class GetLeadConversation:
+    """One conversation for the shop's staff: its customer and metadata, the latest messages of
+    its transcript (``messages`` at most) and its latest distillations (``distillations`` at
+    most), both oldest first, with their totals. Admins only; an unknown conversation is
+    ``ConversationNotFound``."""
+
+    def __init__(self, reader: SalesInsightReader, limits: LeadReadLimits | None = None) -> None:
+        self._reader = reader
+        self.limits = limits or LeadReadLimits()
+
+    async def __call__(self, *, role: Role, conversation_id: UUID) -> LeadConversation:
+        _require_admin(role)
+        found = await self._reader.conversation(
+            conversation_id,
+            messages=self.limits.messages,
+            distillations=self.limits.distillations,
+        )
+        if found is None:
+            raise ConversationNotFound
+        return found

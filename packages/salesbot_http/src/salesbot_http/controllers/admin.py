@@ -1,5 +1,6 @@
-"""``/admin``: sales insight for the shop's staff: analytics, the leads, the leads as CSV, and
-the webhook deliveries.
+"""``/admin``: sales insight for the shop's staff: analytics, the leads, the leads as CSV, one
+lead read whole (its transcript and its metadata as each distillation changed it), and the webhook
+deliveries.
 
 Every route needs an access token carrying the ``admin`` role (``salesbot users grant-admin``):
 anonymous is 401, a customer 403, before anything else is read. The use cases check the role
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
+from uuid import UUID
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
@@ -17,15 +19,23 @@ from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
 
 from salesbot_core.domain import Role, SaleStatus
-from salesbot_core.usecases import GetSalesAnalytics, LeadPage, ListLeads, ListWebhookDeliveries
+from salesbot_core.usecases import (
+    GetLeadConversation,
+    GetSalesAnalytics,
+    LeadPage,
+    ListLeads,
+    ListWebhookDeliveries,
+)
 from salesbot_core.webhooks import DeliveryStatus
 from salesbot_http import auth
 from salesbot_http.auth import BEARER_SECURITY, require_admin
 from salesbot_http.dto import (
     AnalyticsOut,
+    LeadConversationOut,
     LeadOut,
     WebhookDeliveryOut,
     analytics_out,
+    lead_conversation_out,
     lead_out,
     webhook_delivery_out,
 )
@@ -215,3 +225,25 @@ class AdminController(Controller):
             "limit": limit,
         }
         return Response(body, headers=next_page_headers(request.url.path, page.next, params))
+
+    @get(
+        "/conversations/{conversation_id:str}",
+        summary="One lead read whole: its transcript and its metadata, distillation by distillation",
+        description=(
+            "The conversation with its customer and metadata now, its latest messages "
+            "(`ADMIN_TRANSCRIPT_MESSAGES`, 500 by default) and its latest distillations "
+            "(`ADMIN_TRANSCRIPT_DISTILLATIONS`, 100 by default), both oldest first, each "
+            "distillation with the metadata it left; `totalMessages` and `totalDistillations` "
+            "count them all. Distillations applied before the history was kept are not listed."
+        ),
+        responses=error_responses(400, 401, 403, 404),
+    )
+    async def conversation(
+        self,
+        request: Request[Any, Any, Any],
+        conversation_id: Annotated[UUID, Parameter(description="The conversation's id (a UUID)")],
+        get_lead_conversation: NamedDependency[GetLeadConversation],
+    ) -> Envelope[LeadConversationOut]:
+        current_role = auth.current_role(request)
+        found = await get_lead_conversation(role=current_role, conversation_id=conversation_id)
+        return ok(lead_conversation_out(found), "Conversation retrieved successfully")
