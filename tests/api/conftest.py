@@ -17,6 +17,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from salesbot_core.ports import SalesInsightReader, UnitOfWorkFactory
+from salesbot_core.ports.catalogue import Catalogue
 from salesbot_core.testing import FakeClock, ScriptedAssistant
 from salesbot_http.app import create_app
 from salesbot_http.container import Container, build_container
@@ -63,6 +64,12 @@ def insight(database: Database) -> SalesInsightReader:
 
 
 @pytest.fixture
+def catalogue(database: Database) -> Catalogue:
+    """The shop's catalogue over the same backend (``InMemoryStore().catalogue()`` with it)."""
+    return database.catalogue()
+
+
+@pytest.fixture
 def assistant() -> ScriptedAssistant:
     return ScriptedAssistant()
 
@@ -87,6 +94,7 @@ def container(
     settings: Settings,
     uow_factory: UnitOfWorkFactory,
     insight: SalesInsightReader,
+    catalogue: Catalogue,
     assistant: ScriptedAssistant,
     clock: FakeClock,
     app_database: Database | None,
@@ -98,6 +106,7 @@ def container(
         container.shutdown.override(providers.Object(_DisposingAtEveryShutdown(app_database)))
     container.persistence.uow_factory.override(providers.Object(uow_factory))
     container.persistence.insight.override(providers.Object(insight))
+    container.persistence.catalogue.override(providers.Object(catalogue))
     container.assistants.assistant.override(providers.Object(assistant))
     container.clock.override(providers.Object(clock))
     return container
