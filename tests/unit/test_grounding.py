@@ -149,3 +149,10 @@ async def test_the_product_count_and_the_block_bound_are_kept() -> None:
         InMemoryCatalogue(many), GroundingPolicy(products=5, prompt_chars=300)
     )("laptop")
     assert 0 < len(tight.products) < 5
+
+
+async def test_a_long_message_looks_the_catalogue_up_by_a_bounded_number_of_words() -> None:
+    catalogue = InMemoryCatalogue(SHOP)
+    pick = PickProducts(catalogue, GroundingPolicy(query_words=8))
+    await pick(" ".join(f"laptop{n}word" for n in range(500)))
+    assert len(catalogue.queries[-1].words) == 8

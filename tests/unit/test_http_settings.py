@@ -255,3 +255,11 @@ def test_the_consoles_conversation_limits_are_read() -> None:
     assert (chosen.admin_transcript_messages, chosen.admin_transcript_distillations) == (40, 7)
     with pytest.raises(SettingsError, match="ADMIN_TRANSCRIPT_MESSAGES"):
         settings_from_env({**base, "ADMIN_TRANSCRIPT_MESSAGES": "0"})
+
+
+def test_the_catalogue_query_bound_is_read(tmp_path: Path) -> None:
+    settings = settings_from_env(
+        {"SALESBOT_DATA_DIR": str(tmp_path), "CATALOGUE_QUERY_WORDS": "12"}
+    )
+    assert settings.catalogue_query_words == 12
+    assert settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path)}).catalogue_query_words == 32

@@ -26,11 +26,14 @@ BUDGET_STRETCH = Decimal("1.5")
 class GroundingPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """``products``: at most this many in a reply's prompt (``CATALOGUE_PROMPT_PRODUCTS``),
     whose block takes at most ``prompt_chars`` characters (``CATALOGUE_PROMPT_CHARS``); the
-    catalogue is asked for ``candidates_factor`` times as many, which the core filters."""
+    catalogue is asked for ``candidates_factor`` times as many, which the core filters; a lookup
+    uses at most ``query_words`` words (``CATALOGUE_QUERY_WORDS``), the first ones found, so a
+    long message cannot make the search unbounded."""
 
     products: int = 5
     prompt_chars: int = 1200
     candidates_factor: int = 4
+    query_words: int = 32
 
     @property
     def candidates(self) -> int:

@@ -101,7 +101,9 @@ def token_policy_from(settings: Settings) -> TokenPolicy:
 
 def grounding_policy_from(settings: Settings) -> GroundingPolicy:
     return GroundingPolicy(
-        products=settings.catalogue_prompt_products, prompt_chars=settings.catalogue_prompt_chars
+        products=settings.catalogue_prompt_products,
+        prompt_chars=settings.catalogue_prompt_chars,
+        query_words=settings.catalogue_query_words,
     )
 
 
@@ -397,12 +399,12 @@ class Container(containers.DeclarativeContainer):
         delivery_policy=delivery_policy,
         webhook_secret=settings.provided.webhook_secret,
         catalogue_import_batch=settings.provided.catalogue_import_batch,
+        lead_read_limits=lead_read_limits,
     )
     catalogue_upload = providers.Singleton(
         CatalogueUpload,
         usecases.import_catalogue,
         max_bytes=settings.provided.catalogue_import_max_bytes,
-        lead_read_limits=lead_read_limits,
     )
     database_probe = providers.Singleton(
         DatabaseProbe,

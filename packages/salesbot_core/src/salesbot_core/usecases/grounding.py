@@ -55,7 +55,7 @@ class PickProducts:
         if self._policy.products <= 0:
             return Grounding(catalogue_loaded=True)
         texts = grounding_texts(customer_message, earlier_customer_turns, metadata)
-        words = retrieval_words(texts)
+        words = retrieval_words(texts)[: max(self._policy.query_words, 1)]
         if not words:
             return Grounding(catalogue_loaded=True)
         budget = latest_budget(
