@@ -7,10 +7,10 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
 import click
@@ -30,6 +30,9 @@ logger = logging.getLogger("salesbot_http.cli")
 SETTINGS_ERROR_EXIT = 2
 INTEGRITY_VIOLATION_EXIT = 1
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from salesbot_http.container import Container
 
 
 def _settings() -> Settings:
@@ -148,6 +151,26 @@ def _hand_over_to_workers(settings: Settings, url: str) -> None:
     os.environ["JWT_REFRESH_SECRET"] = settings.jwt_refresh_secret
 
 
+def _on_container(job: Callable[[Container], Awaitable[T]]) -> T:
+    """Run ``job`` on a container over the configured, migrated database, its adapters shut
+    down afterwards; database failures reported in one line."""
+    from salesbot_http.container import build_container  # noqa: PLC0415
+
+    settings = _settings()
+    with database.configured_database(settings, migrate=False) as url:
+        database.require_migrated(url)
+        container = build_container(msgspec.structs.replace(settings, database_url=url))
+
+        async def run() -> T:
+            try:
+                return await job(container)
+            finally:
+                await container.shutdown().run()
+
+        with database.reported_failures():
+            return asyncio.run(run())
+
+
 @main.group()
 def db() -> None:
     """Database migrations (alembic) on the configured database."""
@@ -209,22 +232,12 @@ def check() -> None:
     Message counts, contiguous sequence numbers, a reply to every customer message, the
     distillation counter, one live refresh token per session. Safe while serving (reads only).
     """
-    from salesbot_http.container import build_container  # noqa: PLC0415
 
-    settings = _settings()
-    with database.configured_database(settings, migrate=False) as url:
-        database.require_migrated(url)
-        container = build_container(msgspec.structs.replace(settings, database_url=url))
+    async def check_integrity(container: Container) -> IntegrityReport:
+        report: IntegrityReport = await container.usecases.check_integrity()()
+        return report
 
-        async def run() -> IntegrityReport:
-            try:
-                report: IntegrityReport = await container.usecases.check_integrity()()
-            finally:
-                await container.shutdown().run()
-            return report
-
-        with database.reported_failures():
-            report = asyncio.run(run())
+    report = _on_container(check_integrity)
     for violation in report.violations:
         click.echo(f"{violation.invariant}: {violation.subject}: {violation.detail}")
     for invariant in report.skipped:
@@ -246,22 +259,12 @@ def tokens() -> None:
 @tokens.command()
 def cleanup() -> None:
     """Delete expired refresh tokens and revoked ones older than 30 days (for cron)."""
-    from salesbot_http.container import build_container  # noqa: PLC0415
 
-    settings = _settings()
-    with database.configured_database(settings, migrate=False) as url:
-        database.require_migrated(url)
-        container = build_container(msgspec.structs.replace(settings, database_url=url))
+    async def cleanup_tokens(container: Container) -> int:
+        deleted: int = await container.usecases.cleanup_tokens()()
+        return deleted
 
-        async def run() -> int:
-            try:
-                deleted: int = await container.usecases.cleanup_tokens()()
-            finally:
-                await container.shutdown().run()
-            return deleted
-
-        with database.reported_failures():
-            deleted = asyncio.run(run())
+    deleted = _on_container(cleanup_tokens)
     click.echo(f"deleted {deleted} stale refresh token(s)")
 
 
@@ -274,30 +277,19 @@ def conversations() -> None:
 def distil_pending() -> None:
     """Distil the metadata of every conversation left due (a server stopped between a reply and
     its distillation, or the LLM failed); the server's sweep does the same on a schedule."""
-    from salesbot_http.container import build_container  # noqa: PLC0415
 
-    settings = _settings()
-    with database.configured_database(settings, migrate=False) as url:
-        database.require_migrated(url)
-        container = build_container(msgspec.structs.replace(settings, database_url=url))
+    async def sweep_all(container: Container) -> tuple[int, int]:
+        sweep = container.usecases.distil_pending()
+        distilled = due = 0
+        while True:
+            done = await sweep()
+            distilled, due = distilled + done, due + sweep.last_due
+            # Stop when nothing is left, or when some failed: they would come first again
+            # (they stay due for the next run or the server's sweep).
+            if sweep.last_due == 0 or done < sweep.last_due:
+                return distilled, due
 
-        async def run() -> tuple[int, int]:
-            sweep = container.usecases.distil_pending()
-            distilled = due = 0
-            try:
-                while True:
-                    done = await sweep()
-                    distilled, due = distilled + done, due + sweep.last_due
-                    # Stop when nothing is left, or when some failed: they would come first
-                    # again (they stay due for the next run or the server's sweep).
-                    if sweep.last_due == 0 or done < sweep.last_due:
-                        break
-            finally:
-                await container.shutdown().run()
-            return distilled, due
-
-        with database.reported_failures():
-            distilled, due = asyncio.run(run())
+    distilled, due = _on_container(sweep_all)
     failed = f", {due - distilled} failed and stay due" if due > distilled else ""
     click.echo(f"distilled {distilled} conversation(s){failed}")
 
@@ -313,7 +305,6 @@ def webhooks() -> None:
 def retry_webhooks(delivery_id: str | None, dead: bool) -> None:
     """Queue the delivery DELIVERY_ID (the X-Salesbot-Delivery id), or with --dead every dead
     one, again: attempts start from 0 with a fresh retry window; the server's workers send it."""
-    from salesbot_http.container import build_container  # noqa: PLC0415
 
     if (delivery_id is None) == (not dead):
         raise click.UsageError("give a delivery id or --dead (not both)")
@@ -323,22 +314,14 @@ def retry_webhooks(delivery_id: str | None, dead: bool) -> None:
             target = UUID(delivery_id)
         except ValueError:
             raise click.UsageError(f"{delivery_id!r} is not a delivery id (a UUID)") from None
-    settings = _settings()
-    with database.configured_database(settings, migrate=False) as url:
-        database.require_migrated(url)
-        container = build_container(msgspec.structs.replace(settings, database_url=url))
 
-        async def run() -> int:
-            retry = container.usecases.retry_webhooks()
-            try:
-                if target is not None:
-                    return 1 if await retry.one(target) else 0
-                return int(await retry.dead())
-            finally:
-                await container.shutdown().run()
+    async def requeue(container: Container) -> int:
+        retry = container.usecases.retry_webhooks()
+        if target is not None:
+            return 1 if await retry.one(target) else 0
+        return int(await retry.dead())
 
-        with database.reported_failures():
-            count = asyncio.run(run())
+    count = _on_container(requeue)
     if target is not None and count == 0:
         raise click.ClickException(f"no delivery {target} that is not already pending")
     click.echo(f"re-queued {count} webhook deliver{'y' if count == 1 else 'ies'}")
@@ -356,27 +339,17 @@ def grant_admin(email: str) -> None:
 
     The role travels in the access token: it counts from the user's next login or token refresh.
     """
-    from salesbot_http.container import build_container  # noqa: PLC0415
 
-    settings = _settings()
-    with database.configured_database(settings, migrate=False) as url:
-        database.require_migrated(url)
-        container = build_container(msgspec.structs.replace(settings, database_url=url))
+    async def grant(container: Container) -> str:
+        user = await container.usecases.grant_admin()(email)
+        return str(user.email)
 
-        async def run() -> str:
-            try:
-                user = await container.usecases.grant_admin()(email)
-            finally:
-                await container.shutdown().run()
-            return str(user.email)
-
-        with database.reported_failures():
-            try:
-                granted = asyncio.run(run())
-            except InvalidInput:
-                raise click.ClickException(f"{email!r} is not an email address") from None
-            except UserNotFound:
-                raise click.ClickException(f"no user with the email {email!r}") from None
+    try:
+        granted = _on_container(grant)
+    except InvalidInput:
+        raise click.ClickException(f"{email!r} is not an email address") from None
+    except UserNotFound:
+        raise click.ClickException(f"no user with the email {email!r}") from None
     click.echo(f"{granted} is now an admin; the role counts from their next login or token refresh")
 
 
