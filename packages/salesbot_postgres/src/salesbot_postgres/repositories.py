@@ -21,7 +21,6 @@ from uuid import UUID
 from salesbot_core.domain import (
     Conversation,
     ConversationCursor,
-    Distillation,
     Message,
     Product,
     RefreshToken,
@@ -38,7 +37,6 @@ from salesbot_postgres.mapping import (
     conversation_to_params,
     conversation_with_page_from_row,
     distillation_params,
-    distillation_to_params,
     exchange_params,
     message_from_row,
     product_copy_row,
@@ -199,8 +197,11 @@ class PostgresConversations:
         # compare-and-set on its version (or inserted when new), and both messages.
         return len(await self._tx.write(sql.RECORD_EXCHANGE, exchange_params(write))) == 1
 
-    async def apply_distillation(self, write: DistillationWrite) -> bool:
-        params = distillation_params(write)
+    async def apply_distillation(
+        self, write: DistillationWrite, *, lease_until: datetime | None = None
+    ) -> bool:
+        # One statement (statements.APPLY_DISTILLATION): the row, its history record, the lease.
+        params = distillation_params(write, lease_until)
         return len(await self._tx.write(sql.APPLY_DISTILLATION, params)) == 1
 
     async def window(
@@ -223,14 +224,6 @@ class PostgresConversations:
     async def due_for_distillation(self, *, at_least: int, limit: int) -> Sequence[UUID]:
         params = {"at_least": at_least, "limit": limit}
         return [row["id"] for row in await self._tx.read(sql.DUE_FOR_DISTILLATION, params)]
-
-
-class PostgresDistillations:
-    def __init__(self, tx: Transaction) -> None:
-        self._tx = tx
-
-    async def add(self, distillation: Distillation) -> None:
-        await self._tx.write_count(sql.INSERT_DISTILLATION, distillation_to_params(distillation))
 
 
 class PostgresMessages:
