@@ -5,12 +5,13 @@ its own and the database on a PostgreSQL server, so the CPU counted is the app's
     uv run python bench/send_cpu.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
 
 It prints CPU milliseconds per `POST /chat/send` (every third distils, in the background:
-the distillations are waited for and counted), per history page and per conversation list,
-each the median of ``--rounds`` rounds. Unlike `bench/load.py` there is no HTTP server, client
+the distillations are waited for and counted), per history page, per conversation list, and
+per call of the LLM adapter's ``reply`` alone (what the openai SDK costs a send: a send makes
+1⅓ such calls, its own and a third of a distillation), each the median of ``--rounds`` rounds. Unlike `bench/load.py` there is no HTTP server, client
 or other process on the same CPU clock: a figure moves when the app's own work does, and far
 less with what else the machine is doing, so it suits before/after comparisons of a change.
 ``--profile PREFIX`` writes a cProfile (CPU time) of each request's rounds to PREFIX-send.prof,
-PREFIX-history.prof and PREFIX-list.prof.
+PREFIX-history.prof, PREFIX-list.prof and PREFIX-reply.prof.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from litestar import Litestar
 sys.path.insert(0, str(Path(__file__).parent))
 
 from load import MESSAGES_PER_CONVERSATION, PASSWORD, seed
+from salesbot_core.ports import ReplyRequest
 from salesbot_http.app import create_app
 from salesbot_http.container import build_container
 from salesbot_http.settings import settings_from_env
@@ -193,11 +195,29 @@ async def run(options: argparse.Namespace, url: str, llm: str) -> None:
         def listing(_: str) -> str:
             return "/chat/conversations"
 
+        assistants = getattr(container, "assistants", None)  # older code wired it elsewhere
+        assistant = assistants.assistant() if assistants is not None else None
+
+        async def replies(count: int) -> None:
+            # What the openai SDK alone costs: the adapter's reply call, nothing around it.
+            request = ReplyRequest(customer_message="Tell me more", catalogue_loaded=True)
+
+            async def customer(n: int) -> None:
+                for _ in range(n):
+                    await assistant.reply(request)  # type: ignore[union-attr]
+
+            share = count // len(customers)
+            await asyncio.gather(*(customer(share) for _ in customers))
+
         scenarios: list[tuple[str, str, Callable[[], Any]]] = [
             ("POST /chat/send", "send", lambda: sends(options.sends)),
             ("GET history", "history", lambda: pages(history, options.sends)),
             ("GET /chat/conversations", "list", lambda: pages(listing, options.sends)),
         ]
+        if assistant is not None:
+            scenarios.append(
+                ("the LLM adapter's reply call alone", "reply", lambda: replies(options.sends))
+            )
         await sends(len(customers) * 3)  # warm-up: pools, prepared statements
         await pages(history, len(customers) * 3)
         await report(scenarios, options)
