@@ -256,7 +256,6 @@ async def test_a_lead_reads_whole_with_its_latest_messages_and_distillations(
                 now=at + timedelta(minutes=step),
             )
             assert await work.conversations.apply_distillation(write)
-            await work.distillations.add(write.record)
             current = write.conversation
         await work.commit()
     assert current.message_count == 6
@@ -279,3 +278,66 @@ async def test_a_lead_reads_whole_with_its_latest_messages_and_distillations(
     assert [d.metadata for d in everything.distillations] == left
     assert [d.through_seq for d in everything.distillations] == [4, 6]
     assert await backend.insight.conversation(uuid4(), messages=4, distillations=1) is None
+
+
+async def test_applying_a_distillation_keeps_its_record_and_ends_its_lease(
+    backend: Backend,
+) -> None:
+    anna = await stored_user(backend.uow)
+    conversation = await stored_conversation(backend.uow, anna)
+    stored = await stored_exchanges(backend.uow, conversation.id, 3)
+    now, lease = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    write = plan_distillation(
+        stored.conversation,
+        metadata=SalesMetadata(interests=("laptop",)),
+        through=6,
+        usage=exchange(conversation.id).usage,
+        now=now,
+    )
+    async with backend.uow() as work:
+        assert await work.conversations.claim_distillation(conversation.id, now=now, until=lease)
+        # Planned from a version that moved: nothing is written, the lease stays.
+        stale = replace(write, expected_version=stored.conversation.version - 1)
+        assert not await work.conversations.apply_distillation(stale, lease_until=lease)
+        assert not await work.conversations.claim_distillation(
+            conversation.id, now=now, until=lease
+        )
+        assert await work.conversations.apply_distillation(write, lease_until=lease)
+        await work.commit()
+    found = await backend.insight.conversation(conversation.id, messages=1, distillations=5)
+    assert found is not None
+    assert [(d.through_seq, d.metadata) for d in found.distillations] == [
+        (6, write.record.metadata)
+    ]
+    async with backend.uow() as work:
+        # The lease ended with the change that applied it: it can be taken again at once.
+        assert await work.conversations.claim_distillation(conversation.id, now=now, until=lease)
+        await work.commit()
+
+
+async def test_applying_a_distillation_leaves_a_lease_taken_since_alone(
+    backend: Backend,
+) -> None:
+    anna = await stored_user(backend.uow)
+    conversation = await stored_conversation(backend.uow, anna)
+    stored = await stored_exchanges(backend.uow, conversation.id, 3)
+    now = T0 + timedelta(hours=1)
+    write = plan_distillation(
+        stored.conversation,
+        metadata=SalesMetadata(interests=("laptop",)),
+        through=6,
+        usage=exchange(conversation.id).usage,
+        now=now,
+    )
+    async with backend.uow() as work:
+        # Another process's lease (taken after ours ran out) is not ours to end.
+        assert await work.conversations.claim_distillation(
+            conversation.id, now=now, until=now + timedelta(minutes=5)
+        )
+        assert await work.conversations.apply_distillation(
+            write, lease_until=now - timedelta(minutes=1)
+        )
+        assert not await work.conversations.claim_distillation(
+            conversation.id, now=now, until=now + timedelta(minutes=6)
+        )
+        await work.commit()

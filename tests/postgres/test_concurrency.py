@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
 from uuid import uuid4
@@ -83,8 +84,10 @@ class _LoggedConversations:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def apply_distillation(self, write: DistillationWrite) -> bool:
-        applied: bool = await self._inner.apply_distillation(write)
+    async def apply_distillation(
+        self, write: DistillationWrite, *, lease_until: datetime | None = None
+    ) -> bool:
+        applied: bool = await self._inner.apply_distillation(write, lease_until=lease_until)
         through = write.conversation.distilled_through
         (self._log.applied if applied else self._log.refused).append(
             (through - write.covered_messages, through)

@@ -168,6 +168,18 @@ def test_a_bad_webhook_setting_is_refused_by_name(env: dict[str, str], variable:
             {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DISTIL_SWEEP_INTERVAL": "soon"},
             "DISTIL_SWEEP_INTERVAL",
         ),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "ACCESS_TOKEN_CACHE_SIZE": "-1"},
+            "ACCESS_TOKEN_CACHE_SIZE",
+        ),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "CATALOGUE_LOADED_TTL_S": "-1"},
+            "CATALOGUE_LOADED_TTL_S",
+        ),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DISTIL_BUDGET_S": "nan"},
+            "DISTIL_BUDGET_S",
+        ),
     ],
 )
 def test_a_bad_setting_is_refused_by_name(env: dict[str, str], variable: str) -> None:
@@ -208,6 +220,26 @@ def test_the_distillation_settings_are_read_and_reach_the_runner() -> None:
     assert settings.distil_sweep_interval == timedelta(seconds=30)
     runner = build_container(settings).usecases.distillations()
     assert (runner.budget_s, runner.max_messages) == (2.5, 10)
+
+
+def test_the_access_token_cache_size_is_read_and_reaches_the_issuer() -> None:
+    from salesbot_http.container import build_container
+
+    env = {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+    assert settings_from_env(env).access_token_cache_size == 4096
+    settings = settings_from_env({**env, "ACCESS_TOKEN_CACHE_SIZE": "0"})
+    assert settings.access_token_cache_size == 0
+    issuer = build_container(settings).security.token_issuer()
+    assert not hasattr(issuer._read, "cache_info")
+    kept = build_container(settings_from_env(env)).security.token_issuer()
+    assert kept._read.cache_info().maxsize == 4096  # type: ignore[attr-defined]
+
+
+def test_the_catalogue_loaded_ttl_is_read_and_zero_is_allowed(tmp_path: Path) -> None:
+    env = {"SALESBOT_DATA_DIR": str(tmp_path)}
+    assert settings_from_env(env).catalogue_loaded_ttl_s == 5.0
+    assert settings_from_env({**env, "CATALOGUE_LOADED_TTL_S": "0"}).catalogue_loaded_ttl_s == 0
+    assert settings_from_env({**env, "CATALOGUE_LOADED_TTL_S": "1.5"}).catalogue_loaded_ttl_s == 1.5
 
 
 def test_the_catalogue_prompt_bounds_are_read(tmp_path: Path) -> None:

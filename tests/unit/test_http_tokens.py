@@ -91,3 +91,40 @@ def test_a_token_from_the_future_is_refused(tokens: JwtAccessTokens) -> None:
     # ...but a little clock skew between processes is tolerated.
     skewed = tokens.issue(USER, Role.CUSTOMER, NOW + timedelta(seconds=10))
     assert tokens.verify(skewed.token, NOW).user_id == USER
+
+
+def test_a_kept_token_still_expires_on_time(tokens: JwtAccessTokens) -> None:
+    issued = tokens.issue(USER, Role.CUSTOMER, NOW)
+    assert tokens.verify(issued.token, NOW).user_id == USER  # now it is kept
+
+    with pytest.raises(InvalidAccessToken):
+        tokens.verify(issued.token, NOW + timedelta(minutes=15))
+    with pytest.raises(InvalidAccessToken):
+        tokens.verify(issued.token, NOW - timedelta(minutes=5))  # from the future, to this clock
+
+
+def test_a_kept_token_does_not_vouch_for_a_tampered_copy(tokens: JwtAccessTokens) -> None:
+    issued = tokens.issue(USER, Role.CUSTOMER, NOW)
+    tokens.verify(issued.token, NOW)
+    header, _, signature = issued.token.split(".")
+    forged = jwt.encode(_payload(role="admin"), SECRET, algorithm="HS256").split(".")[1]
+
+    with pytest.raises(InvalidAccessToken):
+        tokens.verify(f"{header}.{forged}.{signature}", NOW)
+    assert tokens.verify(issued.token, NOW).role is Role.CUSTOMER
+
+
+@pytest.mark.parametrize("cache_size", [0, 1])
+def test_any_cache_size_verifies_alike(cache_size: int) -> None:
+    tokens = JwtAccessTokens(SECRET, timedelta(minutes=15), cache_size=cache_size)
+    first, second = (tokens.issue(uuid.UUID(int=n), Role.CUSTOMER, NOW) for n in (1, 2))
+
+    for issued, user in ((first, 1), (second, 2), (first, 1)):
+        assert tokens.verify(issued.token, NOW).user_id == uuid.UUID(int=user)
+    with pytest.raises(InvalidAccessToken):
+        tokens.verify(first.token, NOW + timedelta(hours=1))
+
+
+def test_a_negative_cache_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="cache size"):
+        JwtAccessTokens(SECRET, timedelta(minutes=15), cache_size=-1)

@@ -331,7 +331,8 @@ async def test_a_distillation_after_an_undisturbed_exchange_reads_nothing_again(
     core: Core,
 ) -> None:
     """The window is what the exchange read plus its two messages: the distillation itself
-    reads nothing: its units of work are the lease's claim, the apply and the lease's release."""
+    reads nothing: its units of work are the lease's claim and the apply, which ends the lease
+    too (no unit of work of its own to give it back)."""
     conversation_id = await _converse(core, "laptop please", "for coding")
     opened = 0
     original = core.store.uow_factory
@@ -345,8 +346,8 @@ async def test_a_distillation_after_an_undisturbed_exchange_reads_nothing_again(
     await send(user_id=USER, content="under 1500", conversation_id=conversation_id)
     distilled = await send.distillations.settled(conversation_id)
 
-    # read the context, store the exchange; claim the lease, apply, release the lease
-    assert opened == 5
+    # read the context, store the exchange; claim the lease, apply (ending the lease)
+    assert opened == 4
     turns = core.assistant.distil_requests[-1].turns
     history = await core.history(USER, conversation_id)
     assert [(t.sender, t.content) for t in turns] == [

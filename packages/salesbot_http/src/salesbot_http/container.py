@@ -218,8 +218,8 @@ def insight_reader(database: Database) -> SalesInsightReader:
     return database.insight()
 
 
-def catalogue_reader(database: Database) -> Catalogue:
-    return database.catalogue()
+def catalogue_reader(database: Database, loaded_ttl_s: float) -> Catalogue:
+    return database.catalogue(loaded_ttl_s)
 
 
 def integrity_checker(database: Database) -> IntegrityChecker:
@@ -258,7 +258,9 @@ class Persistence(containers.DeclarativeContainer):
     database = providers.Singleton(open_database, config, shutdown, settings.provided.webhook_urls)
     uow_factory = providers.Singleton(unit_of_work_factory, database)
     insight = providers.Singleton(insight_reader, database)
-    catalogue = providers.Singleton(catalogue_reader, database)
+    catalogue = providers.Singleton(
+        catalogue_reader, database, settings.provided.catalogue_loaded_ttl_s
+    )
     integrity = providers.Singleton(integrity_checker, database)
 
 
@@ -289,7 +291,10 @@ class Security(containers.DeclarativeContainer):
         BcryptPasswordHasher, rounds=settings.provided.bcrypt_rounds, executor=executor
     )
     token_issuer = providers.Singleton(
-        JwtAccessTokens, secret=settings.provided.jwt_secret, ttl=settings.provided.jwt_expires_in
+        JwtAccessTokens,
+        secret=settings.provided.jwt_secret,
+        ttl=settings.provided.jwt_expires_in,
+        cache_size=settings.provided.access_token_cache_size,
     )
 
 

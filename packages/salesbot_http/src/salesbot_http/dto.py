@@ -351,8 +351,9 @@ class LeadOut(ResponseBody):
 
 
 def _utc(moment: datetime) -> datetime:
-    """Times leave as UTC whatever zone the store handed back."""
-    return moment.astimezone(UTC)
+    """Times leave as UTC whatever zone the store handed back (PostgreSQL's sessions run in UTC,
+    so a history page's times are most often UTC already: they are used as they are)."""
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 def user_out(user: User) -> UserOut:

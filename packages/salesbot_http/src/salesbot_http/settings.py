@@ -55,6 +55,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_secret: str = ""
     jwt_refresh_secret: str = ""
     jwt_expires_in: timedelta = timedelta(minutes=15)
+    # verified access tokens kept per process (what each says; expiry is checked every time)
+    access_token_cache_size: int = 4096
     jwt_refresh_expires_in: timedelta = timedelta(days=7)
     bcrypt_rounds: int = 12
     hash_threads: int = 4
@@ -72,6 +74,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     catalogue_prompt_chars: int = 1200
     # The most words one catalogue lookup uses (a long message cannot make the search unbounded)
     catalogue_query_words: int = 32
+    # seconds a worker takes a loaded catalogue as loaded before asking again (0: every reply)
+    catalogue_loaded_ttl_s: float = 5.0
     # The console's conversation page (GET /admin/conversations/{id}): its latest messages and
     # distillations at most
     admin_transcript_messages: int = 500
@@ -150,7 +154,8 @@ def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 0) -> in
     return value
 
 
-def _float(env: Mapping[str, str], key: str, default: float) -> float:
+def _float(env: Mapping[str, str], key: str, default: float, *, zero: bool = False) -> float:
+    """A positive number (or zero, with ``zero``)."""
     raw = env.get(key)
     if raw is None or raw.strip() == "":
         return default
@@ -158,8 +163,8 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{key} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{key} must be positive, got {value}")
+    if not value >= 0 or (value == 0 and not zero):  # NaN is not >= 0 either
+        raise SettingsError(f"{key} must be {'zero or ' if zero else ''}positive, got {value}")
     return value
 
 
@@ -276,6 +281,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         jwt_secret=_secret(env, "JWT_SECRET", data_dir, embedded),
         jwt_refresh_secret=_secret(env, "JWT_REFRESH_SECRET", data_dir, embedded),
         jwt_expires_in=_duration(env, "JWT_EXPIRES_IN", timedelta(minutes=15)),
+        access_token_cache_size=_int(env, "ACCESS_TOKEN_CACHE_SIZE", 4096),
         jwt_refresh_expires_in=_duration(env, "JWT_REFRESH_EXPIRES_IN", timedelta(days=7)),
         bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, minimum=4),
         hash_threads=_int(env, "HASH_THREADS", 4, minimum=1),
@@ -287,6 +293,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         catalogue_prompt_products=_int(env, "CATALOGUE_PROMPT_PRODUCTS", 5),
         catalogue_prompt_chars=_int(env, "CATALOGUE_PROMPT_CHARS", 1200),
         catalogue_query_words=_int(env, "CATALOGUE_QUERY_WORDS", 32, minimum=1),
+        catalogue_loaded_ttl_s=_float(env, "CATALOGUE_LOADED_TTL_S", 5.0, zero=True),
         admin_transcript_messages=_int(env, "ADMIN_TRANSCRIPT_MESSAGES", 500, minimum=1),
         admin_transcript_distillations=_int(env, "ADMIN_TRANSCRIPT_DISTILLATIONS", 100, minimum=1),
         openai_api_key=env.get("OPENAI_API_KEY") or None,

@@ -39,9 +39,10 @@ class Database:
         """The core's ``SalesInsightReader`` over this database."""
         return PostgresInsight(self._pool, self.config.statement_deadline_s)
 
-    def catalogue(self) -> PostgresCatalogue:
-        """The core's ``Catalogue`` (what a reply's grounding reads) over this database."""
-        return PostgresCatalogue(self._pool, self.config.statement_deadline_s)
+    def catalogue(self, loaded_ttl_s: float = 0.0) -> PostgresCatalogue:
+        """The core's ``Catalogue`` (what a reply's grounding reads) over this database; a
+        loaded catalogue is taken as loaded for ``loaded_ttl_s`` (see ``PostgresCatalogue``)."""
+        return PostgresCatalogue(self._pool, self.config.statement_deadline_s, loaded_ttl_s)
 
     def integrity(self) -> PostgresIntegrity:
         """The core's ``IntegrityChecker`` over this database (``salesbot db check``)."""

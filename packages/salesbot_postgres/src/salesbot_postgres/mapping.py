@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -237,24 +238,20 @@ def exchange_params(write: ExchangeWrite) -> dict[str, Any]:
     }
 
 
-def distillation_params(write: DistillationWrite) -> dict[str, Any]:
-    """``APPLY_DISTILLATION``'s parameters: the conversation's row as planned."""
+def distillation_params(write: DistillationWrite, lease_until: datetime | None) -> dict[str, Any]:
+    """``APPLY_DISTILLATION``'s parameters: the conversation's row as planned, the record the
+    history keeps of it, and the lease it ends."""
+    record = write.record
     return {
         **conversation_to_params(write.conversation),
         "expected_version": write.expected_version,
-    }
-
-
-def distillation_to_params(distillation: Distillation) -> dict[str, Any]:
-    """``INSERT_DISTILLATION``'s parameters."""
-    return {
-        "conversation_id": distillation.conversation_id,
-        "distilled_at": distillation.distilled_at,
-        "through_seq": distillation.through_seq,
-        "covered_messages": distillation.covered_messages,
-        "metadata": metadata_to_json(distillation.metadata),
-        "prompt_tokens": distillation.prompt_tokens,
-        "completion_tokens": distillation.completion_tokens,
+        "lease_until": lease_until,
+        "distilled_at": record.distilled_at,
+        "through_seq": record.through_seq,
+        "covered_messages": record.covered_messages,
+        "record_metadata": metadata_to_json(record.metadata),
+        "record_prompt_tokens": record.prompt_tokens,
+        "record_completion_tokens": record.completion_tokens,
     }
 
 

@@ -13,7 +13,9 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -21,7 +23,6 @@ from uuid import UUID
 from salesbot_core.domain import (
     Conversation,
     ConversationCursor,
-    Distillation,
     Message,
     Product,
     RefreshToken,
@@ -38,7 +39,6 @@ from salesbot_postgres.mapping import (
     conversation_to_params,
     conversation_with_page_from_row,
     distillation_params,
-    distillation_to_params,
     exchange_params,
     message_from_row,
     product_copy_row,
@@ -199,8 +199,11 @@ class PostgresConversations:
         # compare-and-set on its version (or inserted when new), and both messages.
         return len(await self._tx.write(sql.RECORD_EXCHANGE, exchange_params(write))) == 1
 
-    async def apply_distillation(self, write: DistillationWrite) -> bool:
-        params = distillation_params(write)
+    async def apply_distillation(
+        self, write: DistillationWrite, *, lease_until: datetime | None = None
+    ) -> bool:
+        # One statement (statements.APPLY_DISTILLATION): the row, its history record, the lease.
+        params = distillation_params(write, lease_until)
         return len(await self._tx.write(sql.APPLY_DISTILLATION, params)) == 1
 
     async def window(
@@ -223,14 +226,6 @@ class PostgresConversations:
     async def due_for_distillation(self, *, at_least: int, limit: int) -> Sequence[UUID]:
         params = {"at_least": at_least, "limit": limit}
         return [row["id"] for row in await self._tx.read(sql.DUE_FOR_DISTILLATION, params)]
-
-
-class PostgresDistillations:
-    def __init__(self, tx: Transaction) -> None:
-        self._tx = tx
-
-    async def add(self, distillation: Distillation) -> None:
-        await self._tx.write_count(sql.INSERT_DISTILLATION, distillation_to_params(distillation))
 
 
 class PostgresMessages:
@@ -336,11 +331,26 @@ class PostgresProducts:
 
 class PostgresCatalogue:
     """The catalogue as a reply's grounding reads it: each call on its own pooled connection, in
-    autocommit (one statement)."""
+    autocommit (one statement).
 
-    def __init__(self, pool: Pool, statement_deadline_s: float) -> None:
+    Every reply asks whether the shop has a catalogue at all; once the answer is yes it is kept
+    for ``loaded_ttl_s`` seconds (0: asked every time), saving a round trip per reply. "No" is
+    never kept, so products imported into an empty catalogue are offered from the next reply
+    on; a catalogue emptied entirely reads as loaded (with nothing found) for at most the TTL.
+    """
+
+    def __init__(
+        self,
+        pool: Pool,
+        statement_deadline_s: float,
+        loaded_ttl_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._pool = pool
         self._deadline_s = statement_deadline_s
+        self._loaded_ttl_s = loaded_ttl_s
+        self._clock = clock
+        self._loaded_until = -math.inf
 
     async def _read(self, statement: str, params: dict[str, Any] | None = None) -> list[Any]:
         tx = Transaction(self._pool, self._deadline_s)
@@ -361,5 +371,10 @@ class PostgresCatalogue:
         return [product_from_row(row) for row in await self._read(statement, params)]
 
     async def is_empty(self) -> bool:
+        now = self._clock()
+        if now < self._loaded_until:
+            return False
         (row,) = await self._read(sql.ANY_PRODUCT)
+        if row["any"] and self._loaded_ttl_s > 0:
+            self._loaded_until = now + self._loaded_ttl_s
         return not row["any"]

@@ -253,25 +253,30 @@ SELECT id FROM written
 """
 
 # APPLY_DISTILLATION: the conversation's row as the core planned it, if its version did not
-# move (no row back otherwise). Distillations write only what a distillation changes.
-APPLY_DISTILLATION: Final = """
-UPDATE conversations
-SET metadata = %(metadata)s::jsonb,
-    distilled_through = %(distilled_through)s,
-    messages_since_context_update = %(messages_since_context_update)s,
-    prompt_tokens = %(prompt_tokens)s,
-    completion_tokens = %(completion_tokens)s,
-    updated_at = %(updated_at)s,
-    version = %(version)s
-WHERE id = %(id)s AND version = %(expected_version)s
-RETURNING id
-"""
-
-# One applied distillation kept in the history, in the unit of work that applied it.
-INSERT_DISTILLATION: Final = f"""
-INSERT INTO distillations ({DISTILLATION_COLUMNS})
-VALUES (%(conversation_id)s, %(distilled_at)s, %(through_seq)s, %(covered_messages)s,
-        %(metadata)s::jsonb, %(prompt_tokens)s, %(completion_tokens)s)
+# move (no row back otherwise), with its record kept in the history and the lease taken until
+# %(lease_until)s ended, in one statement. Distillations write only what a distillation
+# changes.
+APPLY_DISTILLATION: Final = f"""
+WITH applied AS (
+    UPDATE conversations
+    SET metadata = %(metadata)s::jsonb,
+        distilled_through = %(distilled_through)s,
+        messages_since_context_update = %(messages_since_context_update)s,
+        prompt_tokens = %(prompt_tokens)s,
+        completion_tokens = %(completion_tokens)s,
+        updated_at = %(updated_at)s,
+        version = %(version)s,
+        distilling_until = CASE WHEN distilling_until = %(lease_until)s::timestamptz
+                                THEN NULL ELSE distilling_until END
+    WHERE id = %(id)s AND version = %(expected_version)s
+    RETURNING id
+), kept AS (
+    INSERT INTO distillations ({DISTILLATION_COLUMNS})
+    SELECT id, %(distilled_at)s, %(through_seq)s, %(covered_messages)s,
+           %(record_metadata)s::jsonb, %(record_prompt_tokens)s, %(record_completion_tokens)s
+    FROM applied
+)
+SELECT id FROM applied
 """
 
 # What a distillation reads: the conversation and its latest messages after distilled_through,

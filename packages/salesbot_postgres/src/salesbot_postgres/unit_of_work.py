@@ -8,7 +8,6 @@ from typing import Self
 
 from salesbot_core.ports import (
     ConversationRepository,
-    DistillationHistory,
     Outbox,
     RefreshTokenRepository,
     UserRepository,
@@ -19,7 +18,6 @@ from salesbot_postgres.outbox import PostgresOutbox, PostgresWebhookDeliveries
 from salesbot_postgres.pool import Pool
 from salesbot_postgres.repositories import (
     PostgresConversations,
-    PostgresDistillations,
     PostgresMessages,
     PostgresProducts,
     PostgresRefreshTokens,
@@ -46,7 +44,6 @@ class PostgresUnitOfWork:
         self.users: UserRepository = PostgresUsers(self._tx)
         self.refresh_tokens: RefreshTokenRepository = PostgresRefreshTokens(self._tx)
         self.conversations: ConversationRepository = PostgresConversations(self._tx)
-        self.distillations: DistillationHistory = PostgresDistillations(self._tx)
         self.messages = PostgresMessages(self._tx)
         self.outbox: Outbox = PostgresOutbox(self._tx, webhook_urls)
         self.webhook_deliveries: WebhookDeliveries = PostgresWebhookDeliveries(self._tx)

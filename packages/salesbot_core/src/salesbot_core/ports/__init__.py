@@ -27,7 +27,6 @@ from salesbot_core.ports.password_hasher import PasswordHasher
 from salesbot_core.ports.token_issuer import AccessClaims, AccessToken, TokenIssuer
 from salesbot_core.ports.unit_of_work import (
     ConversationRepository,
-    DistillationHistory,
     RefreshTokenRepository,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -42,7 +41,6 @@ __all__ = [
     "ConversationRepository",
     "Count",
     "DayConversion",
-    "DistillationHistory",
     "DistillationRequest",
     "Distilled",
     "Generated",

@@ -15,7 +15,6 @@ from uuid import UUID
 from salesbot_core.domain import (
     Conversation,
     ConversationCursor,
-    Distillation,
     Message,
     RefreshToken,
     Session,
@@ -122,10 +121,14 @@ class ConversationRepository(Protocol):
         False, writing nothing, when the version moved or the conversation is gone."""
         ...
 
-    async def apply_distillation(self, write: DistillationWrite) -> bool:
-        """Write ``write.conversation``'s metadata, ``distilled_through``, counter, token totals
-        and ``updated_at`` if the stored version is still ``write.expected_version``; False,
-        writing nothing, otherwise."""
+    async def apply_distillation(
+        self, write: DistillationWrite, *, lease_until: datetime | None = None
+    ) -> bool:
+        """If the stored version is still ``write.expected_version``: write
+        ``write.conversation``'s metadata, ``distilled_through``, counter, token totals and
+        ``updated_at``, keep ``write.record`` in the conversation's distillation history, and
+        end the distillation lease taken until ``lease_until`` (one taken since is left alone),
+        as one change. False, writing nothing, otherwise."""
         ...
 
     async def window(
@@ -153,12 +156,6 @@ class ConversationRepository(Protocol):
         ...
 
 
-class DistillationHistory(Protocol):
-    async def add(self, distillation: Distillation) -> None:
-        """Keep one applied distillation (in the unit of work that applied it)."""
-        ...
-
-
 class UnitOfWork(Protocol):
     # Read-only members, so an adapter may expose its own repository classes (covariance).
     @property
@@ -178,9 +175,6 @@ class UnitOfWork(Protocol):
 
     @property
     def products(self) -> ProductRepository: ...
-
-    @property
-    def distillations(self) -> DistillationHistory: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -312,12 +312,17 @@ class _Conversations:
         self._s.messages[conversation.id].extend((write.user_message, write.bot_message))
         return True
 
-    async def apply_distillation(self, write: DistillationWrite) -> bool:
+    async def apply_distillation(
+        self, write: DistillationWrite, *, lease_until: datetime | None = None
+    ) -> bool:
         conversation = write.conversation
         stored = self._s.conversations.get(conversation.id)
         if stored is None or stored.version != write.expected_version:
             return False
         self._s.conversations[conversation.id] = conversation
+        self._s.distillations.setdefault(conversation.id, []).append(write.record)
+        if lease_until is not None:
+            await self.release_distillation(conversation.id, until=lease_until)
         return True
 
     async def window(
@@ -385,17 +390,6 @@ class _Messages:
         return _page_before(self._s, conversation_id, limit, before_seq)
 
 
-class _Distillations:
-    def __init__(self, state: _State) -> None:
-        self._s = state
-
-    async def add(self, distillation: Distillation) -> None:
-        # Like the foreign key: a distillation belongs to a stored conversation.
-        if distillation.conversation_id not in self._s.conversations:
-            raise LookupError(distillation.conversation_id)
-        self._s.distillations.setdefault(distillation.conversation_id, []).append(distillation)
-
-
 class InMemoryUnitOfWork:
     """One serialised unit of work over an ``InMemoryStore``."""
 
@@ -414,7 +408,6 @@ class InMemoryUnitOfWork:
         self.outbox = MemoryOutbox(state.outbox, self._store.webhook_urls)
         self.webhook_deliveries = MemoryWebhookDeliveries(state.outbox)
         self.products = InMemoryProducts(state.products)
-        self.distillations = _Distillations(state)
 
     async def __aenter__(self) -> Self:
         await self._store._lock.acquire()

@@ -57,14 +57,15 @@ class DistilMetadata:
     - before the LLM call the conversation's distillation lease is claimed (compare-and-set in
       the store, until now + ``budget_s``): while another process holds a live one nothing is
       asked or applied, so across instances one distillation per conversation runs at a time;
-      the lease is given back when the distillation ends, or runs out by itself;
+      the lease is given back when the distillation ends (by the change that applies it, or
+      after a distillation that applied nothing), or runs out by itself;
     - a conversation that changed while the LLM answered (an exchange landed) gets the plan made
       again from how it stands; if another distillation landed meanwhile nothing is applied, so
       a window is applied at most once;
     - a distillation that moves the sale status writes its lead events (``distillation_events``)
       to the outbox in its own transaction.
-    - every applied distillation is kept in the history (``Distillation``), in the same unit of
-      work, so the metadata can be followed as each distillation changed it.
+    - every applied distillation is kept in the history (``Distillation``), by the change that
+      applies it, so the metadata can be followed as each distillation changed it.
     Returns the conversation as distilled, or None when nothing was applied.
     """
 
@@ -100,10 +101,14 @@ class DistilMetadata:
             await uow.commit()
         if not claimed:
             return None  # another process is distilling it; its answer covers this window
+        distilled: Conversation | None = None
         try:
-            return await self._distil(conversation_id, source)
+            # Applying a distillation ends its lease in the same change.
+            distilled = await self._distil(conversation_id, source, lease_until)
         finally:
-            await self._release(conversation_id, lease_until)
+            if distilled is None:
+                await self._release(conversation_id, lease_until)
+        return distilled
 
     async def _release(self, conversation_id: UUID, lease_until: datetime) -> None:
         # Shielded: a distillation cut short (the budget, a shutdown) still gives its lease
@@ -119,7 +124,7 @@ class DistilMetadata:
             logger.warning("could not release a distillation lease; it ends by itself")
 
     async def _distil(
-        self, conversation_id: UUID, source: DistillationSource
+        self, conversation_id: UUID, source: DistillationSource, lease_until: datetime
     ) -> Conversation | None:
         request = DistillationRequest(
             previous=source.conversation.metadata, turns=turns_of(source.messages)
@@ -149,20 +154,20 @@ class DistilMetadata:
         before = source.conversation
         write = plan(before)
         async with self._uow() as uow:
-            if not await uow.conversations.apply_distillation(write):
-                current = await uow.conversations.for_update(conversation_id)
+            conversations = uow.conversations
+            if not await conversations.apply_distillation(write, lease_until=lease_until):
+                current = await conversations.for_update(conversation_id)
                 if current is None or current.distilled_through != (
                     source.conversation.distilled_through
                 ):
                     return None  # gone, or another distillation covered this window
                 before, write = current, plan(current)
-                if not await uow.conversations.apply_distillation(write):
+                if not await conversations.apply_distillation(write, lease_until=lease_until):
                     return None
             if moves_status(before, write):
                 # In the distillation's own transaction: committed with it, or gone with it.
                 customer = await uow.users.get(before.user_id)
                 await uow.outbox.add(distillation_events(before, write, customer))
-            await uow.distillations.add(write.record)
             await uow.commit()
         return write.conversation
 
