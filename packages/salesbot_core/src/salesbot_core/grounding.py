@@ -355,7 +355,8 @@ def fold(text: str) -> str:
     return " ".join(stripped.replace("\0", "ñ").split())
 
 
-def _singular(word: str) -> str:
+def singular(word: str) -> str:
+    """A folded word's singular, crudely ("laptops" → "laptop", "portatiles" → "portatil")."""
     if word.endswith("es") and word[:-2] in GLOSSARY:
         return word[:-2]  # Spanish: "portatiles" → "portatil"
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
@@ -377,12 +378,12 @@ def retrieval_words(texts: Iterable[str]) -> tuple[str, ...]:
         for token in tokens(text):
             if token in STOP_WORDS or token.isdigit() or len(token) < 2:
                 continue
-            word = _singular(token)
+            word = singular(token)
             if word in STOP_WORDS:
                 continue
             found.setdefault(word)
             for english in GLOSSARY.get(word, GLOSSARY.get(token, ())):
-                found.setdefault(_singular(english))
+                found.setdefault(singular(english))
     return tuple(found)
 
 
@@ -434,7 +435,7 @@ def rejects_name(rejected: Iterable[str], name: str, brand: str = "") -> bool:
         wanted = fold(item)
         if not wanted:
             continue
-        for form in dict.fromkeys((wanted, " ".join(_singular(w) for w in wanted.split()))):
+        for form in dict.fromkeys((wanted, " ".join(singular(w) for w in wanted.split()))):
             if form in (name, brand) or _phrase_in(form, name) or _phrase_in(name, form):
                 return True
     return False

@@ -218,8 +218,8 @@ def insight_reader(database: Database) -> SalesInsightReader:
     return database.insight()
 
 
-def catalogue_reader(database: Database) -> Catalogue:
-    return database.catalogue()
+def catalogue_reader(database: Database, settings: Settings) -> Catalogue:
+    return database.catalogue(ranked_matches=settings.catalogue_ranked_matches)
 
 
 def integrity_checker(database: Database) -> IntegrityChecker:
@@ -258,7 +258,7 @@ class Persistence(containers.DeclarativeContainer):
     database = providers.Singleton(open_database, config, shutdown, settings.provided.webhook_urls)
     uow_factory = providers.Singleton(unit_of_work_factory, database)
     insight = providers.Singleton(insight_reader, database)
-    catalogue = providers.Singleton(catalogue_reader, database)
+    catalogue = providers.Singleton(catalogue_reader, database, settings)
     integrity = providers.Singleton(integrity_checker, database)
 
 

@@ -39,9 +39,10 @@ class Database:
         """The core's ``SalesInsightReader`` over this database."""
         return PostgresInsight(self._pool, self.config.statement_deadline_s)
 
-    def catalogue(self) -> PostgresCatalogue:
-        """The core's ``Catalogue`` (what a reply's grounding reads) over this database."""
-        return PostgresCatalogue(self._pool, self.config.statement_deadline_s)
+    def catalogue(self, ranked_matches: int = 200) -> PostgresCatalogue:
+        """The core's ``Catalogue`` (what a reply's grounding reads) over this database; a
+        search ranks at most ``ranked_matches`` matches (``CATALOGUE_RANKED_MATCHES``)."""
+        return PostgresCatalogue(self._pool, self.config.statement_deadline_s, ranked_matches)
 
     def integrity(self) -> PostgresIntegrity:
         """The core's ``IntegrityChecker`` over this database (``salesbot db check``)."""

@@ -43,6 +43,7 @@ from salesbot_postgres.mapping import (
     message_from_row,
     product_copy_row,
     product_from_row,
+    search_words,
     session_from_row,
     token_from_row,
     token_to_params,
@@ -336,11 +337,13 @@ class PostgresProducts:
 
 class PostgresCatalogue:
     """The catalogue as a reply's grounding reads it: each call on its own pooled connection, in
-    autocommit (one statement)."""
+    autocommit (one statement). A search reads and ranks at most ``ranked_matches`` matches
+    (``CATALOGUE_RANKED_MATCHES``; see ``statements.SEARCH_PRODUCTS``)."""
 
-    def __init__(self, pool: Pool, statement_deadline_s: float) -> None:
+    def __init__(self, pool: Pool, statement_deadline_s: float, ranked_matches: int = 200) -> None:
         self._pool = pool
         self._deadline_s = statement_deadline_s
+        self._ranked = ranked_matches
 
     async def _read(self, statement: str, params: dict[str, Any] | None = None) -> list[Any]:
         tx = Transaction(self._pool, self._deadline_s)
@@ -351,10 +354,14 @@ class PostgresCatalogue:
             await tx.close()
 
     async def search(self, query: ProductQuery) -> Sequence[Product]:
-        words = tsquery_text(query.words)
+        words = search_words(query.words)
         if words is None or query.limit < 1:
             return []
-        params: dict[str, Any] = {"words": words, "limit": query.limit}
+        params: dict[str, Any] = {
+            "words": words,
+            "limit": query.limit,
+            "ranked": max(self._ranked, query.limit),
+        }
         if query.max_price is not None:
             params["max_price"] = query.max_price
         statement = sql.SEARCH_PRODUCTS if query.max_price is None else sql.SEARCH_PRODUCTS_UP_TO

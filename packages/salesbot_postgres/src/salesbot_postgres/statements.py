@@ -501,19 +501,57 @@ PRODUCT_QUERY: Final = (
 
 
 def _search_products(condition: str) -> str:
-    """The ``limit`` products matching the words, best ranked first: ts_rank weighs a match in
-    the name (A) over brand and category (B) over the description (C); ties by sku."""
+    """The ``limit`` products matching the words, those matching every word first, then those
+    matching some; within each, best ranked first: ts_rank weighs a match in the name (A) over
+    brand and category (B) over the description (C); ties by sku.
+
+    At most ``ranked`` matches are read and ranked, which bounds the cost of a broad word (a
+    GIN index finds matches but does not order them, so ranking all of ``laptop`` in a big
+    category reads thousands of rows): the ``every`` matches first, and the ``some`` ones only
+    when those are fewer than ``ranked`` (the Append below stops once the LIMIT is met).
+    ``%(words)s`` is a text[] of words (``mapping.search_words``); each stands for its English
+    and Spanish lexemes (to_tsvector, as the products' vector was made), deduplicated, since a
+    GIN scan's cost grows with the lexemes it merges; a word that either dictionary drops
+    (a stop word: English "the" is a Spanish lexeme, Spanish "de" an English one) is left out
+    of ``every``. quote_literal makes each lexeme a tsquery literal, whatever it holds."""
     return f"""
+WITH stemmed AS (
+    SELECT to_tsvector('english'::regconfig, w) AS english,
+           to_tsvector('spanish'::regconfig, w) AS spanish
+    FROM unnest(%(words)s::text[]) AS w
+),
+word AS (
+    SELECT array(
+        SELECT DISTINCT quote_literal(lexeme) FROM unnest(tsvector_to_array(english || spanish))
+        AS lexeme
+    ) AS lexemes,
+    length(english) > 0 AND length(spanish) > 0 AS required
+    FROM stemmed
+),
+q AS (
+    SELECT
+        (SELECT string_agg(DISTINCT lexeme, ' | ') FROM word, unnest(lexemes) AS lexeme
+        )::tsquery AS some,
+        (SELECT string_agg('(' || array_to_string(lexemes, ' | ') || ')', ' & ')
+         FROM word WHERE required)::tsquery AS every
+),
+candidates AS (
+    (SELECT p.*, 0 AS tier FROM products AS p, q
+     WHERE p.search @@ q.every AND {condition} LIMIT %(ranked)s)
+    UNION ALL
+    (SELECT p.*, 1 AS tier FROM products AS p, q
+     WHERE p.search @@ q.some AND NOT p.search @@ q.every AND {condition} LIMIT %(ranked)s)
+    LIMIT %(ranked)s
+)
 SELECT {PRODUCT_COLUMNS}
-FROM products, (SELECT {PRODUCT_QUERY} AS query) AS q
-WHERE search @@ q.query AND {condition}
-ORDER BY ts_rank(search, q.query) DESC, sku
+FROM candidates, q
+ORDER BY tier, ts_rank(search, q.some) DESC, sku
 LIMIT %(limit)s
 """
 
 
 SEARCH_PRODUCTS: Final = _search_products("true")
-SEARCH_PRODUCTS_UP_TO: Final = _search_products("price <= %(max_price)s")
+SEARCH_PRODUCTS_UP_TO: Final = _search_products("p.price <= %(max_price)s")
 ANY_PRODUCT: Final = "SELECT EXISTS (SELECT FROM products) AS any"
 PRODUCT_BY_SKU: Final = f"SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = %(sku)s"
 DELETE_PRODUCT: Final = "DELETE FROM products WHERE sku = %(sku)s"

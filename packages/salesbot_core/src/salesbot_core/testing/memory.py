@@ -42,7 +42,7 @@ from salesbot_core.ports import (
     SalesFigures,
     UsageTotals,
 )
-from salesbot_core.testing.catalogue import InMemoryProducts, StoredCatalogue
+from salesbot_core.testing.catalogue import InMemoryCatalogue, InMemoryProducts
 from salesbot_core.testing.outbox import MemoryOutbox, MemoryWebhookDeliveries, OutboxState
 
 replace = msgspec.structs.replace
@@ -90,9 +90,9 @@ class InMemoryStore:
         linked to ``products`` (the shop's catalogue) by name."""
         return InMemoryInsight(self, products)
 
-    def catalogue(self) -> StoredCatalogue:
+    def catalogue(self) -> InMemoryCatalogue:
         """A ``Catalogue`` over the products committed."""
-        return StoredCatalogue(lambda: self.state.products)
+        return InMemoryCatalogue.reading(lambda: self.state.products)
 
 
 def _words(text: str) -> set[str]:
