@@ -191,3 +191,15 @@ async def test_search_puts_products_matching_every_word_before_better_ranked_par
         ProductQuery(words=("the", "keyboard", "!!", "light"), limit=2)
     )
     assert {p.sku for p in with_stop_word} == {"B", "D"}
+
+
+async def test_named_finds_products_by_name_whatever_the_case(backend: Backend) -> None:
+    await stored(
+        backend.uow,
+        product("M-2", name="MacBook Pro"),
+        product("M-1", name="MacBook Air"),
+        product("X", name="MacBook Air Sleeve"),
+    )
+    found = await backend.catalogue.named(["macbook air", "MACBOOK PRO", "Nothing"])
+    assert [p.sku for p in found] == ["M-1", "M-2"]
+    assert await backend.catalogue.named([]) == []

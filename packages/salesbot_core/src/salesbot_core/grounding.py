@@ -16,7 +16,7 @@ from decimal import Decimal
 import msgspec
 
 from salesbot_core.domain import Product, SalesMetadata
-from salesbot_core.ports.insight import Count
+from salesbot_core.ports.insight import Count, OfferedProduct
 
 # Products priced up to this many times the stated budget stay in (a customer "around 1500"
 # will look at 1,699; not at 3,000).
@@ -494,3 +494,27 @@ def link_counts(counts: Sequence[Count], products: Sequence[Product]) -> tuple[C
             else msgspec.structs.replace(count, count=total)
         )
     return tuple(sorted(linked.values(), key=lambda c: (-c.count, c.name.casefold())))
+
+
+def names_to_look_up(names: Iterable[str]) -> list[str]:
+    """What to ask ``Catalogue.named`` for so that every product ``product_named`` would link
+    one of ``names`` to is found: each name as given, trimmed, and folded (a store compares
+    lower-cased names; folding also drops accents and extra spaces)."""
+    return list(dict.fromkeys(form for name in names for form in (name.strip(), fold(name))))
+
+
+def link_names(names: Sequence[str], products: Sequence[Product]) -> tuple[OfferedProduct, ...]:
+    """Offered product names linked to the catalogue, in their order: a name that is a
+    product's (``product_named``) gets its SKU, catalogue name, price and currency; others stay
+    as they are."""
+    linked = []
+    for name in names:
+        product = product_named(name, products)
+        linked.append(
+            OfferedProduct(
+                name=product.name, sku=product.sku, price=product.price, currency=product.currency
+            )
+            if product
+            else OfferedProduct(name=name)
+        )
+    return tuple(linked)

@@ -345,8 +345,8 @@ class UseCases(containers.DeclarativeContainer):
     list_sessions = providers.Singleton(ListSessions, uow_factory, clock)
     end_session = providers.Singleton(EndSession, uow_factory, clock)
     grant_admin = providers.Singleton(GrantAdmin, uow_factory, clock)
-    get_sales_analytics = providers.Singleton(GetSalesAnalytics, insight, clock)
-    list_leads = providers.Singleton(ListLeads, insight)
+    get_sales_analytics = providers.Singleton(GetSalesAnalytics, insight, clock, catalogue)
+    list_leads = providers.Singleton(ListLeads, insight, catalogue=catalogue)
     deliver_webhooks = providers.Singleton(
         DeliverWebhooks, uow_factory, webhook_poster, clock, webhook_secret, delivery_policy
     )
@@ -359,7 +359,9 @@ class UseCases(containers.DeclarativeContainer):
     list_products = providers.Singleton(ListProducts, uow_factory)
     export_catalogue = providers.Singleton(ExportCatalogue, uow_factory)
     check_integrity = providers.Singleton(CheckIntegrity, integrity)
-    get_lead_conversation = providers.Singleton(GetLeadConversation, insight, lead_read_limits)
+    get_lead_conversation = providers.Singleton(
+        GetLeadConversation, insight, lead_read_limits, catalogue
+    )
 
 
 class Container(containers.DeclarativeContainer):

@@ -552,6 +552,10 @@ LIMIT %(limit)s
 
 SEARCH_PRODUCTS: Final = _search_products("true")
 SEARCH_PRODUCTS_UP_TO: Final = _search_products("p.price <= %(max_price)s")
+# Index ix_products_lower_name.
+PRODUCTS_NAMED: Final = f"""
+SELECT {PRODUCT_COLUMNS} FROM products WHERE lower(name) = ANY(%(names)s::text[]) ORDER BY sku
+"""
 ANY_PRODUCT: Final = "SELECT EXISTS (SELECT FROM products) AS any"
 PRODUCT_BY_SKU: Final = f"SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = %(sku)s"
 DELETE_PRODUCT: Final = "DELETE FROM products WHERE sku = %(sku)s"

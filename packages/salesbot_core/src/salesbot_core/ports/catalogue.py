@@ -36,6 +36,11 @@ class Catalogue(Protocol):
         candidates further (rejected products, stock); the store only finds and ranks."""
         ...
 
+    async def named(self, names: Iterable[str]) -> Sequence[Product]:
+        """The products whose name, lower-cased, is one of ``names`` lower-cased, by sku (the
+        core decides which name is which product: ``grounding.product_named``)."""
+        ...
+
     async def is_empty(self) -> bool:
         """True when no product is loaded (the prompt then names none)."""
         ...

@@ -136,5 +136,11 @@ class InMemoryCatalogue:
         self.queries.append(query)
         return _ranked(self._products(), query)
 
+    async def named(self, names: Iterable[str]) -> Sequence[Product]:
+        wanted = {name.lower() for name in names}
+        return sorted(
+            (p for p in self._products() if p.name.lower() in wanted), key=lambda p: p.sku
+        )
+
     async def is_empty(self) -> bool:
         return not any(True for _ in self._products())
