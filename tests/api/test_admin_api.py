@@ -9,11 +9,12 @@ import io
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from salesbot_core.domain import Conversation, SalesMetadata, SaleStatus, User
+from salesbot_core.domain import Conversation, Product, SalesMetadata, SaleStatus, User
 from salesbot_core.ports import UnitOfWorkFactory
 from salesbot_core.testing import FakeClock, ScriptedAssistant
 from salesbot_core.usecases import GrantAdmin
@@ -264,6 +265,45 @@ async def test_analytics_figures_match_the_seeded_data_exactly(
     }
 
 
+async def _stored(uow_factory: UnitOfWorkFactory, *products: Product) -> None:
+    async with uow_factory() as work:
+        await work.products.upsert(products)
+        await work.commit()
+
+
+MACBOOK = Product(
+    sku="LAP-MBA",
+    name="MacBook Air",
+    brand="Apple",
+    category="Laptops",
+    description="Light laptop.",
+    price=Decimal("1099.00"),
+    currency="USD",
+    stock=4,
+)
+
+
+async def test_analytics_link_offered_and_rejected_products_to_the_catalogue(
+    client: Client, admin: Customer, uow_factory: UnitOfWorkFactory
+) -> None:
+    await _seed_analytics(uow_factory)
+    await _stored(uow_factory, MACBOOK)
+
+    data = ok_data(await client.get("/admin/analytics", headers=admin.headers))
+
+    linked = {"name": "MacBook Air", "sku": "LAP-MBA", "price": "1099.00", "currency": "USD"}
+    assert data["mostOffered"] == [
+        {**linked, "count": 2},
+        {"name": "thinkpad x1", "count": 2},
+        {"name": "dell u2723", "count": 1},
+    ]
+    assert data["mostRejected"] == [
+        {"name": "dell xps", "count": 2},
+        {**linked, "count": 1},
+        {"name": "thinkpad x1", "count": 1},
+    ]
+
+
 async def test_analytics_days_bound_the_conversion_window(
     client: Client, admin: Customer, uow_factory: UnitOfWorkFactory
 ) -> None:
@@ -374,9 +414,11 @@ async def test_leads_carry_customer_metadata_and_last_message(
         "saleStatus",
         "customer",
         "metadata",
+        "offeredProducts",
         "lastMessage",
         "updatedAt",
     }
+    assert hot["offeredProducts"] == [{"name": "MacBook Air"}]  # no catalogue: names only
     assert hot["saleStatus"] == "negotiating"
     assert hot["customer"] == {
         "id": hot["customer"]["id"],
@@ -396,6 +438,37 @@ async def test_leads_carry_customer_metadata_and_last_message(
     assert ISO_UTC.match(hot["updatedAt"])
     assert found[0]["metadata"] is None
     assert found[0]["saleStatus"] == "exploring"
+
+
+async def test_leads_and_their_csv_carry_offered_products_linked_to_the_catalogue(
+    client: Client, admin: Customer, leads: dict[str, str], uow_factory: UnitOfWorkFactory
+) -> None:
+    await _stored(uow_factory, MACBOOK)
+
+    found = ok_data(await client.get("/admin/leads", headers=admin.headers))
+    rows = _rows(await client.get("/admin/leads.csv", headers=admin.headers))
+    one = ok_data(await client.get(f"/admin/conversations/{leads['hot']}", headers=admin.headers))
+
+    offered = {lead["conversationId"]: lead["offeredProducts"] for lead in found}
+    linked = {"name": "MacBook Air", "sku": "LAP-MBA", "price": "1099.00", "currency": "USD"}
+    assert offered == {
+        leads["hot"]: [linked],
+        leads["won"]: [{"name": "Dell U2723"}],
+        leads["fresh"]: [],
+    }
+    assert one["offeredProducts"] == [linked]
+    cells = {row[0]: dict(zip(COLUMNS, row, strict=True)) for row in rows[1:]}
+    hot, won = cells[leads["hot"]], cells[leads["won"]]
+    assert (hot["offeredProducts"], hot["offeredSkus"], hot["offeredPrices"]) == (
+        "MacBook Air",
+        "LAP-MBA",
+        "1099.00 USD",
+    )
+    assert (won["offeredProducts"], won["offeredSkus"], won["offeredPrices"]) == (
+        "Dell U2723",
+        "",
+        "",
+    )
 
 
 async def test_leads_filter_by_sale_status(

@@ -167,3 +167,39 @@ async def test_search_finds_nothing_without_words_or_matches_and_empty_is_known(
     assert await backend.catalogue.search(ProductQuery(words=("'&|!",), limit=5)) == []
     found = await backend.catalogue.search(ProductQuery(words=("Laptops",), limit=5))
     assert [p.sku for p in found] == ["A"]
+
+
+async def test_search_puts_products_matching_every_word_before_better_ranked_partial_ones(
+    backend: Backend,
+) -> None:
+    """A product with both words only in its description comes before one with one word in
+    its name (ts_rank alone would order them the other way)."""
+    await stored(
+        backend.uow,
+        product("A", name="Keyboard Deluxe", description="Mechanical."),
+        product("B", name="Nimbus", description="A light laptop with a backlit keyboard."),
+        product("C", name="Lamp", description="A light for the desk."),
+        product("D", name="Feather", description="Light keyboard, light case."),
+    )
+    found = await backend.catalogue.search(ProductQuery(words=("keyboard", "light"), limit=10))
+    assert {p.sku for p in found[:2]} == {"B", "D"}
+    assert [p.sku for p in found[2:]] == ["A", "C"]
+    first = await backend.catalogue.search(ProductQuery(words=("keyboard", "light"), limit=2))
+    assert {p.sku for p in first} == {"B", "D"}
+    # A stop word or a word of no letters does not make "every word" impossible.
+    with_stop_word = await backend.catalogue.search(
+        ProductQuery(words=("the", "keyboard", "!!", "light"), limit=2)
+    )
+    assert {p.sku for p in with_stop_word} == {"B", "D"}
+
+
+async def test_named_finds_products_by_name_whatever_the_case(backend: Backend) -> None:
+    await stored(
+        backend.uow,
+        product("M-2", name="MacBook Pro"),
+        product("M-1", name="MacBook Air"),
+        product("X", name="MacBook Air Sleeve"),
+    )
+    found = await backend.catalogue.named(["macbook air", "MACBOOK PRO", "Nothing"])
+    assert [p.sku for p in found] == ["M-1", "M-2"]
+    assert await backend.catalogue.named([]) == []

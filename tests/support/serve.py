@@ -49,8 +49,13 @@ def served(
     """Run ``salesbot serve`` in ``workdir`` (no developer ``.env`` there) with exactly ``env``.
 
     Afterwards a server still running gets SIGINT, then is killed if it has not stopped within
-    ``STOP_TIMEOUT_S``; ``workdir`` is removed, and so is the ``SALESBOT_EMBEDDED_HOME`` given
-    to it (as root, where an embedded server keeps what its account cannot reach)."""
+    ``STOP_TIMEOUT_S``; ``workdir`` is removed, and so is the ``SALESBOT_EMBEDDED_HOME`` made
+    for it (as root, where an embedded server keeps what its account cannot reach) unless
+    ``env`` names one: a test that starts the server again on the same data keeps its own."""
+    if "SALESBOT_EMBEDDED_HOME" in env:
+        with _serving(env, workdir, start_timeout_s=start_timeout_s, args=args) as running:
+            yield running
+        return
     with fresh_embedded_home() as embedded_home:
         environment = {"SALESBOT_EMBEDDED_HOME": str(embedded_home), **env}
         with _serving(environment, workdir, start_timeout_s=start_timeout_s, args=args) as running:

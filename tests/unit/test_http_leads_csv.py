@@ -6,11 +6,12 @@ import csv
 import io
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
 from salesbot_core.domain import Message, SalesMetadata, SaleStatus, Sender
-from salesbot_core.ports import Lead
+from salesbot_core.ports import Lead, OfferedProduct
 from salesbot_http.leads_csv import COLUMNS, csv_lines, header, lead_cells, leads_csv, safe_cell
 
 MOMENT = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
@@ -73,6 +74,11 @@ def test_a_lead_is_one_row_in_column_order() -> None:
             created_at=MOMENT,
         ),
         updated_at=MOMENT,
+        offered_products=(
+            OfferedProduct(
+                name="MacBook Air", sku="LAP-MBA", price=Decimal("1099.00"), currency="USD"
+            ),
+        ),
     )
 
     cells = lead_cells(lead)
@@ -86,6 +92,8 @@ def test_a_lead_is_one_row_in_column_order() -> None:
         "saleStatus": "negotiating",
         "interests": "laptops;gaming",
         "offeredProducts": "MacBook Air",
+        "offeredSkus": "LAP-MBA",
+        "offeredPrices": "1099.00 USD",
         "rejectedProducts": "Dell XPS;ThinkPad",
         "lastIntent": "wants a discount",
         "lastMessage": "10% off today",

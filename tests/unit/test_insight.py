@@ -159,6 +159,7 @@ async def test_offered_and_rejected_products_are_linked_to_the_catalogue(core: C
 
     from salesbot_core.grounding import link_counts
     from salesbot_core.ports.insight import Count
+    from salesbot_core.testing import InMemoryCatalogue
     from tests.support.shop import product
 
     shop = [
@@ -167,7 +168,10 @@ async def test_offered_and_rejected_products_are_linked_to_the_catalogue(core: C
     ]
     for conversation_id in (await _seed(core)).values():
         await core.settle(conversation_id)
-    analytics = await GetSalesAnalytics(core.store.insight(shop), core.clock)(role=Role.ADMIN)
+    catalogue = InMemoryCatalogue(shop)
+    analytics = await GetSalesAnalytics(core.store.insight(), core.clock, catalogue)(
+        role=Role.ADMIN
+    )
     xps, macbook = analytics.most_offered
     assert (xps.name, xps.count, xps.sku, xps.price, xps.currency) == (
         "XPS",
@@ -188,3 +192,29 @@ async def test_offered_and_rejected_products_are_linked_to_the_catalogue(core: C
         ("XPS", 3, "LAP-XPS"),
         ("other", 2, None),
     ]
+
+
+async def test_each_lead_carries_its_offered_products_linked_to_the_catalogue(core: Core) -> None:
+    """A lead's offered names that are products get their SKU, catalogue name and price; others
+    stay names; without a catalogue every one stays a name."""
+    from decimal import Decimal
+
+    from salesbot_core.ports.insight import OfferedProduct
+    from salesbot_core.testing import InMemoryCatalogue
+    from tests.support.shop import product
+
+    shop = [product("LAP-XPS", "Dell XPS", brand="Dell", category="laptop", price="1499.00")]
+    shop.append(product("LAP-MB", "macbook", brand="Apple", category="laptop", price="999.00"))
+    conversations = await _seed(core)
+    for conversation_id in conversations.values():
+        await core.settle(conversation_id)
+    page = await ListLeads(core.store.insight(), catalogue=InMemoryCatalogue(shop))(role=Role.ADMIN)
+    offered = {lead.conversation_id: lead.offered_products for lead in page.items}
+    macbook = OfferedProduct(name="macbook", sku="LAP-MB", price=Decimal("999.00"), currency="USD")
+    assert offered[conversations["anna"]] == (OfferedProduct(name="XPS"),)
+    assert offered[conversations["bruno"]] == (OfferedProduct(name="XPS"), macbook)
+    assert offered[conversations["carla"]] == ()
+    bare = await ListLeads(core.store.insight())(role=Role.ADMIN)
+    assert {lead.conversation_id: lead.offered_products for lead in bare.items}[
+        conversations["bruno"]
+    ] == (OfferedProduct(name="XPS"), OfferedProduct(name="MacBook"))

@@ -16,7 +16,7 @@ from decimal import Decimal
 import msgspec
 
 from salesbot_core.domain import Product, SalesMetadata
-from salesbot_core.ports.insight import Count
+from salesbot_core.ports.insight import Count, OfferedProduct
 
 # Products priced up to this many times the stated budget stay in (a customer "around 1500"
 # will look at 1,699; not at 3,000).
@@ -355,7 +355,8 @@ def fold(text: str) -> str:
     return " ".join(stripped.replace("\0", "ñ").split())
 
 
-def _singular(word: str) -> str:
+def singular(word: str) -> str:
+    """A folded word's singular, crudely ("laptops" → "laptop", "portatiles" → "portatil")."""
     if word.endswith("es") and word[:-2] in GLOSSARY:
         return word[:-2]  # Spanish: "portatiles" → "portatil"
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
@@ -377,12 +378,12 @@ def retrieval_words(texts: Iterable[str]) -> tuple[str, ...]:
         for token in tokens(text):
             if token in STOP_WORDS or token.isdigit() or len(token) < 2:
                 continue
-            word = _singular(token)
+            word = singular(token)
             if word in STOP_WORDS:
                 continue
             found.setdefault(word)
             for english in GLOSSARY.get(word, GLOSSARY.get(token, ())):
-                found.setdefault(_singular(english))
+                found.setdefault(singular(english))
     return tuple(found)
 
 
@@ -434,7 +435,7 @@ def rejects_name(rejected: Iterable[str], name: str, brand: str = "") -> bool:
         wanted = fold(item)
         if not wanted:
             continue
-        for form in dict.fromkeys((wanted, " ".join(_singular(w) for w in wanted.split()))):
+        for form in dict.fromkeys((wanted, " ".join(singular(w) for w in wanted.split()))):
             if form in (name, brand) or _phrase_in(form, name) or _phrase_in(name, form):
                 return True
     return False
@@ -493,3 +494,27 @@ def link_counts(counts: Sequence[Count], products: Sequence[Product]) -> tuple[C
             else msgspec.structs.replace(count, count=total)
         )
     return tuple(sorted(linked.values(), key=lambda c: (-c.count, c.name.casefold())))
+
+
+def names_to_look_up(names: Iterable[str]) -> list[str]:
+    """What to ask ``Catalogue.named`` for so that every product ``product_named`` would link
+    one of ``names`` to is found: each name as given, trimmed, and folded (a store compares
+    lower-cased names; folding also drops accents and extra spaces)."""
+    return list(dict.fromkeys(form for name in names for form in (name.strip(), fold(name))))
+
+
+def link_names(names: Sequence[str], products: Sequence[Product]) -> tuple[OfferedProduct, ...]:
+    """Offered product names linked to the catalogue, in their order: a name that is a
+    product's (``product_named``) gets its SKU, catalogue name, price and currency; others stay
+    as they are."""
+    linked = []
+    for name in names:
+        product = product_named(name, products)
+        linked.append(
+            OfferedProduct(
+                name=product.name, sku=product.sku, price=product.price, currency=product.currency
+            )
+            if product
+            else OfferedProduct(name=name)
+        )
+    return tuple(linked)

@@ -218,8 +218,11 @@ def insight_reader(database: Database) -> SalesInsightReader:
     return database.insight()
 
 
-def catalogue_reader(database: Database, loaded_ttl_s: float) -> Catalogue:
-    return database.catalogue(loaded_ttl_s)
+def catalogue_reader(database: Database, settings: Settings) -> Catalogue:
+    return database.catalogue(
+        ranked_matches=settings.catalogue_ranked_matches,
+        loaded_ttl_s=settings.catalogue_loaded_ttl_s,
+    )
 
 
 def integrity_checker(database: Database) -> IntegrityChecker:
@@ -258,9 +261,7 @@ class Persistence(containers.DeclarativeContainer):
     database = providers.Singleton(open_database, config, shutdown, settings.provided.webhook_urls)
     uow_factory = providers.Singleton(unit_of_work_factory, database)
     insight = providers.Singleton(insight_reader, database)
-    catalogue = providers.Singleton(
-        catalogue_reader, database, settings.provided.catalogue_loaded_ttl_s
-    )
+    catalogue = providers.Singleton(catalogue_reader, database, settings)
     integrity = providers.Singleton(integrity_checker, database)
 
 
@@ -350,8 +351,8 @@ class UseCases(containers.DeclarativeContainer):
     list_sessions = providers.Singleton(ListSessions, uow_factory, clock)
     end_session = providers.Singleton(EndSession, uow_factory, clock)
     grant_admin = providers.Singleton(GrantAdmin, uow_factory, clock)
-    get_sales_analytics = providers.Singleton(GetSalesAnalytics, insight, clock)
-    list_leads = providers.Singleton(ListLeads, insight)
+    get_sales_analytics = providers.Singleton(GetSalesAnalytics, insight, clock, catalogue)
+    list_leads = providers.Singleton(ListLeads, insight, catalogue=catalogue)
     deliver_webhooks = providers.Singleton(
         DeliverWebhooks, uow_factory, webhook_poster, clock, webhook_secret, delivery_policy
     )
@@ -364,7 +365,9 @@ class UseCases(containers.DeclarativeContainer):
     list_products = providers.Singleton(ListProducts, uow_factory)
     export_catalogue = providers.Singleton(ExportCatalogue, uow_factory)
     check_integrity = providers.Singleton(CheckIntegrity, integrity)
-    get_lead_conversation = providers.Singleton(GetLeadConversation, insight, lead_read_limits)
+    get_lead_conversation = providers.Singleton(
+        GetLeadConversation, insight, lead_read_limits, catalogue
+    )
 
 
 class Container(containers.DeclarativeContainer):

@@ -26,7 +26,7 @@ from salesbot_core.domain import (
     Session,
     User,
 )
-from salesbot_core.ports import Count, Lead, LeadConversation
+from salesbot_core.ports import Count, Lead, LeadConversation, OfferedProduct
 from salesbot_core.ports.catalogue import ImportCounts
 from salesbot_core.usecases import (
     ExchangeResult,
@@ -278,6 +278,22 @@ class CountOut(ResponseBody, omit_defaults=True):
     currency: str | None = None
 
 
+class OfferedProductOut(ResponseBody, omit_defaults=True):
+    """A product offered to a lead as its metadata names it; a product of the shop's catalogue
+    also has its SKU, price (exact, a decimal string) and currency, and its catalogue name."""
+
+    name: str
+    sku: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+
+
+_OFFERED = msgspec.Meta(
+    description="The metadata's offeredProducts, each linked to the catalogue where it names "
+    "a product (then with its SKU and price)."
+)
+
+
 class DayRateOut(ResponseBody):
     day: date
     started: Annotated[int, msgspec.Meta(description="Conversations started that day (UTC).")]
@@ -346,6 +362,7 @@ class LeadOut(ResponseBody):
     metadata: Annotated[
         MetadataOut | None, msgspec.Meta(description="null until the first distillation.")
     ]
+    offered_products: Annotated[list[OfferedProductOut], _OFFERED]
     last_message: MessageOut | None
     updated_at: datetime
 
@@ -484,9 +501,17 @@ def lead_out(lead: Lead) -> LeadOut:
             phone=lead.customer_phone,
         ),
         metadata=metadata_out(lead.metadata) if lead.metadata else None,
+        offered_products=_offered(lead.offered_products),
         last_message=message_out(lead.last_message) if lead.last_message else None,
         updated_at=_utc(lead.updated_at),
     )
+
+
+def _offered(products: tuple[OfferedProduct, ...]) -> list[OfferedProductOut]:
+    return [
+        OfferedProductOut(name=p.name, sku=p.sku, price=p.price, currency=p.currency)
+        for p in products
+    ]
 
 
 class WebhookDeliveryOut(ResponseBody):
@@ -607,6 +632,7 @@ class LeadConversationOut(ResponseBody):
     metadata: Annotated[
         MetadataOut | None, msgspec.Meta(description="Now; null until the first distillation.")
     ]
+    offered_products: Annotated[list[OfferedProductOut], _OFFERED]
     updated_at: datetime
     messages: Annotated[list[MessageOut], msgspec.Meta(description="The latest, oldest first.")]
     total_messages: int
@@ -636,6 +662,7 @@ def lead_conversation_out(found: LeadConversation) -> LeadConversationOut:
         sale_status=lead.sale_status,
         customer=lead.customer,
         metadata=lead.metadata,
+        offered_products=lead.offered_products,
         updated_at=lead.updated_at,
         messages=[message_out(m) for m in found.messages],
         total_messages=found.total_messages,

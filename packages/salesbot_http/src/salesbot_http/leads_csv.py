@@ -5,6 +5,10 @@ return) as a formula, and a customer writes the messages and, through the LLM, t
 a cell gets a leading ``'`` so it is shown as text (OWASP's advice on CSV injection). The one
 exception is a value that is exactly an E.164 phone number (``+`` and digits): it cannot be a
 formula, and a CRM needs its ``+``.
+
+``offeredSkus`` and ``offeredPrices`` line up with ``offeredProducts`` (the same separator, the
+same order): the SKU and the price with its currency of each offered product the catalogue
+has, empty for a name of no product.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ COLUMNS = (
     "saleStatus",
     "interests",
     "offeredProducts",
+    "offeredSkus",
+    "offeredPrices",
     "rejectedProducts",
     "lastIntent",
     "lastMessage",
@@ -64,6 +70,8 @@ def lead_cells(lead: Lead) -> list[str]:
         lead.sale_status.value,
         _joined(metadata.interests) if metadata else "",
         _joined(metadata.offered_products) if metadata else "",
+        _joined(p.sku or "" for p in lead.offered_products),
+        _joined(f"{p.price} {p.currency}" if p.sku else "" for p in lead.offered_products),
         _joined(metadata.rejected_products) if metadata else "",
         (metadata.last_intent or "") if metadata else "",
         last.content if last else "",

@@ -76,6 +76,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     catalogue_query_words: int = 32
     # seconds a worker takes a loaded catalogue as loaded before asking again (0: every reply)
     catalogue_loaded_ttl_s: float = 5.0
+    # The most matches one catalogue search reads and ranks (a broad word cannot make it slow)
+    catalogue_ranked_matches: int = 200
     # The console's conversation page (GET /admin/conversations/{id}): its latest messages and
     # distillations at most
     admin_transcript_messages: int = 500
@@ -294,6 +296,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         catalogue_prompt_chars=_int(env, "CATALOGUE_PROMPT_CHARS", 1200),
         catalogue_query_words=_int(env, "CATALOGUE_QUERY_WORDS", 32, minimum=1),
         catalogue_loaded_ttl_s=_float(env, "CATALOGUE_LOADED_TTL_S", 5.0, zero=True),
+        catalogue_ranked_matches=_int(env, "CATALOGUE_RANKED_MATCHES", 200, minimum=1),
         admin_transcript_messages=_int(env, "ADMIN_TRANSCRIPT_MESSAGES", 500, minimum=1),
         admin_transcript_distillations=_int(env, "ADMIN_TRANSCRIPT_DISTILLATIONS", 100, minimum=1),
         openai_api_key=env.get("OPENAI_API_KEY") or None,

@@ -39,10 +39,13 @@ class Database:
         """The core's ``SalesInsightReader`` over this database."""
         return PostgresInsight(self._pool, self.config.statement_deadline_s)
 
-    def catalogue(self, loaded_ttl_s: float = 0.0) -> PostgresCatalogue:
+    def catalogue(self, ranked_matches: int = 200, loaded_ttl_s: float = 0.0) -> PostgresCatalogue:
         """The core's ``Catalogue`` (what a reply's grounding reads) over this database; a
+        search ranks at most ``ranked_matches`` matches (``CATALOGUE_RANKED_MATCHES``), and a
         loaded catalogue is taken as loaded for ``loaded_ttl_s`` (see ``PostgresCatalogue``)."""
-        return PostgresCatalogue(self._pool, self.config.statement_deadline_s, loaded_ttl_s)
+        return PostgresCatalogue(
+            self._pool, self.config.statement_deadline_s, ranked_matches, loaded_ttl_s
+        )
 
     def integrity(self) -> PostgresIntegrity:
         """The core's ``IntegrityChecker`` over this database (``salesbot db check``)."""

@@ -431,6 +431,16 @@ def tsquery_text(words: Iterable[str]) -> str | None:
     return " | ".join(tokens) or None
 
 
+def search_words(words: Iterable[str]) -> list[str] | None:
+    """The words as the ``%(words)s`` array of ``statements.SEARCH_PRODUCTS``: each word's word
+    characters only (so nothing but words reaches to_tsvector), distinct; None when no word is
+    left."""
+    found = dict.fromkeys(
+        " ".join(tokens) for word in words if (tokens := _WORD.findall(word.lower()))
+    )
+    return list(found) or None
+
+
 def violation_from_row(invariant: Invariant, row: Row) -> Violation:
     """A row of a ``CHECK_*`` statement: the broken invariant's subject and what was found."""
     return Violation(invariant=invariant, subject=row["subject"], detail=row["detail"])

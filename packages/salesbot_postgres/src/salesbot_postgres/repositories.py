@@ -43,6 +43,7 @@ from salesbot_postgres.mapping import (
     message_from_row,
     product_copy_row,
     product_from_row,
+    search_words,
     session_from_row,
     token_from_row,
     token_to_params,
@@ -331,7 +332,8 @@ class PostgresProducts:
 
 class PostgresCatalogue:
     """The catalogue as a reply's grounding reads it: each call on its own pooled connection, in
-    autocommit (one statement).
+    autocommit (one statement). A search reads and ranks at most ``ranked_matches`` matches
+    (``CATALOGUE_RANKED_MATCHES``; see ``statements.SEARCH_PRODUCTS``).
 
     Every reply asks whether the shop has a catalogue at all; once the answer is yes it is kept
     for ``loaded_ttl_s`` seconds (0: asked every time), saving a round trip per reply. "No" is
@@ -343,11 +345,13 @@ class PostgresCatalogue:
         self,
         pool: Pool,
         statement_deadline_s: float,
+        ranked_matches: int = 200,
         loaded_ttl_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pool = pool
         self._deadline_s = statement_deadline_s
+        self._ranked = ranked_matches
         self._loaded_ttl_s = loaded_ttl_s
         self._clock = clock
         self._loaded_until = -math.inf
@@ -361,14 +365,25 @@ class PostgresCatalogue:
             await tx.close()
 
     async def search(self, query: ProductQuery) -> Sequence[Product]:
-        words = tsquery_text(query.words)
+        words = search_words(query.words)
         if words is None or query.limit < 1:
             return []
-        params: dict[str, Any] = {"words": words, "limit": query.limit}
+        params: dict[str, Any] = {
+            "words": words,
+            "limit": query.limit,
+            "ranked": max(self._ranked, query.limit),
+        }
         if query.max_price is not None:
             params["max_price"] = query.max_price
         statement = sql.SEARCH_PRODUCTS if query.max_price is None else sql.SEARCH_PRODUCTS_UP_TO
         return [product_from_row(row) for row in await self._read(statement, params)]
+
+    async def named(self, names: Iterable[str]) -> Sequence[Product]:
+        wanted = list(dict.fromkeys(name.lower() for name in names))
+        if not wanted:
+            return []
+        rows = await self._read(sql.PRODUCTS_NAMED, {"names": wanted})
+        return [product_from_row(row) for row in rows]
 
     async def is_empty(self) -> bool:
         now = self._clock()

@@ -283,6 +283,7 @@ class ProductRow(Base):
     __table_args__ = (
         Index("ix_products_search", "search", postgresql_using="gin"),
         Index("ix_products_category_sku", func.lower(text("category")), "sku"),
+        Index("ix_products_lower_name", func.lower(text("name"))),
         CheckConstraint("stock >= 0", name="stock"),
         CheckConstraint("price >= 0", name="price"),
     )

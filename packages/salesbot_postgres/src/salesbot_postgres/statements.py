@@ -497,28 +497,78 @@ PRODUCT_COLUMNS: Final = (
     "sku, name, brand, category, description, price, currency, stock, url, attributes"
 )
 
-# A search's words as one tsquery: ``%(words)s`` is the words OR-ed (``laptop | ligero``, built by
-# ``mapping.tsquery_text`` from word characters only), each stemmed in English and in Spanish,
-# as the products' vector was (schema.PRODUCT_SEARCH_SQL).
+# The admin list's ``q`` as one tsquery: ``%(words)s`` is the words OR-ed (``laptop | ligero``,
+# built by ``mapping.tsquery_text`` from word characters only), each stemmed in English and in
+# Spanish, as the products' vector was (schema.PRODUCT_SEARCH_SQL).
 PRODUCT_QUERY: Final = (
     "(to_tsquery('english'::regconfig, %(words)s) || to_tsquery('spanish'::regconfig, %(words)s))"
 )
 
 
 def _search_products(condition: str) -> str:
-    """The ``limit`` products matching the words, best ranked first: ts_rank weighs a match in
-    the name (A) over brand and category (B) over the description (C); ties by sku."""
+    """The ``limit`` products matching the words, those matching every word first, then those
+    matching some; within each, best ranked first: ts_rank weighs a match in the name (A) over
+    brand and category (B) over the description (C); ties by sku.
+
+    At most ``ranked`` matches are read and ranked, which bounds the cost of a broad word (a
+    GIN index finds matches but does not order them, so ranking all of ``laptop`` in a big
+    category reads thousands of rows). The ``every`` matches come first; only when they are
+    fewer than ``ranked`` are the others read, word by word in the words' order (``alone``:
+    one GIN scan of one word's lexemes, stopped by the LIMIT once enough are found, costs far
+    less than one scan of every word's lexemes OR-ed), de-duplicated before ranking.
+    ``%(words)s`` is a text[] of words (``mapping.search_words``); each stands for its English
+    and Spanish lexemes (to_tsvector, as the products' vector was made), de-duplicated, since a
+    GIN scan's cost grows with the lexemes it merges. A word that either dictionary drops (a
+    stop word: English "the" is a Spanish lexeme, Spanish "de" an English one) is not searched
+    for. quote_literal makes each lexeme a tsquery literal, whatever it holds."""
     return f"""
+WITH stemmed AS (
+    SELECT n, to_tsvector('english'::regconfig, w) AS english,
+           to_tsvector('spanish'::regconfig, w) AS spanish
+    FROM unnest(%(words)s::text[]) WITH ORDINALITY AS given(w, n)
+),
+word AS (
+    SELECT n, array(
+        SELECT DISTINCT quote_literal(lexeme) FROM unnest(tsvector_to_array(english || spanish))
+        AS lexeme
+    ) AS lexemes
+    FROM stemmed WHERE length(english) > 0 AND length(spanish) > 0
+),
+q AS (
+    SELECT
+        (SELECT string_agg(DISTINCT lexeme, ' | ') FROM word, unnest(lexemes) AS lexeme
+        )::tsquery AS some,
+        (SELECT string_agg('(' || array_to_string(lexemes, ' | ') || ')', ' & ') FROM word
+        )::tsquery AS every
+),
+alone AS (
+    SELECT n, array_to_string(lexemes, ' | ')::tsquery AS query FROM word ORDER BY n
+),
+candidates AS (
+    (SELECT p.*, 0 AS tier FROM products AS p, q
+     WHERE p.search @@ q.every AND {condition} LIMIT %(ranked)s)
+    UNION ALL
+    (SELECT found.* FROM alone, q, LATERAL (
+        SELECT p.*, 1 AS tier FROM products AS p
+        WHERE p.search @@ alone.query AND NOT p.search @@ q.every AND {condition}
+        LIMIT %(ranked)s
+     ) AS found
+     LIMIT %(ranked)s)
+    LIMIT %(ranked)s
+)
 SELECT {PRODUCT_COLUMNS}
-FROM products, (SELECT {PRODUCT_QUERY} AS query) AS q
-WHERE search @@ q.query AND {condition}
-ORDER BY ts_rank(search, q.query) DESC, sku
+FROM (SELECT DISTINCT ON (sku) * FROM candidates ORDER BY sku, tier) AS c, q
+ORDER BY tier, ts_rank(search, q.some) DESC, sku
 LIMIT %(limit)s
 """
 
 
 SEARCH_PRODUCTS: Final = _search_products("true")
-SEARCH_PRODUCTS_UP_TO: Final = _search_products("price <= %(max_price)s")
+SEARCH_PRODUCTS_UP_TO: Final = _search_products("p.price <= %(max_price)s")
+# Index ix_products_lower_name.
+PRODUCTS_NAMED: Final = f"""
+SELECT {PRODUCT_COLUMNS} FROM products WHERE lower(name) = ANY(%(names)s::text[]) ORDER BY sku
+"""
 ANY_PRODUCT: Final = "SELECT EXISTS (SELECT FROM products) AS any"
 PRODUCT_BY_SKU: Final = f"SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = %(sku)s"
 DELETE_PRODUCT: Final = "DELETE FROM products WHERE sku = %(sku)s"

@@ -27,10 +27,18 @@ class ProductQuery(msgspec.Struct, frozen=True, kw_only=True):
 
 class Catalogue(Protocol):
     async def search(self, query: ProductQuery) -> Sequence[Product]:
-        """Up to ``query.limit`` products matching any of ``query.words``, most relevant first
-        (a match in the name counts most, then brand and category, then the description);
-        none over ``max_price``. No words, or nothing matching: empty. The core filters and
-        orders the candidates further (rejected products, stock); the store only ranks."""
+        """Up to ``query.limit`` products matching ``query.words``, none over ``max_price``:
+        those matching every word first, then those matching some; within each, most relevant
+        first (a match in the name counts most, then brand and category, then the
+        description), ties by sku. A store may rank a bounded number of the matches when very
+        many match (PostgreSQL: ``CATALOGUE_RANKED_MATCHES``), taking the ones matching every
+        word first. No words, or nothing matching: empty. The core filters and orders the
+        candidates further (rejected products, stock); the store only finds and ranks."""
+        ...
+
+    async def named(self, names: Iterable[str]) -> Sequence[Product]:
+        """The products whose name, lower-cased, is one of ``names`` lower-cased, by sku (the
+        core decides which name is which product: ``grounding.product_named``)."""
         ...
 
     async def is_empty(self) -> bool:

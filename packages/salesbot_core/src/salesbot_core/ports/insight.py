@@ -31,6 +31,17 @@ class Count(msgspec.Struct, frozen=True, kw_only=True):
     currency: str | None = None
 
 
+class OfferedProduct(msgspec.Struct, frozen=True, kw_only=True):
+    """A product offered to a lead, as the metadata names it; linked to the catalogue when the
+    name is a product's (``grounding.link_names``): then ``sku``, ``price`` and ``currency`` say
+    which, and ``name`` is the catalogue's."""
+
+    name: str
+    sku: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+
+
 class DayConversion(msgspec.Struct, frozen=True, kw_only=True):
     """Conversations started on ``day`` (UTC) and how many of them are closed sales now."""
 
@@ -69,6 +80,9 @@ class Lead(msgspec.Struct, frozen=True, kw_only=True):
     metadata: SalesMetadata | None
     last_message: Message | None
     updated_at: datetime
+    # The metadata's offeredProducts, linked to the catalogue by the use case that reads leads
+    # (empty as a reader returns a lead).
+    offered_products: tuple[OfferedProduct, ...] = ()
 
     @property
     def sale_status(self) -> SaleStatus:

@@ -6,8 +6,8 @@
 - ``ScriptedAssistant``: answers from a script and records every request and the prompt an LLM
   would have been sent.
 - ``append_exchange``: records an exchange in any store as the core plans it (test seeding).
-- ``InMemoryCatalogue``: the shop's products in a list, a ``Catalogue`` for grounding tests.
-- ``store.catalogue()``: the ``Catalogue`` over the store's products (``uow.products``).
+- ``InMemoryCatalogue``: the in-memory ``Catalogue``, over the shop's products in a list (for
+  grounding tests) or, as ``store.catalogue()``, over the store's products (``uow.products``).
 - ``InMemoryAttemptCounter``: failed-login counters whose windows end by a (fake) clock.
 - ``TestObservers``: what both stores offer tests beyond the port (seeding, listing).
 - ``FakeClock``, ``SequentialIds``, ``FastPasswordHasher``, ``FakeTokenIssuer``.
@@ -15,7 +15,7 @@
 
 from salesbot_core.testing.assistant import FailMidStream, ScriptedAssistant, pieces
 from salesbot_core.testing.attempts import InMemoryAttemptCounter
-from salesbot_core.testing.catalogue import InMemoryCatalogue, InMemoryProducts, StoredCatalogue
+from salesbot_core.testing.catalogue import InMemoryCatalogue, InMemoryProducts
 from salesbot_core.testing.exchanges import Exchange, append_exchange
 from salesbot_core.testing.memory import InMemoryStore, InMemoryUnitOfWork
 from salesbot_core.testing.observers import TestObservers
@@ -41,7 +41,6 @@ __all__ = [
     "RecordingPoster",
     "ScriptedAssistant",
     "SequentialIds",
-    "StoredCatalogue",
     "TestObservers",
     "append_exchange",
     "pieces",

@@ -1,37 +1,65 @@
 """The catalogue in memory: the ``ProductRepository`` a unit of work of ``InMemoryStore`` offers,
-the ``Catalogue`` that ``store.catalogue()`` reads (``StoredCatalogue``, matched to PostgreSQL by
-the contract suite), and ``InMemoryCatalogue``, a ``Catalogue`` over a plain list of products for
-grounding tests (it folds words as the core's grounding does).
+and ``InMemoryCatalogue``, the one in-memory ``Catalogue`` — over a plain list of products (for
+grounding tests) or over what a store has committed (``store.catalogue()``, matched to
+PostgreSQL by the contract suite).
 
-Matching is word by word, case-insensitively, with one crude stem (a trailing ``s`` dropped:
-``laptops`` finds ``laptop``); PostgreSQL stems with its English and Spanish dictionaries,
-so it finds more, but the contract suite only asks of both what both do. Ranking follows the
-same order of fields as the PostgreSQL vector: a word in the name counts 1, in the brand or
-category 0.4, in the description 0.2 (ts_rank's default weights for A, B and C); ties by sku.
+Words are compared as the core folds them (``grounding.tokens`` and ``grounding.singular``:
+case, accents and plurals aside); PostgreSQL stems with its English and Spanish dictionaries, so it finds more,
+but the contract suite only asks of both what both do. Ranking follows the port: products
+matching every word first, then those matching some; within each, a word in the name counts 1,
+in the brand or category 0.4, in the description 0.2 (ts_rank's default weights for A, B and
+C, the fields of the PostgreSQL vector); ties by sku. Every match is ranked (PostgreSQL ranks
+at most ``CATALOGUE_RANKED_MATCHES``; the contract suite's catalogues never reach it).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
 from salesbot_core.domain import Product
-from salesbot_core.grounding import retrieval_words
+from salesbot_core.grounding import STOP_WORDS, singular, tokens
 from salesbot_core.ports.catalogue import ImportCounts, ProductPage, ProductQuery
 
 _WEIGHTS = (("name", 1.0), ("brand", 0.4), ("category", 0.4), ("description", 0.2))
 
 
-def _stems(text: str) -> set[str]:
-    return {word.removesuffix("s") or word for word in re.findall(r"\w+", text.casefold())}
+def _words(text: str) -> frozenset[str]:
+    return frozenset(singular(token) for token in tokens(text))
 
 
-def _score(product: Product, stems: set[str]) -> float:
-    return sum(weight * len(stems & _stems(getattr(product, field))) for field, weight in _WEIGHTS)
+def _query_words(words: Iterable[str]) -> tuple[frozenset[str], ...]:
+    """Each query word as the folded words it stands for; one standing for none (no letters,
+    or a stop word, as PostgreSQL's dictionaries drop them) is left out."""
+    return tuple(found for word in words if (found := _words(word) - STOP_WORDS))
 
 
-def _query_stems(words: Iterable[str]) -> set[str]:
-    return set().union(*(_stems(word) for word in words))
+class _Match:
+    """How a product matches a query: whether every word is found, and its weighted score."""
+
+    __slots__ = ("every", "score")
+
+    def __init__(self, product: Product, wanted: Sequence[frozenset[str]]) -> None:
+        fields = [(_words(str(getattr(product, field))), weight) for field, weight in _WEIGHTS]
+        found = frozenset().union(*(words for words, _ in fields))
+        every_word = frozenset().union(*wanted)
+        self.every = bool(wanted) and all(word & found for word in wanted)
+        self.score = sum(weight * len(every_word & words) for words, weight in fields)
+
+
+def _ranked(products: Iterable[Product], query: ProductQuery) -> list[Product]:
+    wanted = _query_words(query.words)
+    scored = [
+        (match, product)
+        for product in products
+        if (query.max_price is None or product.price <= query.max_price)
+        and (match := _Match(product, wanted)).score > 0
+    ]
+    scored.sort(key=lambda item: (not item[0].every, -item[0].score, item[1].sku))
+    return [product for _, product in scored[: max(query.limit, 0)]]
+
+
+def _matches(product: Product, query: str) -> bool:
+    return _Match(product, _query_words([query])).score > 0
 
 
 class InMemoryProducts:
@@ -67,12 +95,11 @@ class InMemoryProducts:
         query: str | None = None,
         category: str | None = None,
     ) -> ProductPage:
-        stems = _query_stems([query]) if query is not None else None
         found = [
             product
             for sku, product in sorted(self._products.items())
             if (after is None or sku > after)
-            and (stems is None or _score(product, stems) > 0)
+            and (query is None or _matches(product, query))
             and (category is None or product.category.casefold() == category.casefold())
         ]
         items = tuple(found[:limit])
@@ -84,64 +111,36 @@ class InMemoryProducts:
             yield product
 
 
-class StoredCatalogue:
-    """The ``Catalogue`` over what an ``InMemoryStore`` has committed (``products()`` reads it each call)."""
-
-    def __init__(self, products: Callable[[], dict[str, Product]]) -> None:
-        self._products = products
-        self.searches: list[ProductQuery] = []
-
-    async def search(self, query: ProductQuery) -> Sequence[Product]:
-        self.searches.append(query)
-        stems = _query_stems(query.words)
-        scored = [
-            (score, product)
-            for product in self._products().values()
-            if (query.max_price is None or product.price <= query.max_price)
-            and (score := _score(product, stems)) > 0
-        ]
-        scored.sort(key=lambda item: (-item[0], item[1].sku))
-        return [product for _, product in scored[: max(query.limit, 0)]]
-
-    async def is_empty(self) -> bool:
-        return not self._products()
-
-
-# How much a word found in each field counts: name > brand and category > description.
-_LIST_WEIGHTS = (("name", 4), ("brand", 2), ("category", 2), ("description", 1))
-
-
-def _field_words(product: Product, field: str) -> frozenset[str]:
-    text = str(getattr(product, field))
-    if field == "description":
-        text = " ".join((text, *product.attributes.values()))
-    return frozenset(retrieval_words([text]))
-
-
 class InMemoryCatalogue:
-    """Ranks by the weighted count of query words each product's fields contain (words
-    compared as the core folds them: case, accents and plurals aside); ties by name. Records
-    every query in ``queries``."""
+    """A ``Catalogue`` over ``products``: a list given once, or a function that returns the
+    products each time it is called (``InMemoryCatalogue.reading(...)``, how a store offers what
+    it has committed). Records every query in ``queries``."""
 
     def __init__(self, products: Iterable[Product] = ()) -> None:
-        self.products = list(products)
+        listed = tuple(products)
+        self._products: Callable[[], Iterable[Product]] = lambda: listed
         self.queries: list[ProductQuery] = []
+
+    @classmethod
+    def reading(cls, products: Callable[[], Mapping[str, Product]]) -> InMemoryCatalogue:
+        """The catalogue of whatever ``products()`` holds when it is searched (sku -> product)."""
+        catalogue = cls()
+        catalogue._products = lambda: products().values()
+        return catalogue
+
+    @property
+    def products(self) -> list[Product]:
+        return list(self._products())
 
     async def search(self, query: ProductQuery) -> Sequence[Product]:
         self.queries.append(query)
-        wanted = set(query.words)
-        scored: list[tuple[int, str, Product]] = []
-        for product in self.products:
-            if query.max_price is not None and product.price > query.max_price:
-                continue
-            score = sum(
-                weight * len(wanted & _field_words(product, field))
-                for field, weight in _LIST_WEIGHTS
-            )
-            if score:
-                scored.append((-score, product.name, product))
-        scored.sort(key=lambda item: item[:2])
-        return [product for *_, product in scored[: max(query.limit, 0)]]
+        return _ranked(self._products(), query)
+
+    async def named(self, names: Iterable[str]) -> Sequence[Product]:
+        wanted = {name.lower() for name in names}
+        return sorted(
+            (p for p in self._products() if p.name.lower() in wanted), key=lambda p: p.sku
+        )
 
     async def is_empty(self) -> bool:
-        return not self.products
+        return not any(True for _ in self._products())

@@ -33,7 +33,6 @@ from salesbot_core.domain import (
 )
 from salesbot_core.errors import EmailAlreadyRegistered
 from salesbot_core.exchange import DistillationWrite, ExchangeWrite
-from salesbot_core.grounding import link_counts
 from salesbot_core.ports import (
     Count,
     DayConversion,
@@ -42,7 +41,7 @@ from salesbot_core.ports import (
     SalesFigures,
     UsageTotals,
 )
-from salesbot_core.testing.catalogue import InMemoryProducts, StoredCatalogue
+from salesbot_core.testing.catalogue import InMemoryCatalogue, InMemoryProducts
 from salesbot_core.testing.outbox import MemoryOutbox, MemoryWebhookDeliveries, OutboxState
 
 replace = msgspec.structs.replace
@@ -85,14 +84,13 @@ class InMemoryStore:
     def uow_factory(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)
 
-    def insight(self, products: Iterable[Product] = ()) -> InMemoryInsight:
-        """A ``SalesInsightReader`` over what is committed; offered and rejected products are
-        linked to ``products`` (the shop's catalogue) by name."""
-        return InMemoryInsight(self, products)
+    def insight(self) -> InMemoryInsight:
+        """A ``SalesInsightReader`` over what is committed."""
+        return InMemoryInsight(self)
 
-    def catalogue(self) -> StoredCatalogue:
+    def catalogue(self) -> InMemoryCatalogue:
         """A ``Catalogue`` over the products committed."""
-        return StoredCatalogue(lambda: self.state.products)
+        return InMemoryCatalogue.reading(lambda: self.state.products)
 
 
 def _words(text: str) -> set[str]:
@@ -393,9 +391,8 @@ class _Messages:
 class InMemoryUnitOfWork:
     """One serialised unit of work over an ``InMemoryStore``."""
 
-    def __init__(self, store: InMemoryStore, products: Iterable[Product] = ()) -> None:
+    def __init__(self, store: InMemoryStore) -> None:
         self._store = store
-        self._products = tuple(products)
         self._work = _State()
         self.committed = False
         self._bind(self._work)
@@ -448,9 +445,8 @@ def _once_per_conversation(items: Iterable[str]) -> set[str]:
 class InMemoryInsight:
     """Sales figures and leads computed from an ``InMemoryStore``'s committed state."""
 
-    def __init__(self, store: InMemoryStore, products: Iterable[Product] = ()) -> None:
+    def __init__(self, store: InMemoryStore) -> None:
         self._store = store
-        self._products = tuple(products)
 
     async def figures(self, *, since: datetime, top: int) -> SalesFigures:
         conversations = list(self._store.state.conversations.values())
@@ -480,8 +476,8 @@ class InMemoryInsight:
             conversations=len(conversations),
             by_status=by_status,
             top_interests=_top(interests, top),
-            most_offered=link_counts(_top(offered, len(offered)), self._products)[:top],
-            most_rejected=link_counts(_top(rejected, len(rejected)), self._products)[:top],
+            most_offered=_top(offered, top),
+            most_rejected=_top(rejected, top),
             conversion=conversion,
             usage=UsageTotals(
                 exchanges=sum(c.message_count // 2 for c in conversations),

@@ -3,15 +3,18 @@ one lead read whole (its transcript and its metadata as each distillation change
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from uuid import UUID
 
 import msgspec
 
-from salesbot_core.domain import ConversationCursor, Role, SaleStatus
+from salesbot_core.domain import ConversationCursor, Product, Role, SaleStatus
 from salesbot_core.errors import ConversationNotFound, Forbidden, InvalidInput
+from salesbot_core.grounding import link_counts, link_names, names_to_look_up
 from salesbot_core.paging import PagingPolicy
 from salesbot_core.ports import Clock, Count, Lead, LeadConversation, SalesInsightReader
+from salesbot_core.ports.catalogue import Catalogue
 
 # A common rule of thumb for English text; only used to express saved characters as tokens.
 CHARS_PER_TOKEN = 4
@@ -62,6 +65,24 @@ def _require_admin(role: Role) -> None:
         raise Forbidden
 
 
+async def _products_named(catalogue: Catalogue | None, names: Iterable[str]) -> Sequence[Product]:
+    """The catalogue's products that ``names`` may be (none without a catalogue)."""
+    wanted = names_to_look_up(names)
+    if catalogue is None or not wanted:
+        return ()
+    return await catalogue.named(wanted)
+
+
+async def _linked_leads(catalogue: Catalogue | None, leads: Sequence[Lead]) -> tuple[Lead, ...]:
+    """``leads`` with their offered products linked to the catalogue (one lookup for all)."""
+    offered = [lead.metadata.offered_products if lead.metadata else () for lead in leads]
+    products = await _products_named(catalogue, (name for names in offered for name in names))
+    return tuple(
+        msgspec.structs.replace(lead, offered_products=link_names(names, products))
+        for lead, names in zip(leads, offered, strict=True)
+    )
+
+
 def _ratio(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
@@ -69,11 +90,16 @@ def _ratio(part: int, whole: int) -> float:
 class GetSalesAnalytics:
     """Figures for the shop: conversations by sale status, top interests, most offered and most
     rejected products, conversion per day over the last ``days`` days (1-366, default 30), tokens
-    per exchange and what the metadata design saved. Admins only."""
+    per exchange and what the metadata design saved. Admins only. Offered and rejected products
+    are linked to ``catalogue`` (``grounding.link_counts``: a name that is a product's carries
+    its SKU, name and price; counts of one SKU add up)."""
 
-    def __init__(self, reader: SalesInsightReader, clock: Clock) -> None:
+    def __init__(
+        self, reader: SalesInsightReader, clock: Clock, catalogue: Catalogue | None = None
+    ) -> None:
         self._reader = reader
         self._clock = clock
+        self._catalogue = catalogue
 
     async def __call__(self, *, role: Role, days: int | None = None) -> SalesAnalytics:
         _require_admin(role)
@@ -86,12 +112,15 @@ class GetSalesAnalytics:
         )
         usage = figures.usage
         saved = usage.full_history_chars - usage.context_chars
+        products = await _products_named(
+            self._catalogue, (c.name for c in (*figures.most_offered, *figures.most_rejected))
+        )
         return SalesAnalytics(
             conversations=figures.conversations,
             by_status=figures.by_status,
             top_interests=figures.top_interests,
-            most_offered=figures.most_offered,
-            most_rejected=figures.most_rejected,
+            most_offered=link_counts(figures.most_offered, products)[:TOP_ITEMS],
+            most_rejected=link_counts(figures.most_rejected, products)[:TOP_ITEMS],
             conversion=tuple(
                 DayRate(
                     day=d.day, started=d.started, closed=d.closed, rate=_ratio(d.closed, d.started)
@@ -126,11 +155,18 @@ class LeadPage(msgspec.Struct, frozen=True, kw_only=True):
 class ListLeads:
     """Conversations with their customer, metadata and last message, optionally of one sale
     status (e.g. the negotiating ones: the hot leads), most recently updated first, a page at a
-    time (50 by default, 200 at most). Admins only."""
+    time (50 by default, 200 at most). Admins only. Each lead's offered products are linked to
+    ``catalogue`` (``grounding.link_names``)."""
 
-    def __init__(self, reader: SalesInsightReader, paging: PagingPolicy | None = None) -> None:
+    def __init__(
+        self,
+        reader: SalesInsightReader,
+        paging: PagingPolicy | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self._reader = reader
         self._limits = (paging or PagingPolicy()).leads
+        self._catalogue = catalogue
 
     async def __call__(
         self,
@@ -143,7 +179,7 @@ class ListLeads:
         _require_admin(role)
         size = self._limits.size(limit)
         found = await self._reader.leads(status=status, limit=size + 1, after=after)
-        items = tuple(found[:size])
+        items = await _linked_leads(self._catalogue, found[:size])
         last = items[-1] if items else None
         more = len(found) > size and last is not None
         return LeadPage(
@@ -165,11 +201,17 @@ class GetLeadConversation:
     """One conversation for the shop's staff: its customer and metadata, the latest messages of
     its transcript (``messages`` at most) and its latest distillations (``distillations`` at
     most), both oldest first, with their totals. Admins only; an unknown conversation is
-    ``ConversationNotFound``."""
+    ``ConversationNotFound``. The lead's offered products are linked to ``catalogue``."""
 
-    def __init__(self, reader: SalesInsightReader, limits: LeadReadLimits | None = None) -> None:
+    def __init__(
+        self,
+        reader: SalesInsightReader,
+        limits: LeadReadLimits | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self._reader = reader
         self.limits = limits or LeadReadLimits()
+        self._catalogue = catalogue
 
     async def __call__(self, *, role: Role, conversation_id: UUID) -> LeadConversation:
         _require_admin(role)
@@ -180,4 +222,5 @@ class GetLeadConversation:
         )
         if found is None:
             raise ConversationNotFound
-        return found
+        (lead,) = await _linked_leads(self._catalogue, [found.lead])
+        return msgspec.structs.replace(found, lead=lead)

@@ -157,8 +157,10 @@ class AdminController(Controller):
         description=(
             "One row per conversation, most recently updated first, with a header row: "
             "conversationId, title, customerName, customerEmail, customerPhone, saleStatus, "
-            "interests, offeredProducts, rejectedProducts, lastIntent, lastMessage, "
-            "lastMessageAt, updatedAt. Lists are joined with `;`; times are ISO-8601 UTC. "
+            "interests, offeredProducts, offeredSkus, offeredPrices, rejectedProducts, "
+            "lastIntent, lastMessage, lastMessageAt, updatedAt. Lists are joined with `;`; "
+            "offeredSkus and offeredPrices (`1099.00 USD`) line up with offeredProducts, empty "
+            "for a name that is no catalogue product's. Times are ISO-8601 UTC. "
             "RFC 4180 quoting, UTF-8, CRLF line ends. A cell starting with `=`, `+`, `-`, `@`, "
             "a tab or a carriage return gets a leading `'` so spreadsheets never run it "
             f"(E.164 phone numbers excepted). At most {CSV_MAX_ROWS:,} rows (the most recently "
