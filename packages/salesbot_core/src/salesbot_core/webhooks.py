@@ -129,7 +129,9 @@ def distillation_events(
     types = [EventType.LEAD_STATUS_CHANGED]
     if after.sale_status in _ENTERED:
         types.append(_ENTERED[after.sale_status])
-    return tuple(OutboxEvent(type=t, data=data, occurred_at=after.updated_at) for t in types)
+    # When the distillation happened, as its history row says: the two can be matched.
+    when = write.record.distilled_at
+    return tuple(OutboxEvent(type=t, data=data, occurred_at=when) for t in types)
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
