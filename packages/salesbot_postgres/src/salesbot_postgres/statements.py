@@ -448,19 +448,23 @@ WHERE d.id = due.id AND e.id = d.event_id
 RETURNING d.id, d.claim, d.event_id, d.url, d.attempts, d.queued_at,
           e.type, e.data, e.occurred_at
 """
-WEBHOOK_DELIVERED: Final = """
-UPDATE webhook_deliveries
-SET status = 'delivered', delivered_at = %(now)s, last_status = %(status)s, last_error = NULL,
-    claim = NULL
-WHERE id = %(id)s AND claim = %(claim)s AND status = 'pending'
-"""
-# No retry time: the delivery is dead.
-WEBHOOK_FAILED: Final = """
-UPDATE webhook_deliveries
-SET status = CASE WHEN %(retry_at)s::timestamptz IS NULL THEN 'dead' ELSE 'pending' END,
-    next_attempt_at = COALESCE(%(retry_at)s::timestamptz, next_attempt_at),
-    last_error = %(error)s, last_status = %(status)s, claim = NULL
-WHERE id = %(id)s AND claim = %(claim)s AND status = 'pending'
+# A batch's outcomes in one statement, each kept only under the claim that made it (the ids
+# kept come back). Delivered: done at %(now)s. Failed: due again at its retry time, or dead
+# when it has none.
+RECORD_WEBHOOK_OUTCOMES: Final = """
+UPDATE webhook_deliveries AS d
+SET status = CASE WHEN o.delivered THEN 'delivered'
+                  WHEN o.retry_at IS NULL THEN 'dead'
+                  ELSE 'pending' END,
+    delivered_at = CASE WHEN o.delivered THEN %(now)s::timestamptz ELSE d.delivered_at END,
+    next_attempt_at = CASE WHEN o.delivered THEN d.next_attempt_at
+                           ELSE COALESCE(o.retry_at, d.next_attempt_at) END,
+    last_status = o.status, last_error = o.error, claim = NULL
+FROM unnest(%(ids)s::uuid[], %(claims)s::uuid[], %(delivered)s::boolean[],
+            %(statuses)s::integer[], %(errors)s::text[], %(retry_ats)s::timestamptz[])
+     AS o(id, claim, delivered, status, error, retry_at)
+WHERE d.id = o.id AND d.claim = o.claim AND d.status = 'pending'
+RETURNING d.id
 """
 _REQUEUE = """
 UPDATE webhook_deliveries
