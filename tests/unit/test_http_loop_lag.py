@@ -1,5 +1,6 @@
 """The opt-in event-loop lag log: a stall longer than the threshold is logged while it lasts,
-with the stalled loop's frames, and again when the loop runs; off, nothing is started."""
+with the stalled loop's frames, and again when the loop runs; off, nothing is started. And the
+stall it found: the assistant is built at start-up, not by the first request."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
 
+from salesbot_core.testing import ScriptedAssistant
+from salesbot_http.app import create_app
+from salesbot_http.container import build_container
 from salesbot_http.loop_lag import loop_lag_logged
-from salesbot_http.settings import settings_from_env
+from salesbot_http.settings import Settings, settings_from_env
 
 THRESHOLD_MS = 40
 STALL_S = 0.4  # ten times the threshold
@@ -63,3 +69,25 @@ def test_the_setting_is_read_and_off_by_default(tmp_path: Path) -> None:
     base = {"SALESBOT_DATA_DIR": str(tmp_path)}
     assert settings_from_env(base).loop_lag_log_ms == 0
     assert settings_from_env({**base, "LOOP_LAG_LOG_MS": "100"}).loop_lag_log_ms == 100
+
+
+async def test_the_assistant_is_built_when_the_app_starts_not_by_a_request() -> None:
+    """Building the OpenAI client imports and loads enough to stall a worker's loop for a
+    visible time; the app does it before it serves anything."""
+    settings = Settings(
+        database_url="postgresql://unused@localhost/unused",
+        jwt_secret="test-access-secret-" + "a" * 64,
+        jwt_refresh_secret="test-refresh-secret-of-at-least-32-bytes",
+    )
+    container = build_container(settings)
+    built: list[ScriptedAssistant] = []
+
+    def assistant() -> ScriptedAssistant:
+        built.append(ScriptedAssistant())
+        return built[-1]
+
+    container.assistants.assistant.override(providers.Singleton(assistant))
+    app = create_app(container, run_scheduled_jobs=False)
+    assert built == []
+    async with AsyncTestClient(app):
+        assert len(built) == 1

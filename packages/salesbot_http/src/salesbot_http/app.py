@@ -167,6 +167,10 @@ async def _lifespan(
     container: Container, in_flight: InFlight, run_scheduled_jobs: bool, _: Litestar
 ) -> AsyncIterator[None]:
     settings: Settings = container.settings()
+    # Built before the first request, not by it: the OpenAI client's construction imports the
+    # SDK's HTTP stack and loads the CA bundle, which held the event loop 0.1-0.9 s on the
+    # first chat request of each worker (LOOP_LAG_LOG_MS caught it, bench/README.md).
+    container.assistants.assistant()
     # Off by default (LOOP_LAG_LOG_MS=0): then nothing is started.
     async with loop_lag_logged(settings.loop_lag_log_ms):
         jobs = _scheduled_jobs(container) if run_scheduled_jobs else []

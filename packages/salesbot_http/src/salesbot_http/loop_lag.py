@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 logger = logging.getLogger(__name__)
 
 # The innermost frames of each thread: where it is, not how it got there.
-MAX_FRAMES = 30
+MAX_FRAMES = 80
 
 
 def thread_stacks(loop_thread: int | None = None, limit: int = MAX_FRAMES) -> str:
@@ -48,10 +48,13 @@ class LoopLagMonitor:
 
     async def heartbeat(self) -> None:
         self._loop_thread = threading.get_ident()
+        self._beat = time.monotonic()
         while True:
-            beat = self._beat = time.monotonic()
+            beat = self._beat
             await asyncio.sleep(self._tick_s)
-            late = self.late_s(time.monotonic(), beat)
+            # The new beat first: the watchdog must not take the logging below for a stall.
+            now = self._beat = time.monotonic()
+            late = self.late_s(now, beat)
             if late > self._threshold_s:
                 logger.warning("the event loop was %.0f ms late", late * 1000)
 
