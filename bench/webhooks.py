@@ -44,6 +44,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="salesbot serve --workers [2]")
     parser.add_argument("--in-flight", type=int, default=64, help="most sends at once [64]")
     parser.add_argument("--poll", default="0.2", help="WEBHOOK_POLL_INTERVAL_S [0.2]")
+    parser.add_argument("--concurrency", default="10", help="WEBHOOK_CONCURRENCY [10]")
     return parser.parse_args()
 
 
@@ -108,6 +109,7 @@ def serving(url: str, hook: str, options: argparse.Namespace) -> Iterator[str]:
         "WEBHOOK_URLS": hook,
         "WEBHOOK_SECRET": SECRET,
         "WEBHOOK_POLL_INTERVAL_S": options.poll,
+        "WEBHOOK_CONCURRENCY": options.concurrency,
     }
     command = [
         str(Path(sys.executable).parent / "salesbot"),

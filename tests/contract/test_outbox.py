@@ -15,7 +15,13 @@ from salesbot_core.domain import Conversation, ConversationCursor, TokenUsage
 from salesbot_core.exchange import plan_exchange
 from salesbot_core.ports import UnitOfWorkFactory
 from salesbot_core.testing import InMemoryStore
-from salesbot_core.webhooks import ClaimedDelivery, DeliveryStatus, EventType, exchange_events
+from salesbot_core.webhooks import (
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DeliveryStatus,
+    EventType,
+    exchange_events,
+)
 from salesbot_postgres import Database
 from tests.contract.test_repositories import make_user
 
@@ -112,15 +118,74 @@ async def test_a_claimed_delivery_is_claimed_again_only_when_its_lease_ends(
     assert all(d.attempts == 2 for d in after_lease)
     # The first worker's claim was lost: its outcome is refused, the new claim's is kept.
     async with uow() as work:
-        stale = await work.webhook_deliveries.delivered(
-            first[0].id, first[0].claim, status=200, now=T0
+        stale = await work.webhook_deliveries.record(
+            [DeliveryOutcome(id=first[0].id, claim=first[0].claim, delivered=True, status=200)],
+            now=T0,
         )
         current = next(d for d in after_lease if d.id == first[0].id)
-        kept = await work.webhook_deliveries.delivered(
-            current.id, current.claim, status=204, now=T0
+        kept = await work.webhook_deliveries.record(
+            [DeliveryOutcome(id=current.id, claim=current.claim, delivered=True, status=204)],
+            now=T0,
         )
         await work.commit()
-    assert (stale, kept) == (False, True)
+    assert (stale, kept) == (set(), {current.id})
+    async with uow() as work:
+        (done,) = [
+            d
+            for d in await work.webhook_deliveries.page(limit=10, after=None, status=None)
+            if d.id == current.id
+        ]
+    assert (done.status, done.last_status, done.delivered_at) == (DeliveryStatus.DELIVERED, 204, T0)
+
+
+async def test_a_batch_of_outcomes_is_recorded_at_once_each_under_its_claim(
+    uow: UnitOfWorkFactory,
+) -> None:
+    await _new_conversation_exchange(uow, commit=True)
+    await _new_conversation_exchange(uow, commit=True)
+    claimed = await _claim(uow)
+    assert len(claimed) == 4
+    retry = T0 + timedelta(seconds=5)
+    ok, failing, dying, lost = claimed
+    async with uow() as work:
+        kept = await work.webhook_deliveries.record(
+            [
+                DeliveryOutcome(id=ok.id, claim=ok.claim, delivered=True, status=200),
+                DeliveryOutcome(
+                    id=failing.id,
+                    claim=failing.claim,
+                    delivered=False,
+                    status=503,
+                    error="answered 503",
+                    retry_at=retry,
+                ),
+                DeliveryOutcome(
+                    id=dying.id, claim=dying.claim, delivered=False, error="gone", retry_at=None
+                ),
+                # Under a claim that is not the one holding it: refused.
+                DeliveryOutcome(id=lost.id, claim=uuid4(), delivered=True, status=200),
+            ],
+            now=T0,
+        )
+        await work.commit()
+    assert kept == {ok.id, failing.id, dying.id}
+    async with uow() as work:
+        rows = {
+            d.id: d for d in await work.webhook_deliveries.page(limit=10, after=None, status=None)
+        }
+    assert (rows[ok.id].status, rows[ok.id].last_status, rows[ok.id].last_error) == (
+        DeliveryStatus.DELIVERED,
+        200,
+        None,
+    )
+    assert (rows[failing.id].status, rows[failing.id].next_attempt_at) == (
+        DeliveryStatus.PENDING,
+        retry,
+    )
+    assert (rows[failing.id].last_status, rows[failing.id].last_error) == (503, "answered 503")
+    assert (rows[dying.id].status, rows[dying.id].last_error) == (DeliveryStatus.DEAD, "gone")
+    assert rows[lost.id].status is DeliveryStatus.PENDING
+    assert rows[lost.id].next_attempt_at == T0 + LEASE  # still leased to its claim
 
 
 async def test_a_failure_is_retried_when_due_and_a_dead_one_is_requeued(
@@ -130,14 +195,24 @@ async def test_a_failure_is_retried_when_due_and_a_dead_one_is_requeued(
     claimed = await _claim(uow)
     retry = T0 + timedelta(seconds=5)
     async with uow() as work:
-        deliveries = work.webhook_deliveries
-        assert await deliveries.failed(
-            claimed[0].id, claimed[0].claim, error="answered 500", status=500, retry_at=retry
-        )
-        assert await deliveries.failed(
-            claimed[1].id, claimed[1].claim, error="timed out", status=None, retry_at=None
+        kept = await work.webhook_deliveries.record(
+            [
+                DeliveryOutcome(
+                    id=claimed[0].id,
+                    claim=claimed[0].claim,
+                    delivered=False,
+                    status=500,
+                    error="answered 500",
+                    retry_at=retry,
+                ),
+                DeliveryOutcome(
+                    id=claimed[1].id, claim=claimed[1].claim, delivered=False, error="timed out"
+                ),
+            ],
+            now=T0,
         )
         await work.commit()
+    assert kept == {claimed[0].id, claimed[1].id}
 
     assert await _claim(uow, retry - timedelta(seconds=1)) == []
     due = await _claim(uow, retry)

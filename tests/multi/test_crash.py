@@ -1,5 +1,6 @@
 """A serving worker killed with SIGKILL in the middle of sustained sends leaves nothing half
-written: after a restart ``salesbot db check`` finds no violation, and the conversations go on."""
+written: after a restart ``salesbot db check`` finds no violation (the webhooks' outbox
+included), and the conversations go on."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from salesbot_postgres import migrations
 from tests.support.database import create_database, drop_database
+from tests.support.receiver import receiving
 from tests.support.serve import served
 
 pytestmark = pytest.mark.slow
@@ -40,11 +43,11 @@ def crash_database(postgres_server_url: str) -> Iterator[str]:
         drop_database(postgres_server_url, name)
 
 
-def _env(database_url: str) -> dict[str, str]:
+def _env(database_url: str, webhook_url: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DB_", "OPENAI_", "REDIS_"))
+        if not key.startswith(("DB_", "OPENAI_", "REDIS_", "WEBHOOK_"))
     }
     env.update(
         DATABASE_URL=database_url,
@@ -53,6 +56,9 @@ def _env(database_url: str) -> dict[str, str]:
         BCRYPT_ROUNDS="4",
         SHUTDOWN_TIMEOUT_S="5",
         PYTHONUNBUFFERED="1",
+        # The outbox is written with every change, so db check has events to account for.
+        WEBHOOK_URLS=webhook_url,
+        WEBHOOK_SECRET="crash-webhook-secret-" + "z" * 40,
     )
     return env
 
@@ -65,11 +71,11 @@ def _workers_of(pid: int) -> list[int]:
     return [int(line) for line in found.stdout.split()]
 
 
-def _db_check(database_url: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+def _db_check(env: dict[str, str], workdir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "salesbot_http.cli", "db", "check"],
         cwd=workdir,
-        env=_env(database_url),
+        env=env,
         capture_output=True,
         text=True,
         timeout=DEADLINE_S,
@@ -77,8 +83,20 @@ def _db_check(database_url: str, workdir: Path) -> subprocess.CompletedProcess[s
     )
 
 
+def _events(database_url: str) -> dict[str, int]:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            "SELECT type, count(*) FROM webhook_events GROUP BY type"
+        ).fetchall()
+    return {row[0]: row[1] for row in rows}
+
+
 def test_a_worker_killed_during_sends_leaves_no_violation(crash_database: str) -> None:
-    env = _env(crash_database)
+    with receiving() as crm:
+        _killed_during_sends(crash_database, _env(crash_database, crm.url))
+
+
+def _killed_during_sends(crash_database: str, env: dict[str, str]) -> None:
     conversations: list[str | None] = [None] * CONNECTIONS
     sent = 0
     counting = threading.Lock()
@@ -133,7 +151,7 @@ def test_a_worker_killed_during_sends_leaves_no_violation(crash_database: str) -
         assert killed_at < CONNECTIONS * SENDS_PER_CONNECTION, "the kill came after every send"
 
     workdir = Path(tempfile.mkdtemp(prefix="salesbot-crash-check-"))
-    checked = _db_check(crash_database, workdir)
+    checked = _db_check(env, workdir)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "no violations" in checked.stdout
 
@@ -147,7 +165,11 @@ def test_a_worker_killed_during_sends_leaves_no_violation(crash_database: str) -
             body = {"content": "still there?", "conversationId": conversation}
             answer = http.post("/chat/send", json=body)
             assert answer.status_code == 201, answer.text
+        # A deleted conversation's events stay in the outbox, accounted for by the deletion.
+        doomed = next(filter(None, conversations))
+        assert http.delete(f"/chat/conversations/{doomed}").status_code == 200
+    assert _events(crash_database).get("conversation.created", 0) >= 1
 
-    checked = _db_check(crash_database, workdir)
+    checked = _db_check(env, workdir)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "no violations" in checked.stdout

@@ -1,19 +1,23 @@
 """Two ``salesbot serve`` instances (their own ports) on one PostgreSQL and one Redis, as a shop
 behind a load balancer runs them: failed logins are counted together, a refresh token is
 rotated once whichever instance each racer reaches, and a conversation whose sends alternate
-between instances keeps its counter and metadata right and is distilled once per window, and a
-conversation left due is distilled once although both instances' sweeps find it."""
+between instances keeps its counter and metadata right and is distilled once per window, a
+conversation left due is distilled once although both instances' sweeps find it, each stale
+refresh token is deleted by one of the two cleanups, and webhook events of sends over both
+instances reach the receiver once each, delivered by both instances' workers."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import psycopg
@@ -23,6 +27,7 @@ from salesbot_core.threshold import DISTIL_AT
 from salesbot_openai.testing import Delay, FakeOpenAIServer, HttpError, RequestKind
 from salesbot_postgres import migrations
 from tests.support.database import create_database, drop_database
+from tests.support.receiver import Received, receiving
 from tests.support.redis import redis_namespace
 from tests.support.serve import Served, served
 
@@ -54,11 +59,24 @@ def shared_database(postgres_server_url: str) -> Iterator[str]:
 def instances(
     fake_llm: FakeOpenAIServer, shared_database: str, redis_server_url: str
 ) -> Iterator[tuple[Served, Served]]:
-    """Two instances with the same configuration, as a deployment gives them."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DB_")}
+    with _two_instances(fake_llm, shared_database, redis_server_url) as pair:
+        yield pair
+
+
+@contextlib.contextmanager
+def _two_instances(
+    fake_llm: FakeOpenAIServer, database_url: str, redis_url: str, **extra: str
+) -> Iterator[tuple[Served, Served]]:
+    """Two instances with the same configuration (``extra`` on top), as a deployment gives
+    them; the first is healthy before the second starts."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DB_", "WEBHOOK_", "TOKEN_"))
+    }
     env.update(
-        DATABASE_URL=shared_database,
-        REDIS_URL=redis_server_url,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
         REDIS_NAMESPACE=redis_namespace(),
         JWT_SECRET="multi-access-secret-" + "x" * 40,
         JWT_REFRESH_SECRET="multi-refresh-secret-" + "y" * 40,
@@ -73,6 +91,7 @@ def instances(
         SHUTDOWN_TIMEOUT_S="10",
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra)
     with contextlib.ExitStack() as stack:
         pair = tuple(
             stack.enter_context(
@@ -235,3 +254,149 @@ def test_a_conversation_left_due_is_distilled_once_by_the_two_sweeps(
     assert isinstance(metadata, dict)
     # The failed call, then one for both sweeps.
     assert len(fake_llm.requests_of(RequestKind.DISTIL)) == 2
+
+
+def _wait_for(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + SETTLE_WITHIN_S
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.05)
+
+
+def _logged(instance: Served, pattern: str) -> list[int]:
+    """The numbers ``pattern`` (one group) caught in the instance's log, in order."""
+    return [int(found) for found in re.findall(pattern, instance.output())]
+
+
+CLEANED = r"refresh-token cleanup deleted (\d+) stale tokens"
+CLEANUP_SKIPPED = "refresh-token cleanup skipped: another process is running it"
+
+
+def test_each_stale_refresh_token_is_deleted_by_one_of_the_two_cleanups(
+    fake_llm: FakeOpenAIServer, shared_database: str, redis_server_url: str
+) -> None:
+    stale, live = 40, 3
+    user = uuid4()
+    with psycopg.connect(shared_database, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO users (id, email, password_hash, name) VALUES (%s, %s, 'x', 'Jane')",
+            (user, f"{user.hex}@example.com"),
+        )
+        for n in range(stale + live):
+            connection.execute(
+                "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)"
+                " VALUES (%s, gen_random_uuid(), %s, now() + %s * interval '1 day')",
+                (user, uuid4().hex + uuid4().hex, -1 if n < stale else 1),
+            )
+
+    def remaining() -> int:
+        with psycopg.connect(shared_database) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM refresh_tokens WHERE user_id = %s", (user,)
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    # A stale token held by a transaction of the test's: the first cleanup to run takes the
+    # cleanup lock and waits on that row, so the other instance's cleanups run meanwhile.
+    with psycopg.connect(shared_database) as holder:
+        holder.execute(
+            "SELECT id FROM refresh_tokens WHERE user_id = %s AND expires_at <= now()"
+            " LIMIT 1 FOR UPDATE",
+            (user,),
+        )
+        with _two_instances(
+            fake_llm,
+            shared_database,
+            redis_server_url,
+            TOKEN_CLEANUP_INTERVAL="1s",
+            DB_STATEMENT_TIMEOUT_MS="120000",
+        ) as (a, b):
+            _wait_for(
+                lambda: any(CLEANUP_SKIPPED in i.output() for i in (a, b)),
+                "a cleanup finding the other instance's under way",
+            )
+            holder.rollback()
+            _wait_for(lambda: remaining() == live, "the stale tokens deleted")
+            _wait_for(
+                lambda: sum(sum(_logged(i, CLEANED)) for i in (a, b)) == stale,
+                f"the cleanups' logs counting {stale} deletions",
+            )
+            deleted = {i.base_url: _logged(i, CLEANED) for i in (a, b)}
+            skipped = {i.base_url: CLEANUP_SKIPPED in i.output() for i in (a, b)}
+
+    # One instance's cleanup deleted them all in one run; the other's ran meanwhile, found
+    # the lock taken and deleted none.
+    assert sorted(deleted.values(), key=len) == [[], [stale]], deleted
+    (deleter,) = [url for url, runs in deleted.items() if runs]
+    assert skipped == {url: url != deleter for url in skipped}, skipped
+
+
+WEBHOOK_SECRET = "multi-webhook-secret-" + "w" * 40
+DELIVERED = r"delivered (\d+) webhook events"
+
+
+def _accepted(received: list[Received]) -> list[Received]:
+    return [r for r in received if r.answered is not None and 200 <= r.answered < 300]
+
+
+def test_webhook_events_of_sends_over_both_instances_arrive_once_each(
+    fake_llm: FakeOpenAIServer, shared_database: str, redis_server_url: str
+) -> None:
+    sends = 8
+    # The first POST is answered only when the test says: the worker that made it is busy
+    # with that batch meanwhile, so the other instance's worker delivers the rest.
+    with (
+        receiving(delay_first=1) as crm,
+        _two_instances(
+            fake_llm,
+            shared_database,
+            redis_server_url,
+            WEBHOOK_URLS=crm.url,
+            WEBHOOK_SECRET=WEBHOOK_SECRET,
+            WEBHOOK_POLL_INTERVAL_S="0.2",
+            WEBHOOK_TIMEOUT_S="30",
+        ) as (a, b),
+    ):
+        email = _register(a.base_url)
+        access = _login(a.base_url, email).json()["data"]["accessToken"]
+        auth = {"Authorization": f"Bearer {access}"}
+
+        def send(instance: Served) -> None:
+            sent = httpx.post(
+                f"{instance.base_url}/chat/send",
+                json={"content": "I need a laptop"},
+                headers=auth,
+                timeout=60,
+            )
+            assert sent.status_code == 201, sent.text
+
+        send(a)
+        crm.wait_for(lambda received: len(received) == 1, timeout_s=SETTLE_WITHIN_S)
+        for n in range(1, sends):
+            send((a, b)[n % 2])
+        crm.wait_for(lambda r: len(_accepted(r)) == sends - 1, timeout_s=SETTLE_WITHIN_S)
+        crm.release()
+        received = crm.wait_for(lambda r: len(_accepted(r)) == sends, timeout_s=SETTLE_WITHIN_S)
+        _wait_for(
+            lambda: sum(sum(_logged(i, DELIVERED)) for i in (a, b)) == sends,
+            f"the workers' logs counting {sends} deliveries",
+        )
+        delivered = sorted(sum(_logged(i, DELIVERED)) for i in (a, b))
+
+    with psycopg.connect(shared_database) as connection:
+        rows = connection.execute(
+            "SELECT d.id::text, d.status, d.attempts, e.type FROM webhook_deliveries AS d"
+            " JOIN webhook_events AS e ON e.id = d.event_id"
+        ).fetchall()
+    assert len(rows) == sends
+    assert {(status, attempts, type_) for _, status, attempts, type_ in rows} == {
+        ("delivered", 1, "conversation.created")
+    }
+    accepted = _accepted(received)
+    # Every event once: one accepted POST per delivery, each signed, and nothing more.
+    assert sorted(r.delivery for r in accepted) == sorted(row[0] for row in rows)
+    assert all(r.signed_with(WEBHOOK_SECRET) for r in accepted)
+    assert len(received) == sends + 1  # the delayed POST, seen on arrival and when answered
+    # Both workers delivered: the one held by the first POST delivered that one only.
+    assert delivered == [1, sends - 1]

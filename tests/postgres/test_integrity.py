@@ -4,6 +4,7 @@ row, and exit status 1; a sound database passes with exit status 0."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from salesbot_core.domain import SalesMetadata, SaleStatus
 from salesbot_core.ports import Invariant
 from salesbot_http.cli import main
 from salesbot_postgres import Database
+from salesbot_postgres.mapping import metadata_to_json
 
 pytestmark = pytest.mark.postgres
 
@@ -103,6 +106,43 @@ async def _token(database: Database, user_id: uuid.UUID, family_id: uuid.UUID, *
     )
 
 
+async def _event(
+    database: Database, type_: str, conversation: str | None, at: datetime, **data: Any
+) -> str:
+    """An outbox event as the stores write it: its conversation named in its payload."""
+    event_id = uuid.uuid4()
+    payload = {**data, "conversation": {"id": conversation}} if conversation else data
+    await _run(
+        database,
+        """INSERT INTO webhook_events (id, type, data, occurred_at)
+           VALUES (%(id)s, %(type)s, %(data)s::jsonb, %(at)s)""",
+        {"id": event_id, "type": type_, "data": json.dumps(payload), "at": at},
+    )
+    return str(event_id)
+
+
+async def _distillation(database: Database, conversation: str, at: datetime, status: str) -> None:
+    metadata = metadata_to_json(SalesMetadata(sale_status=SaleStatus(status)))
+    await _run(
+        database,
+        """INSERT INTO distillations (conversation_id, distilled_at, through_seq,
+                                      covered_messages, metadata, prompt_tokens, completion_tokens)
+           VALUES (%(id)s, %(at)s, 4, 4, %(metadata)s::jsonb, 0, 0)""",
+        {"id": conversation, "at": at, "metadata": metadata},
+    )
+
+
+async def _moved(
+    database: Database, conversation: str, at: datetime, moved_from: str, to: str, *types: str
+) -> list[str]:
+    """The events of a distillation that moved the sale status, as ``distillation_events``
+    writes them."""
+    return [
+        await _event(database, t, conversation, at, **{"from": moved_from, "to": to})
+        for t in ("lead.status_changed", *types)
+    ]
+
+
 SOUND = [(1, "user"), (2, "bot"), (3, "user"), (4, "bot")]
 
 
@@ -117,14 +157,63 @@ async def test_a_sound_database_has_no_violations(
     await _token(database, user_id, family, revoked_at=NOW)  # rotated
     await _token(database, user_id, family)  # its successor, the one live token
     await _token(database, user_id, uuid.uuid4(), expires_at=NOW - timedelta(days=1))
+    # The outbox: a created conversation, one distillation that moved it twice over (each move
+    # matched by its history row), and the events of a conversation deleted since.
+    lead = await _conversation(database, user_id, SOUND, distilled_through=4, counter=0)
+    await _event(database, "conversation.created", lead, NOW - timedelta(hours=2))
+    # Older than the first distillation kept: from before the history (migration 0007).
+    await _moved(database, lead, NOW - timedelta(hours=2), "exploring", "interested")
+    await _distillation(database, lead, NOW - timedelta(hours=1), "negotiating")
+    await _moved(database, lead, NOW - timedelta(hours=1), "interested", "negotiating", "lead.hot")
+    deleted = await _conversation(database, user_id, SOUND, distilled_through=4, counter=0)
+    await _event(database, "conversation.created", deleted, NOW - timedelta(hours=1))
+    await _distillation(database, deleted, NOW, "lost")
+    await _moved(database, deleted, NOW, "exploring", "lost", "lead.lost")
+    async with database.unit_of_work() as work:
+        assert await work.conversations.delete(uuid.UUID(deleted), user_id)
+        await work.commit()
 
     status, lines = await _check(runner, database_url)
 
     assert status == 0, lines
-    assert lines[-1] == "no violations (5 invariant(s) checked)"
+    assert lines == [f"no violations ({len(Invariant)} invariant(s) checked)"]
+
+
+async def test_every_outbox_event_without_its_committed_change_is_listed(
+    runner: CliRunner, database: Database, database_url: str
+) -> None:
+    user_id = await _user(database)
+    lead = await _conversation(database, user_id, SOUND, distilled_through=4, counter=0)
+    await _distillation(database, lead, NOW - timedelta(hours=1), "interested")
+    await _moved(database, lead, NOW - timedelta(hours=1), "exploring", "interested")  # sound
+    never_stored = str(uuid.uuid4())
+    orphan = await _event(database, "conversation.created", never_stored, NOW)
+    orphan_move = (await _moved(database, never_stored, NOW, "exploring", "interested"))[0]
+    nameless = await _event(database, "conversation.created", None, NOW)
+    # A distillation that rolled back: its events, and no history row at their time.
+    unmatched = await _moved(database, lead, NOW, "interested", "negotiating", "lead.hot")
+    # A history row at that time, but it left another status.
+    await _distillation(database, lead, NOW + timedelta(minutes=1), "interested")
+    wrong_status = await _moved(database, lead, NOW + timedelta(minutes=1), "interested", "lost")
+
+    status, lines = await _check(runner, database_url)
+
+    assert status == 1
+    outbox = [line for line in lines if line.startswith(f"{Invariant.OUTBOX_EVENT_COMMITTED}: ")]
+    subjects = [line.split(": ")[1] for line in outbox]
+    assert sorted(subjects) == sorted([orphan, orphan_move, nameless, *unmatched, *wrong_status])
+    text = "\n".join(outbox)
     assert (
-        f"skipped {Invariant.OUTBOX_EVENT_COMMITTED}: nothing stored to check it against" in lines
+        f"{orphan}: conversation.created event names conversation {never_stored},"
+        " which was never stored" in text
     )
+    assert f"{nameless}: conversation.created event names conversation (none)" in text
+    hot = next(line for line in outbox if line.split(": ")[1] == unmatched[1])
+    assert hot.startswith(
+        f"{Invariant.OUTBOX_EVENT_COMMITTED}: {unmatched[1]}: lead.hot event"
+        " (interested -> negotiating at "
+    )
+    assert hot.endswith(f"of conversation {lead} matches no distillation that made the move")
 
 
 async def test_every_violation_is_listed_with_its_row(

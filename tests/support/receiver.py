@@ -1,6 +1,6 @@
 """A real webhook receiver for tests and the bench: an HTTP server on 127.0.0.1 in a thread,
 recording every request, answering from a script of statuses (then 200), optionally holding
-requests until released."""
+requests until released (unanswered), or answering its first few only once released."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ class Receiver:
     answers: list[int] = field(default_factory=list)
     # While set, every request is held (not answered) until ``release`` is called.
     holding: bool = False
+    # The first ``delay_first`` requests are answered only once ``release`` is called (each is
+    # recorded, unanswered, when it arrives, and again when answered).
+    delay_first: int = 0
     received: list[Received] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _released: threading.Event = field(default_factory=threading.Event)
@@ -81,7 +84,7 @@ class Receiver:
 
 
 @contextmanager
-def receiving(answers: Sequence[int] = ()) -> Iterator[Receiver]:
+def receiving(answers: Sequence[int] = (), *, delay_first: int = 0) -> Iterator[Receiver]:
     """A receiver on a free port of 127.0.0.1, for the block."""
     state: dict[str, Receiver] = {}
 
@@ -94,6 +97,12 @@ def receiving(answers: Sequence[int] = ()) -> Iterator[Receiver]:
                 receiver._record(Received(headers, body, None, time.monotonic()))
                 receiver._released.wait(60)
                 return  # never answered: the sender is gone by now
+            with receiver._changed:
+                delayed = receiver.delay_first > 0
+                receiver.delay_first -= delayed
+            if delayed:
+                receiver._record(Received(headers, body, None, time.monotonic()))
+                receiver._released.wait(60)
             status = receiver.answers.pop(0) if receiver.answers else 200
             self.send_response(status)
             self.send_header("Content-Length", "0")
@@ -106,7 +115,9 @@ def receiving(answers: Sequence[int] = ()) -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     receiver = Receiver(
-        url=f"http://127.0.0.1:{server.server_address[1]}/hook", answers=list(answers)
+        url=f"http://127.0.0.1:{server.server_address[1]}/hook",
+        answers=list(answers),
+        delay_first=delay_first,
     )
     state["receiver"] = receiver
     thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)

@@ -78,6 +78,19 @@ class ClaimedDelivery(msgspec.Struct, frozen=True, kw_only=True):
     event: OutboxEvent
 
 
+class DeliveryOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What one attempt of a claimed delivery came to, recorded under its claim: delivered
+    (``status``, a 2xx), or failed with ``error`` (and the receiver's ``status`` if it answered)
+    and due again at ``retry_at`` (None: dead)."""
+
+    id: UUID
+    claim: UUID
+    delivered: bool
+    status: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
 def _customer(user: User | None, user_id: UUID) -> dict[str, Any]:
     if user is None:
         return {"id": str(user_id), "name": None, "email": None, "phone": None}
@@ -129,7 +142,9 @@ def distillation_events(
     types = [EventType.LEAD_STATUS_CHANGED]
     if after.sale_status in _ENTERED:
         types.append(_ENTERED[after.sale_status])
-    return tuple(OutboxEvent(type=t, data=data, occurred_at=after.updated_at) for t in types)
+    # When the distillation happened, as its history row says: the two can be matched.
+    when = write.record.distilled_at
+    return tuple(OutboxEvent(type=t, data=data, occurred_at=when) for t in types)
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):

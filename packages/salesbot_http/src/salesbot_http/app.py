@@ -31,6 +31,7 @@ from salesbot_http.controllers import (
 from salesbot_http.errors import exception_handlers
 from salesbot_http.headers import add_response_headers
 from salesbot_http.inflight import InFlight
+from salesbot_http.loop_lag import loop_lag_logged
 from salesbot_http.openapi import ClosedStructSchemaPlugin, openapi_config
 from salesbot_http.request import SalesbotRequest
 from salesbot_http.settings import Settings
@@ -166,31 +167,37 @@ async def _lifespan(
     container: Container, in_flight: InFlight, run_scheduled_jobs: bool, _: Litestar
 ) -> AsyncIterator[None]:
     settings: Settings = container.settings()
-    jobs = _scheduled_jobs(container) if run_scheduled_jobs else []
-    try:
-        yield
-    finally:
-        stopping_by = asyncio.get_running_loop().time() + max(
-            1.0, settings.shutdown_timeout_s - 1.0
-        )
-        for job in jobs:
-            job.cancel()
-        for job in jobs:
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
-        # Requests whose clients left are still in flight: let them finish, then the
-        # distillations they started, all within the bound the server gives a worker to stop,
-        # before closing the LLM client and the pool. Distillations cut short stay due.
-        loop = asyncio.get_running_loop()
-        await in_flight.drained(max(0.0, stopping_by - loop.time()))
-        await container.usecases.distillations().drain(max(0.0, stopping_by - loop.time()))
-        await container.shutdown().run()
-        resources = container.shutdown_resources()
-        if resources is not None:
-            await resources
-        # Everything built on those resources goes too, so the app can start again (a test
-        # client, or a server, running its lifespan anew) without a closed pool or executor.
-        container.reset_singletons()
+    # Built before the first request, not by it: the OpenAI client's construction imports the
+    # SDK's HTTP stack and loads the CA bundle, which held the event loop 0.1-0.9 s on the
+    # first chat request of each worker (LOOP_LAG_LOG_MS caught it, bench/README.md).
+    container.assistants.assistant()
+    # Off by default (LOOP_LAG_LOG_MS=0): then nothing is started.
+    async with loop_lag_logged(settings.loop_lag_log_ms):
+        jobs = _scheduled_jobs(container) if run_scheduled_jobs else []
+        try:
+            yield
+        finally:
+            stopping_by = asyncio.get_running_loop().time() + max(
+                1.0, settings.shutdown_timeout_s - 1.0
+            )
+            for job in jobs:
+                job.cancel()
+            for job in jobs:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
+            # Requests whose clients left are still in flight: let them finish, then the
+            # distillations they started, all within the bound the server gives a worker to stop,
+            # before closing the LLM client and the pool. Distillations cut short stay due.
+            loop = asyncio.get_running_loop()
+            await in_flight.drained(max(0.0, stopping_by - loop.time()))
+            await container.usecases.distillations().drain(max(0.0, stopping_by - loop.time()))
+            await container.shutdown().run()
+            resources = container.shutdown_resources()
+            if resources is not None:
+                await resources
+            # Everything built on those resources goes too, so the app can start again (a test
+            # client, or a server, running its lifespan anew) without a closed pool or executor.
+            container.reset_singletons()
 
 
 def create_app(source: Container | Settings, *, run_scheduled_jobs: bool = True) -> Litestar:

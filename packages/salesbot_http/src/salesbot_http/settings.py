@@ -99,6 +99,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_url: str | None = None
     redis_namespace: str = "salesbot"
     log_level: str = "INFO"
+    # Log any event-loop stall longer than this, with every thread's stack while it lasts
+    # (0: off, nothing runs)
+    loop_lag_log_ms: int = 0
     # Webhooks: every event goes to each URL (none: no events are kept), signed with the secret;
     # the workers look for due deliveries every webhook_poll_interval_s, claim webhook_batch at a
     # time (leased for webhook_lease_s), post webhook_concurrency at once with a
@@ -317,6 +320,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         log_level=_choice(
             {"LOG_LEVEL": (env.get("LOG_LEVEL") or "").upper()}, "LOG_LEVEL", "INFO", LOG_LEVELS
         ),
+        loop_lag_log_ms=_int(env, "LOOP_LAG_LOG_MS", 0),
         webhook_urls=webhook_urls,
         webhook_secret=_webhook_secret(env, webhook_urls),
         webhook_timeout_s=_float(env, "WEBHOOK_TIMEOUT_S", 5.0),

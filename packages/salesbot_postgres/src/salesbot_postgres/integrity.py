@@ -19,12 +19,13 @@ _CHECKS: Final[dict[Invariant, str]] = {
     Invariant.EVERY_MESSAGE_ANSWERED: sql.CHECK_EVERY_MESSAGE_ANSWERED,
     Invariant.COUNTER: sql.CHECK_COUNTER,
     Invariant.ONE_LIVE_TOKEN_PER_FAMILY: sql.CHECK_ONE_LIVE_TOKEN_PER_FAMILY,
-    # Invariant.OUTBOX_EVENT_COMMITTED: the webhooks' outbox adds its statement here, and its
-    # table to _NEEDS_TABLE; until then the invariant is reported as skipped.
+    Invariant.OUTBOX_EVENT_COMMITTED: sql.CHECK_OUTBOX_EVENT_COMMITTED,
 }
 # An invariant about a table some databases do not have yet (an older schema) is checked only
 # where the table exists.
-_NEEDS_TABLE: Final[dict[Invariant, str]] = {}
+_NEEDS_TABLE: Final[dict[Invariant, str]] = {
+    Invariant.OUTBOX_EVENT_COMMITTED: "deleted_conversations",
+}
 
 
 class PostgresIntegrity:

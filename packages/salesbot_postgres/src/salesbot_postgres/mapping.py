@@ -41,6 +41,7 @@ from salesbot_core.ports import (
 )
 from salesbot_core.webhooks import (
     ClaimedDelivery,
+    DeliveryOutcome,
     DeliveryStatus,
     EventType,
     OutboxEvent,
@@ -351,6 +352,19 @@ def webhook_event_params(event: OutboxEvent, urls: Sequence[str]) -> dict[str, A
         "data": msgspec.json.encode(event.data).decode(),
         "occurred_at": event.occurred_at,
         "urls": list(urls),
+    }
+
+
+def outcome_params(outcomes: Sequence[DeliveryOutcome], now: datetime) -> dict[str, Any]:
+    """``RECORD_WEBHOOK_OUTCOMES``'s parameters: one array per column, in the same order."""
+    return {
+        "now": now,
+        "ids": [o.id for o in outcomes],
+        "claims": [o.claim for o in outcomes],
+        "delivered": [o.delivered for o in outcomes],
+        "statuses": [o.status for o in outcomes],
+        "errors": [None if o.delivered else o.error for o in outcomes],
+        "retry_ats": [o.retry_at for o in outcomes],
     }
 
 

@@ -10,10 +10,17 @@ from typing import Any
 from uuid import UUID
 
 from salesbot_core.domain import ConversationCursor
-from salesbot_core.webhooks import ClaimedDelivery, DeliveryStatus, OutboxEvent, WebhookDelivery
+from salesbot_core.webhooks import (
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DeliveryStatus,
+    OutboxEvent,
+    WebhookDelivery,
+)
 from salesbot_postgres import statements as sql
 from salesbot_postgres.mapping import (
     claimed_delivery_from_row,
+    outcome_params,
     webhook_delivery_from_row,
     webhook_event_params,
 )
@@ -45,29 +52,11 @@ class PostgresWebhookDeliveries:
         rows = await self._tx.write(sql.CLAIM_WEBHOOK_DELIVERIES, params)
         return [claimed_delivery_from_row(row) for row in rows]
 
-    async def delivered(
-        self, delivery_id: UUID, claim: UUID, *, status: int, now: datetime
-    ) -> bool:
-        params = {"id": delivery_id, "claim": claim, "status": status, "now": now}
-        return await self._tx.write_count(sql.WEBHOOK_DELIVERED, params) == 1
-
-    async def failed(
-        self,
-        delivery_id: UUID,
-        claim: UUID,
-        *,
-        error: str,
-        status: int | None,
-        retry_at: datetime | None,
-    ) -> bool:
-        params = {
-            "id": delivery_id,
-            "claim": claim,
-            "error": error,
-            "status": status,
-            "retry_at": retry_at,
-        }
-        return await self._tx.write_count(sql.WEBHOOK_FAILED, params) == 1
+    async def record(self, outcomes: Sequence[DeliveryOutcome], *, now: datetime) -> set[UUID]:
+        if not outcomes:
+            return set()
+        rows = await self._tx.write(sql.RECORD_WEBHOOK_OUTCOMES, outcome_params(outcomes, now))
+        return {row["id"] for row in rows}
 
     async def page(
         self, *, limit: int, after: ConversationCursor | None, status: DeliveryStatus | None

@@ -121,10 +121,10 @@ class PostgresRefreshTokens:
         params = {"user_id": user_id, "family_id": session_id, "reason": reason, "now": now}
         return await self._tx.write_count(sql.REVOKE_SESSION, params) > 0
 
-    async def delete_stale(self, now: datetime, revoked_before: datetime) -> int:
+    async def delete_stale(self, now: datetime, revoked_before: datetime) -> int | None:
         locked = await self._tx.write(sql.TRY_TOKEN_CLEANUP_LOCK, {"key": sql.TOKEN_CLEANUP_LOCK})
         if not locked[0]["locked"]:
-            return 0
+            return None
         params = {"now": now, "revoked_before": revoked_before}
         return await self._tx.write_count(sql.DELETE_STALE_TOKENS, params)
 

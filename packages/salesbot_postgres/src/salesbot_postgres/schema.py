@@ -203,6 +203,16 @@ class DistillationRow(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer)
 
 
+class DeletedConversationRow(Base):
+    """A conversation that was deleted: what is left of it, so an outbox event naming it is
+    known to belong to a change that committed (``salesbot db check``)."""
+
+    __tablename__ = "deleted_conversations"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 # Emails are unique case-insensitively; lookups compare the same expression.
 EMAIL_KEY = Index("uq_users_email_lower", func.lower(UserRow.email), unique=True)
 

@@ -174,7 +174,14 @@ WHERE id = %(id)s AND user_id = %(user_id)s
 RETURNING {CONVERSATION_COLUMNS}
 """
 # Messages go with it (ON DELETE CASCADE).
-DELETE_CONVERSATION: Final = "DELETE FROM conversations WHERE id = %(id)s AND user_id = %(user_id)s"
+# The deletion leaves the conversation's id behind: an outbox event naming it stays accounted
+# for (CHECK_OUTBOX_EVENT_COMMITTED).
+DELETE_CONVERSATION: Final = """
+WITH gone AS (
+    DELETE FROM conversations WHERE id = %(id)s AND user_id = %(user_id)s RETURNING id
+)
+INSERT INTO deleted_conversations (id) SELECT id FROM gone
+"""
 
 
 def _with_page(condition: str) -> str:
@@ -446,19 +453,23 @@ WHERE d.id = due.id AND e.id = d.event_id
 RETURNING d.id, d.claim, d.event_id, d.url, d.attempts, d.queued_at,
           e.type, e.data, e.occurred_at
 """
-WEBHOOK_DELIVERED: Final = """
-UPDATE webhook_deliveries
-SET status = 'delivered', delivered_at = %(now)s, last_status = %(status)s, last_error = NULL,
-    claim = NULL
-WHERE id = %(id)s AND claim = %(claim)s AND status = 'pending'
-"""
-# No retry time: the delivery is dead.
-WEBHOOK_FAILED: Final = """
-UPDATE webhook_deliveries
-SET status = CASE WHEN %(retry_at)s::timestamptz IS NULL THEN 'dead' ELSE 'pending' END,
-    next_attempt_at = COALESCE(%(retry_at)s::timestamptz, next_attempt_at),
-    last_error = %(error)s, last_status = %(status)s, claim = NULL
-WHERE id = %(id)s AND claim = %(claim)s AND status = 'pending'
+# A batch's outcomes in one statement, each kept only under the claim that made it (the ids
+# kept come back). Delivered: done at %(now)s. Failed: due again at its retry time, or dead
+# when it has none.
+RECORD_WEBHOOK_OUTCOMES: Final = """
+UPDATE webhook_deliveries AS d
+SET status = CASE WHEN o.delivered THEN 'delivered'
+                  WHEN o.retry_at IS NULL THEN 'dead'
+                  ELSE 'pending' END,
+    delivered_at = CASE WHEN o.delivered THEN %(now)s::timestamptz ELSE d.delivered_at END,
+    next_attempt_at = CASE WHEN o.delivered THEN d.next_attempt_at
+                           ELSE COALESCE(o.retry_at, d.next_attempt_at) END,
+    last_status = o.status, last_error = o.error, claim = NULL
+FROM unnest(%(ids)s::uuid[], %(claims)s::uuid[], %(delivered)s::boolean[],
+            %(statuses)s::integer[], %(errors)s::text[], %(retry_ats)s::timestamptz[])
+     AS o(id, claim, delivered, status, error, retry_at)
+WHERE d.id = o.id AND d.claim = o.claim AND d.status = 'pending'
+RETURNING d.id
 """
 _REQUEUE = """
 UPDATE webhook_deliveries
@@ -702,6 +713,40 @@ WHERE revoked_at IS NULL AND expires_at > %(now)s
 GROUP BY family_id
 HAVING count(*) > 1
 ORDER BY family_id
+"""
+# Every event names its conversation. One whose conversation was never stored (nor deleted)
+# came from a change that did not commit; a lead.* event of a stored conversation must match
+# the distillation that made the move (its conversation, its time, the status it left), unless
+# it is older than the first distillation kept (history began with migration 0007).
+CHECK_OUTBOX_EVENT_COMMITTED: Final = """
+WITH events AS (
+    SELECT e.id, e.type, e.occurred_at, e.data->'conversation'->>'id' AS conversation_id,
+           e.data->>'from' AS moved_from, e.data->>'to' AS moved_to,
+           c.id IS NOT NULL AS stored, gone.id IS NOT NULL AS deleted
+    FROM webhook_events AS e
+    LEFT JOIN conversations AS c ON c.id::text = e.data->'conversation'->>'id'
+    LEFT JOIN deleted_conversations AS gone ON gone.id::text = e.data->'conversation'->>'id'
+)
+SELECT id::text AS subject, detail FROM (
+    SELECT id, occurred_at,
+           format('%%s event names conversation %%s, which was never stored',
+                  type, coalesce(conversation_id, '(none)')) AS detail
+    FROM events
+    WHERE NOT stored AND NOT deleted
+    UNION ALL
+    SELECT id, occurred_at,
+           format('%%s event (%%s -> %%s at %%s) of conversation %%s matches no distillation '
+                  'that made the move', type, moved_from, moved_to, occurred_at, conversation_id)
+    FROM events AS e
+    WHERE stored AND type LIKE 'lead.%%'
+      AND occurred_at >= (SELECT min(distilled_at) FROM distillations)
+      AND NOT EXISTS (
+          SELECT FROM distillations AS d
+          WHERE d.conversation_id::text = e.conversation_id
+            AND d.distilled_at = e.occurred_at
+            AND d.metadata->>'saleStatus' = e.moved_to)
+) AS found
+ORDER BY occurred_at, id, detail
 """
 # Whether a table is stored (the outbox arrives with the webhooks migration).
 TABLE_EXISTS: Final = "SELECT to_regclass(%(table)s) IS NOT NULL AS present"

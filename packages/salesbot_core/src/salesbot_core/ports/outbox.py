@@ -11,7 +11,13 @@ from uuid import UUID
 import msgspec
 
 from salesbot_core.domain import ConversationCursor
-from salesbot_core.webhooks import ClaimedDelivery, DeliveryStatus, OutboxEvent, WebhookDelivery
+from salesbot_core.webhooks import (
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DeliveryStatus,
+    OutboxEvent,
+    WebhookDelivery,
+)
 
 
 class Outbox(Protocol):
@@ -31,22 +37,10 @@ class WebhookDeliveries(Protocol):
         another worker is claiming are skipped, never waited for."""
         ...
 
-    async def delivered(
-        self, delivery_id: UUID, claim: UUID, *, status: int, now: datetime
-    ) -> bool:
-        """Mark a claimed delivery done; False when its lease was lost (claimed again)."""
-        ...
-
-    async def failed(
-        self,
-        delivery_id: UUID,
-        claim: UUID,
-        *,
-        error: str,
-        status: int | None,
-        retry_at: datetime | None,
-    ) -> bool:
-        """Record a failed attempt: due again at ``retry_at``, or dead when it is None."""
+    async def record(self, outcomes: Sequence[DeliveryOutcome], *, now: datetime) -> set[UUID]:
+        """Record a batch's outcomes at once, each under its claim: a delivered one is done
+        (at ``now``), a failed one due again at its ``retry_at`` or dead. Returns the ids
+        recorded; an outcome whose lease was lost (claimed again) changes nothing."""
         ...
 
     async def page(

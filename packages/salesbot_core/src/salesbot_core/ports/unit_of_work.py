@@ -69,9 +69,10 @@ class RefreshTokenRepository(Protocol):
         live session with that id."""
         ...
 
-    async def delete_stale(self, now: datetime, revoked_before: datetime) -> int:
+    async def delete_stale(self, now: datetime, revoked_before: datetime) -> int | None:
         """Delete expired tokens and tokens revoked before ``revoked_before``; safe when several
-        processes run it at once. Returns how many were deleted."""
+        processes run it at once. Returns how many were deleted, or None when another process
+        is running the cleanup at this moment (nothing was done, and nothing waited for)."""
         ...
 
 

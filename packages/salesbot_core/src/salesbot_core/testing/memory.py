@@ -215,7 +215,7 @@ class _RefreshTokens:
         active = [t for t in self._s.tokens.values() if t.user_id == user_id and t.is_active(now)]
         return sorted(active, key=lambda t: t.created_at, reverse=True)
 
-    async def delete_stale(self, now: datetime, revoked_before: datetime) -> int:
+    async def delete_stale(self, now: datetime, revoked_before: datetime) -> int | None:
         stale = [
             t.id
             for t in self._s.tokens.values()

@@ -12,7 +12,13 @@ import msgspec
 
 from salesbot_core.domain import ConversationCursor
 from salesbot_core.ports.outbox import PostResult
-from salesbot_core.webhooks import ClaimedDelivery, DeliveryStatus, OutboxEvent, WebhookDelivery
+from salesbot_core.webhooks import (
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DeliveryStatus,
+    OutboxEvent,
+    WebhookDelivery,
+)
 
 replace = msgspec.structs.replace
 
@@ -106,43 +112,33 @@ class MemoryWebhookDeliveries:
             return None
         return found
 
-    async def delivered(
-        self, delivery_id: UUID, claim: UUID, *, status: int, now: datetime
-    ) -> bool:
-        found = self._claimed(delivery_id, claim)
-        if found is None:
-            return False
-        self._state.deliveries[delivery_id] = replace(
-            found,
-            status=DeliveryStatus.DELIVERED,
-            delivered_at=now,
-            last_status=status,
-            last_error=None,
-            claim=None,
-        )
-        return True
-
-    async def failed(
-        self,
-        delivery_id: UUID,
-        claim: UUID,
-        *,
-        error: str,
-        status: int | None,
-        retry_at: datetime | None,
-    ) -> bool:
-        found = self._claimed(delivery_id, claim)
-        if found is None:
-            return False
-        self._state.deliveries[delivery_id] = replace(
-            found,
-            status=DeliveryStatus.PENDING if retry_at else DeliveryStatus.DEAD,
-            next_attempt_at=retry_at or found.next_attempt_at,
-            last_error=error,
-            last_status=status,
-            claim=None,
-        )
-        return True
+    async def record(self, outcomes: Sequence[DeliveryOutcome], *, now: datetime) -> set[UUID]:
+        kept: set[UUID] = set()
+        for outcome in outcomes:
+            found = self._claimed(outcome.id, outcome.claim)
+            if found is None:
+                continue
+            if outcome.delivered:
+                recorded = replace(
+                    found,
+                    status=DeliveryStatus.DELIVERED,
+                    delivered_at=now,
+                    last_status=outcome.status,
+                    last_error=None,
+                    claim=None,
+                )
+            else:
+                recorded = replace(
+                    found,
+                    status=DeliveryStatus.PENDING if outcome.retry_at else DeliveryStatus.DEAD,
+                    next_attempt_at=outcome.retry_at or found.next_attempt_at,
+                    last_error=outcome.error,
+                    last_status=outcome.status,
+                    claim=None,
+                )
+            self._state.deliveries[outcome.id] = recorded
+            kept.add(outcome.id)
+        return kept
 
     async def page(
         self, *, limit: int, after: ConversationCursor | None, status: DeliveryStatus | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -24,6 +25,8 @@ from salesbot_core.ports import (
 )
 from salesbot_core.tokens import TokenPolicy, hash_refresh_secret, new_refresh_secret
 from salesbot_core.validation import PASSWORD_MAX_CHARS, normalise_email
+
+logger = logging.getLogger(__name__)
 
 ROTATED = "rotated"
 REUSE_DETECTED = "reuse_detected"
@@ -219,7 +222,11 @@ class LogoutAll:
 
 
 class CleanupTokens:
-    """Delete expired refresh tokens and revoked ones older than the retention (30 days)."""
+    """Delete expired refresh tokens and revoked ones older than the retention (30 days).
+
+    Every instance runs it on a schedule; one running while another process's is under way does
+    nothing (and says so in the log), so each stale token is deleted by one of them. Returns
+    how many this run deleted."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: TokenPolicy) -> None:
         self._uow = uow
@@ -233,6 +240,9 @@ class CleanupTokens:
                 now, now - self._policy.revoked_retention
             )
             await uow.commit()
+        if deleted is None:
+            logger.info("refresh-token cleanup skipped: another process is running it")
+            return 0
         return deleted
 
 

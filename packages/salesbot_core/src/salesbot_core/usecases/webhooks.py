@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import msgspec
@@ -17,6 +17,7 @@ from salesbot_core.paging import PageLimits
 from salesbot_core.ports import Clock, PostResult, UnitOfWorkFactory, WebhookPoster
 from salesbot_core.webhooks import (
     ClaimedDelivery,
+    DeliveryOutcome,
     DeliveryStatus,
     RetryPolicy,
     WebhookDelivery,
@@ -77,6 +78,8 @@ class DeliverWebhooks:
       a worker killed mid-delivery leaves its claims to be claimed again when the lease ends;
     - a 2xx answer is success; anything else (another status, a timeout, no connection) is
       retried with exponential backoff (``RetryPolicy``) and is dead once the window has passed;
+    - a batch's outcomes are recorded together, in one write, once its last POST is done (a
+      worker killed before that leaves the whole batch to be posted again: at least once);
     - every POST is signed: ``X-Salesbot-Signature`` is HMAC-SHA256 of ``timestamp.body``.
     Returns how many were delivered; claims batches until fewer than a batch are due.
     """
@@ -102,8 +105,9 @@ class DeliverWebhooks:
             claimed = await self._claim()
             if not claimed:
                 return delivered
-            outcomes = await asyncio.gather(*(self._deliver(d) for d in claimed))
-            delivered += sum(outcomes)
+            results = await asyncio.gather(*(self._post(d) for d in claimed))
+            outcomes = await self._record(claimed, results)
+            delivered += sum(outcome.delivered for outcome in outcomes)
             if len(claimed) < self.policy.batch:
                 return delivered
 
@@ -118,46 +122,50 @@ class DeliverWebhooks:
             await uow.commit()
         return claimed
 
-    async def _deliver(self, delivery: ClaimedDelivery) -> bool:
+    async def _post(self, delivery: ClaimedDelivery) -> PostResult:
         body = body_of(delivery)
         async with self._slots:
             timestamp = str(int(self._clock.now().timestamp()))
-            result = await self._poster.post(
+            return await self._poster.post(
                 delivery.url, body, headers_of(delivery, self._secret, timestamp, body)
             )
-        await self._record(delivery, result)
-        return result.succeeded
 
-    async def _record(self, delivery: ClaimedDelivery, result: PostResult) -> None:
+    def _outcome(
+        self, delivery: ClaimedDelivery, result: PostResult, now: datetime
+    ) -> DeliveryOutcome:
+        if result.succeeded:
+            return DeliveryOutcome(
+                id=delivery.id, claim=delivery.claim, delivered=True, status=result.status
+            )
+        error = result.error or f"the receiver answered {result.status}"
+        when = retry_at(
+            self.policy.retry, attempts=delivery.attempts, queued_at=delivery.queued_at, now=now
+        )
+        if when is None:
+            logger.warning(
+                "webhook delivery %s to %s is dead: %s", delivery.id, delivery.url, error
+            )
+        return DeliveryOutcome(
+            id=delivery.id,
+            claim=delivery.claim,
+            delivered=False,
+            status=result.status,
+            error=error[:MAX_ERROR_CHARS],
+            retry_at=when,
+        )
+
+    async def _record(
+        self, claimed: Sequence[ClaimedDelivery], results: Sequence[PostResult]
+    ) -> list[DeliveryOutcome]:
         now = self._clock.now()
+        outcomes = [self._outcome(d, r, now) for d, r in zip(claimed, results, strict=True)]
         async with self._uow() as uow:
-            deliveries = uow.webhook_deliveries
-            if result.succeeded and result.status is not None:
-                kept = await deliveries.delivered(
-                    delivery.id, delivery.claim, status=result.status, now=now
-                )
-            else:
-                error = result.error or f"the receiver answered {result.status}"
-                when = retry_at(
-                    self.policy.retry,
-                    attempts=delivery.attempts,
-                    queued_at=delivery.queued_at,
-                    now=now,
-                )
-                if when is None:
-                    logger.warning(
-                        "webhook delivery %s to %s is dead: %s", delivery.id, delivery.url, error
-                    )
-                kept = await deliveries.failed(
-                    delivery.id,
-                    delivery.claim,
-                    error=error[:MAX_ERROR_CHARS],
-                    status=result.status,
-                    retry_at=when,
-                )
+            kept = await uow.webhook_deliveries.record(outcomes, now=now)
             await uow.commit()
-        if not kept:
-            logger.info("webhook delivery %s was claimed again meanwhile", delivery.id)
+        for outcome in outcomes:
+            if outcome.id not in kept:
+                logger.info("webhook delivery %s was claimed again meanwhile", outcome.id)
+        return outcomes
 
 
 class DeliveryPage(msgspec.Struct, frozen=True, kw_only=True):
