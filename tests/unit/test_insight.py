@@ -9,8 +9,9 @@ import msgspec
 import pytest
 
 from salesbot_core.domain import Role, SalesMetadata, SaleStatus
-from salesbot_core.errors import Forbidden
+from salesbot_core.errors import Forbidden, InvalidInput
 from salesbot_core.usecases import GetSalesAnalytics, ListLeads
+from salesbot_core.usecases.insight import LEAD_SEARCH_MAX_CHARS, lead_search
 from tests.unit.conftest import Core
 
 
@@ -188,3 +189,22 @@ async def test_offered_and_rejected_products_are_linked_to_the_catalogue(core: C
         ("XPS", 3, "LAP-XPS"),
         ("other", 2, None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (None, None),
+        ("", None),
+        ("   ", None),
+        ("  Ana TORRES ", "ana torres"),
+        ("x" * 255, "x" * 255),
+    ],
+)
+def test_a_lead_search_is_trimmed_and_lower_cased(text: str | None, needle: str | None) -> None:
+    assert lead_search(text) == needle
+
+
+def test_a_lead_search_longer_than_any_searched_field_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="q: at most 255 characters"):
+        lead_search("x" * (LEAD_SEARCH_MAX_CHARS + 1))
