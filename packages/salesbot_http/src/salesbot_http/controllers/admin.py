@@ -1,6 +1,6 @@
 """``/admin``: sales insight for the shop's staff: analytics, the leads, the leads as CSV, one
 lead read whole (its transcript and its metadata as each distillation changed it), and the webhook
-deliveries.
+deliveries (listed, and one queued again).
 
 Every route needs an access token carrying the ``admin`` role (``salesbot users grant-admin``):
 anonymous is 401, a customer 403, before anything else is read. The use cases check the role
@@ -13,10 +13,11 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
+from litestar.status_codes import HTTP_200_OK
 
 from salesbot_core.domain import Role, SaleStatus
 from salesbot_core.usecases import (
@@ -25,6 +26,7 @@ from salesbot_core.usecases import (
     LeadPage,
     ListLeads,
     ListWebhookDeliveries,
+    RetryWebhooks,
 )
 from salesbot_core.webhooks import DeliveryStatus
 from salesbot_http import auth
@@ -249,6 +251,26 @@ class AdminController(Controller):
             "limit": limit,
         }
         return Response(body, headers=next_page_headers(request.url.path, page.next, params))
+
+    @post(
+        "/webhooks/deliveries/{delivery_id:str}/retry",
+        status_code=HTTP_200_OK,
+        summary="Queue one webhook delivery again",
+        description=(
+            "A dead (or delivered) delivery is pending again with attempts from 0 and a fresh "
+            "retry window; the server's workers send it. 404 when the id is unknown or the "
+            "delivery is already pending. What `salesbot webhooks retry ID` does."
+        ),
+        responses=error_responses(400, 401, 403, 404),
+    )
+    async def retry_webhook_delivery(
+        self,
+        request: Request[Any, Any, Any],
+        delivery_id: Annotated[UUID, Parameter(description="The delivery's id (a UUID)")],
+        retry_webhooks: NamedDependency[RetryWebhooks],
+    ) -> Envelope[None]:
+        await retry_webhooks.one_as(role=auth.current_role(request), delivery_id=delivery_id)
+        return ok(None, "Webhook delivery queued again")
 
     @get(
         "/conversations/{conversation_id:str}",
