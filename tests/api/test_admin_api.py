@@ -484,6 +484,11 @@ async def test_leads_search_every_lead_by_customer_name_or_email_and_page_with_i
     too_long = await client.get("/admin/leads", params={"q": "x" * 256}, headers=admin.headers)
     body = error_body(too_long, 400, "/admin/leads")
     assert "q: at most 255 characters" in body["message"]
+    error_body(
+        await client.get("/admin/leads", params={"q": "ja\x00ne"}, headers=admin.headers),
+        400,
+        "/admin/leads",
+    )
 
 
 async def test_any_lead_cursor_in_the_documented_format_is_a_position(

@@ -208,3 +208,8 @@ def test_a_lead_search_is_trimmed_and_lower_cased(text: str | None, needle: str 
 def test_a_lead_search_longer_than_any_searched_field_is_refused() -> None:
     with pytest.raises(InvalidInput, match="q: at most 255 characters"):
         lead_search("x" * (LEAD_SEARCH_MAX_CHARS + 1))
+
+
+def test_a_lead_search_with_a_nul_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="q: must not contain NUL"):
+        lead_search("ana\x00")

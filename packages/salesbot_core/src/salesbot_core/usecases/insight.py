@@ -130,12 +130,15 @@ LEAD_SEARCH_MAX_CHARS = 255
 def lead_search(text: str | None) -> str | None:
     """What a leads search looks for: the text trimmed and lower-cased, found anywhere in the
     customer's name or email or the conversation's title, whatever their case (None: no search).
-    ``InvalidInput`` beyond ``LEAD_SEARCH_MAX_CHARS``."""
+    ``InvalidInput`` beyond ``LEAD_SEARCH_MAX_CHARS`` or with a NUL (no stored text holds one,
+    and PostgreSQL takes none as a parameter)."""
     needle = (text or "").strip()
     if not needle:
         return None
     if len(needle) > LEAD_SEARCH_MAX_CHARS:
         raise InvalidInput("q", f"at most {LEAD_SEARCH_MAX_CHARS} characters")
+    if "\x00" in needle:
+        raise InvalidInput("q", "must not contain NUL characters")
     return needle.lower()
 
 
