@@ -532,6 +532,38 @@ async def test_the_next_link_keeps_the_filter(
     assert "link" not in second.headers
 
 
+async def test_leads_search_every_lead_by_customer_name_or_email_and_page_with_it(
+    client: Client, admin: Customer, leads: dict[str, str]
+) -> None:
+    async def found(**params: str | int) -> list[str]:
+        page = ok_data(await client.get("/admin/leads", params=params, headers=admin.headers))
+        return [lead["conversationId"] for lead in page]
+
+    assert await found(q="JANE") == [leads["fresh"], leads["hot"]]  # name, any case
+    assert await found(q="  john@EXAMPLE ") == [leads["won"]]  # email, trimmed
+    assert await found(q="jane", saleStatus="negotiating") == [leads["hot"]]
+    assert await found(q="nobody at all") == []
+    assert await found(q="") == [leads["fresh"], leads["won"], leads["hot"]]
+
+    first = await client.get("/admin/leads", params={"q": "doe", "limit": 1}, headers=admin.headers)
+    match = re.fullmatch(r'<(?P<url>[^>]+)>; rel="next"', first.headers["link"])
+    assert match is not None
+    assert "q=doe" in match["url"]
+    second = await client.get(match["url"], headers=admin.headers)
+    assert [lead["conversationId"] for lead in ok_data(first)] == [leads["fresh"]]
+    assert [lead["conversationId"] for lead in ok_data(second)] == [leads["hot"]]
+    assert "link" not in second.headers
+
+    too_long = await client.get("/admin/leads", params={"q": "x" * 256}, headers=admin.headers)
+    body = error_body(too_long, 400, "/admin/leads")
+    assert "q: at most 255 characters" in body["message"]
+    error_body(
+        await client.get("/admin/leads", params={"q": "ja\x00ne"}, headers=admin.headers),
+        400,
+        "/admin/leads",
+    )
+
+
 async def test_any_lead_cursor_in_the_documented_format_is_a_position(
     client: Client, admin: Customer, leads: dict[str, str]
 ) -> None:
@@ -603,6 +635,14 @@ async def test_the_csv_filters_by_sale_status(
         400,
         "/admin/leads.csv",
     )
+
+
+async def test_the_csv_takes_the_search_too(
+    client: Client, admin: Customer, leads: dict[str, str]
+) -> None:
+    rows = _rows(await client.get("/admin/leads.csv", params={"q": "roe"}, headers=admin.headers))
+
+    assert [row[0] for row in rows[1:]] == [leads["won"]]
 
 
 async def test_the_csv_quotes_and_defuses_what_customers_wrote(

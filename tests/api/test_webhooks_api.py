@@ -1,10 +1,12 @@
 """``GET /admin/webhooks/deliveries``: the outbox's deliveries for staff, paged, filtered by
-status; 403 for customers. The app's outbox writes to two URLs here; its delivery job is off
+status, and ``POST .../{id}/retry`` queueing a dead one again; 403 for customers. The app's outbox writes to two URLs here; its delivery job is off
 (no WEBHOOK_URLS in its settings), so the deliveries stay pending."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
@@ -93,3 +95,75 @@ async def test_customers_are_refused_and_a_bad_status_is_400(
     bad = await client.get(ROUTE, params={"status": "lost-in-the-post"}, headers=admin.headers)
     assert bad.status_code == 400
     assert (await client.get(ROUTE)).status_code == 401
+
+
+async def _make_dead(uow_factory: UnitOfWorkFactory, clock: FakeClock, url: str) -> str:
+    """Claim the delivery to ``url`` and record a failure with no retry left: dead, as the
+    workers leave one whose retry window has passed."""
+    now = clock.now()
+    async with uow_factory() as work:
+        claimed = await work.webhook_deliveries.claim(
+            now=now, lease_until=now + timedelta(minutes=1), limit=10
+        )
+        target = next(d for d in claimed if d.url == url)
+        assert await work.webhook_deliveries.failed(
+            target.id, target.claim, error="HTTP 500", status=500, retry_at=None
+        )
+        await work.commit()
+    return str(target.id)
+
+
+async def test_staff_queue_a_dead_delivery_again(
+    client: Client,
+    customer: Customer,
+    admin: Customer,
+    uow_factory: UnitOfWorkFactory,
+    clock: FakeClock,
+) -> None:
+    await start(client, customer)
+    dead = await _make_dead(uow_factory, clock, URLS[0])
+    assert [
+        d["id"]
+        for d in ok_data(await client.get(ROUTE, params={"status": "dead"}, headers=admin.headers))
+    ] == [dead]
+
+    done = await client.post(f"{ROUTE}/{dead}/retry", headers=admin.headers)
+
+    assert ok_data(done) is None
+    assert done.json()["message"] == "Webhook delivery queued again"
+    assert ok_data(await client.get(ROUTE, params={"status": "dead"}, headers=admin.headers)) == []
+    again = next(
+        d for d in ok_data(await client.get(ROUTE, headers=admin.headers)) if d["id"] == dead
+    )
+    assert again["status"] == "pending"
+    assert again["attempts"] == 0
+    assert again["nextAttemptAt"] is not None
+    # Pending now: nothing to queue again, as for an id nobody knows.
+    error_body(
+        await client.post(f"{ROUTE}/{dead}/retry", headers=admin.headers),
+        404,
+        f"{ROUTE}/{dead}/retry",
+    )
+
+
+async def test_a_retry_is_refused_to_customers_and_unknown_or_malformed_ids(
+    client: Client,
+    customer: Customer,
+    admin: Customer,
+    uow_factory: UnitOfWorkFactory,
+    clock: FakeClock,
+) -> None:
+    await start(client, customer)
+    dead = await _make_dead(uow_factory, clock, URLS[1])
+    path = f"{ROUTE}/{dead}/retry"
+
+    error_body(await client.post(path, headers=customer.headers), 403, path)
+    assert (await client.post(path)).status_code == 401
+    unknown = f"{ROUTE}/{uuid.uuid4()}/retry"
+    error_body(await client.post(unknown, headers=admin.headers), 404, unknown)
+    assert (
+        await client.post(f"{ROUTE}/not-a-uuid/retry", headers=admin.headers)
+    ).status_code == 400
+    # The refusals changed nothing: it is still dead.
+    still = ok_data(await client.get(ROUTE, params={"status": "dead"}, headers=admin.headers))
+    assert [d["id"] for d in still] == [dead]

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -59,15 +60,21 @@ class Server:
         return done.stdout
 
 
+@pytest.fixture(scope="module")
+def server_env() -> dict[str, str]:
+    """Settings a module adds to its server's environment (none by default)."""
+    return {}
+
+
 # One server and database per module, so each module knows exactly what is stored.
 @pytest.fixture(scope="module")
-def server(postgres_server_url: str) -> Iterator[Server]:
+def server(postgres_server_url: str, server_env: dict[str, str]) -> Iterator[Server]:
     name, url = create_database(postgres_server_url, prefix="salesbot_browser_")
     migrations.upgrade(url)
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DB_", "OPENAI_", "SALESBOT_TEST"))
+        if not key.startswith(("DB_", "OPENAI_", "SALESBOT_TEST", "WEBHOOK_"))
     }
     env.update(
         DATABASE_URL=url,
@@ -77,6 +84,7 @@ def server(postgres_server_url: str) -> Iterator[Server]:
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
     )
+    env.update(server_env)
     workdir = Path(tempfile.mkdtemp(prefix="salesbot-browser-"))
     try:
         with served(env, workdir, start_timeout_s=START_TIMEOUT_S) as running:
@@ -169,7 +177,10 @@ Wait = Callable[[Callable[[WebDriver], Any]], Any]
 @pytest.fixture
 def wait(browser: WebDriver) -> Wait:
     def until(condition: Callable[[WebDriver], Any]) -> Any:
-        return WebDriverWait(browser, WAIT_S).until(condition)
+        # A page drawn again replaces its elements: one found just before is stale, not an error.
+        return WebDriverWait(
+            browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(condition)
 
     return until
 

@@ -14,6 +14,7 @@ from tests.contract.test_repositories import (
     T0,
     exchange,
     make_token,
+    make_user,
     replace,
     stored_conversation,
     stored_exchanges,
@@ -231,6 +232,45 @@ async def test_insight_figures_and_leads(backend: Backend) -> None:
     exploring = await backend.insight.leads(status=SaleStatus.EXPLORING, limit=5)
     assert [lead.conversation_id for lead in exploring] == [fresh]
     assert exploring[0].metadata is None
+
+
+async def test_leads_search_the_customer_name_email_and_title_in_any_case(
+    backend: Backend,
+) -> None:
+    ana = await stored_user(
+        backend.uow, make_user(email="ana.torres@example.com", name="Ana Torres")
+    )
+    bruno = await stored_user(backend.uow, make_user(email="bruno@shop.example", name="Bruno Díaz"))
+    at = [T0 + timedelta(minutes=n) for n in range(5)]
+    gaming = await stored_conversation(backend.uow, bruno, title="Gaming LAPTOP", updated_at=at[0])
+    coffee = await stored_conversation(backend.uow, ana, title="Coffee grinder", updated_at=at[1])
+    sale = await stored_conversation(backend.uow, bruno, title="50% off_deal", updated_at=at[2])
+    closed = await stored_conversation(
+        backend.uow,
+        ana,
+        title="Laptop bag",
+        updated_at=at[3],
+        metadata=SalesMetadata(sale_status=SaleStatus.CLOSED),
+    )
+
+    async def found(
+        search: str, status: SaleStatus | None = None, after: ConversationCursor | None = None
+    ) -> list[UUID]:
+        leads = await backend.insight.leads(search=search, status=status, limit=10, after=after)
+        return [lead.conversation_id for lead in leads]
+
+    assert await found("laptop") == [closed.id, gaming.id]  # title, any case
+    assert await found("torres") == [closed.id, coffee.id]  # name
+    assert await found("díaz") == [sale.id, gaming.id]  # name, not ASCII
+    assert await found("@shop.exa") == [sale.id, gaming.id]  # email
+    assert await found("%") == [sale.id]  # no wildcard: the character itself
+    assert await found("f_d") == [sale.id]
+    assert await found("nobody") == []
+    assert await found("laptop", status=SaleStatus.CLOSED) == [closed.id]
+    assert await found("laptop", status=SaleStatus.EXPLORING) == [gaming.id]
+    after = ConversationCursor(updated_at=closed.updated_at, id=closed.id)
+    assert await found("laptop", after=after) == [gaming.id]
+    assert await found("laptop", status=SaleStatus.CLOSED, after=after) == []
 
 
 async def test_a_lead_reads_whole_with_its_latest_messages_and_distillations(

@@ -27,6 +27,7 @@ EXPECTED = {
     "DatabaseUnavailable": 503,
     "InvalidCatalogue": 400,
     "ProductNotFound": 404,
+    "DeliveryNotFound": 404,
 }
 
 

@@ -9,8 +9,9 @@ import msgspec
 import pytest
 
 from salesbot_core.domain import Role, SalesMetadata, SaleStatus
-from salesbot_core.errors import Forbidden
+from salesbot_core.errors import Forbidden, InvalidInput
 from salesbot_core.usecases import GetSalesAnalytics, ListLeads
+from salesbot_core.usecases.insight import LEAD_SEARCH_MAX_CHARS, lead_search
 from tests.unit.conftest import Core
 
 
@@ -218,3 +219,27 @@ async def test_each_lead_carries_its_offered_products_linked_to_the_catalogue(co
     assert {lead.conversation_id: lead.offered_products for lead in bare.items}[
         conversations["bruno"]
     ] == (OfferedProduct(name="XPS"), OfferedProduct(name="MacBook"))
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (None, None),
+        ("", None),
+        ("   ", None),
+        ("  Ana TORRES ", "ana torres"),
+        ("x" * 255, "x" * 255),
+    ],
+)
+def test_a_lead_search_is_trimmed_and_lower_cased(text: str | None, needle: str | None) -> None:
+    assert lead_search(text) == needle
+
+
+def test_a_lead_search_longer_than_any_searched_field_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="q: at most 255 characters"):
+        lead_search("x" * (LEAD_SEARCH_MAX_CHARS + 1))
+
+
+def test_a_lead_search_with_a_nul_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="q: must not contain NUL"):
+        lead_search("ana\x00")

@@ -108,3 +108,11 @@ class InvalidCatalogue(InvalidInput):
 class ProductNotFound(SalesbotError):
     def __init__(self) -> None:
         super().__init__("Product not found")
+
+
+class DeliveryNotFound(SalesbotError):
+    """No webhook delivery to queue again: the id is unknown, or the delivery is already
+    pending (its workers will send it)."""
+
+    def __init__(self) -> None:
+        super().__init__("No webhook delivery with this id is waiting for a retry")

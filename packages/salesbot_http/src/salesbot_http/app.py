@@ -75,6 +75,7 @@ def _dependencies(container: Container) -> dict[str, Provide]:
         "get_sales_analytics": _provide(usecases.get_sales_analytics),
         "list_leads": _provide(usecases.list_leads),
         "list_webhook_deliveries": _provide(usecases.list_webhook_deliveries),
+        "retry_webhooks": _provide(usecases.retry_webhooks),
         "list_products": _provide(usecases.list_products),
         "save_product": _provide(usecases.save_product),
         "remove_product": _provide(usecases.remove_product),

@@ -19,6 +19,18 @@ from salesbot_postgres.mapping import (
 from salesbot_postgres.pool import Pool
 from salesbot_postgres.transaction import Transaction
 
+# The leads statement by (of one status, searched, after a cursor).
+_LEADS = {
+    (False, False, False): sql.LEADS,
+    (False, False, True): sql.LEADS_AFTER,
+    (True, False, False): sql.LEADS_WITH_STATUS,
+    (True, False, True): sql.LEADS_WITH_STATUS_AFTER,
+    (False, True, False): sql.LEADS_SEARCHED,
+    (False, True, True): sql.LEADS_SEARCHED_AFTER,
+    (True, True, False): sql.LEADS_WITH_STATUS_SEARCHED,
+    (True, True, True): sql.LEADS_WITH_STATUS_SEARCHED_AFTER,
+}
+
 
 class PostgresInsight:
     """Figures and leads read straight from the tables, each call on its own connection."""
@@ -47,15 +59,14 @@ class PostgresInsight:
         status: SaleStatus | None,
         limit: int,
         after: ConversationCursor | None = None,
+        search: str | None = None,
     ) -> Sequence[Lead]:
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = {"limit": limit, "search": search}
         if after is not None:
             params["after_updated_at"], params["after_id"] = after.updated_at, after.id
         if status is not None:
             params["status"] = status.value
-            statement = sql.LEADS_WITH_STATUS_AFTER if after else sql.LEADS_WITH_STATUS
-        else:
-            statement = sql.LEADS_AFTER if after else sql.LEADS
+        statement = _LEADS[status is not None, search is not None, after is not None]
         tx = Transaction(self._pool, self._deadline_s)
         await tx.open()
         try:

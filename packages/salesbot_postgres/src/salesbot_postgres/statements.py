@@ -421,6 +421,18 @@ LEADS: Final = _leads("true")
 LEADS_AFTER: Final = _leads(_AFTER_CURSOR)
 LEADS_WITH_STATUS: Final = _leads(_WITH_STATUS)
 LEADS_WITH_STATUS_AFTER: Final = _leads(f"{_WITH_STATUS} AND {_AFTER_CURSOR}")
+# The search comes lower-cased (the core's lead_search); position() needs no LIKE escaping.
+_SEARCHED = """(
+    position(%(search)s IN lower(u.name)) > 0
+    OR position(%(search)s IN lower(u.email)) > 0
+    OR position(%(search)s IN lower(c.title)) > 0
+)"""
+LEADS_SEARCHED: Final = _leads(_SEARCHED)
+LEADS_SEARCHED_AFTER: Final = _leads(f"{_SEARCHED} AND {_AFTER_CURSOR}")
+LEADS_WITH_STATUS_SEARCHED: Final = _leads(f"{_WITH_STATUS} AND {_SEARCHED}")
+LEADS_WITH_STATUS_SEARCHED_AFTER: Final = _leads(
+    f"{_WITH_STATUS} AND {_SEARCHED} AND {_AFTER_CURSOR}"
+)
 
 # ---------------------------------------------------------------- webhooks (the outbox)
 

@@ -115,9 +115,12 @@ class SalesInsightReader(Protocol):
         status: SaleStatus | None,
         limit: int,
         after: ConversationCursor | None = None,
+        search: str | None = None,
     ) -> Sequence[Lead]:
         """Conversations (optionally of one sale status) with their customer and last message,
-        most recently updated first, strictly after ``after``."""
+        most recently updated first, strictly after ``after``; with ``search`` (lower-case text,
+        from ``usecases.insight.lead_search``), only those whose customer's name or email or
+        whose title, lower-cased, contains it."""
         ...
 
     async def conversation(

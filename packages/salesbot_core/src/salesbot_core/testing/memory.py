@@ -494,11 +494,20 @@ class InMemoryInsight:
         status: SaleStatus | None,
         limit: int,
         after: ConversationCursor | None = None,
+        search: str | None = None,
     ) -> Sequence[Lead]:
         state = self._store.state
+
+        def found(c: Conversation) -> bool:
+            customer = state.users[c.user_id]
+            texts = (customer.name, customer.email, c.title)
+            return search is None or any(search in text.lower() for text in texts)
+
         chosen = _after(
             _newest_first(
-                c for c in state.conversations.values() if status is None or c.sale_status is status
+                c
+                for c in state.conversations.values()
+                if (status is None or c.sale_status is status) and found(c)
             ),
             after,
         )

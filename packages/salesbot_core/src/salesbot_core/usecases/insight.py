@@ -152,11 +152,31 @@ class LeadPage(msgspec.Struct, frozen=True, kw_only=True):
     next: ConversationCursor | None = None
 
 
+# The longest name, email or title is 255 characters: a longer search can match nothing.
+LEAD_SEARCH_MAX_CHARS = 255
+
+
+def lead_search(text: str | None) -> str | None:
+    """What a leads search looks for: the text trimmed and lower-cased, found anywhere in the
+    customer's name or email or the conversation's title, whatever their case (None: no search).
+    ``InvalidInput`` beyond ``LEAD_SEARCH_MAX_CHARS`` or with a NUL (no stored text holds one,
+    and PostgreSQL takes none as a parameter)."""
+    needle = (text or "").strip()
+    if not needle:
+        return None
+    if len(needle) > LEAD_SEARCH_MAX_CHARS:
+        raise InvalidInput("q", f"at most {LEAD_SEARCH_MAX_CHARS} characters")
+    if "\x00" in needle:
+        raise InvalidInput("q", "must not contain NUL characters")
+    return needle.lower()
+
+
 class ListLeads:
     """Conversations with their customer, metadata and last message, optionally of one sale
-    status (e.g. the negotiating ones: the hot leads), most recently updated first, a page at a
-    time (50 by default, 200 at most). Admins only. Each lead's offered products are linked to
-    ``catalogue`` (``grounding.link_names``)."""
+    status (e.g. the negotiating ones: the hot leads) and matching a search (``lead_search``:
+    the customer's name or email or the title contains it, in any case), most recently updated
+    first, a page at a time (50 by default, 200 at most). Admins only. Each lead's offered
+    products are linked to ``catalogue`` (``grounding.link_names``)."""
 
     def __init__(
         self,
@@ -175,10 +195,13 @@ class ListLeads:
         status: SaleStatus | None = None,
         limit: int | None = None,
         after: ConversationCursor | None = None,
+        search: str | None = None,
     ) -> LeadPage:
         _require_admin(role)
         size = self._limits.size(limit)
-        found = await self._reader.leads(status=status, limit=size + 1, after=after)
+        found = await self._reader.leads(
+            status=status, limit=size + 1, after=after, search=lead_search(search)
+        )
         items = await _linked_leads(self._catalogue, found[:size])
         last = items[-1] if items else None
         more = len(found) > size and last is not None

@@ -12,7 +12,7 @@ from uuid import UUID
 import msgspec
 
 from salesbot_core.domain import ConversationCursor, Role
-from salesbot_core.errors import Forbidden
+from salesbot_core.errors import DeliveryNotFound, Forbidden
 from salesbot_core.paging import PageLimits
 from salesbot_core.ports import Clock, PostResult, UnitOfWorkFactory, WebhookPoster
 from salesbot_core.webhooks import (
@@ -206,12 +206,21 @@ class ListWebhookDeliveries:
 
 
 class RetryWebhooks:
-    """Queue deliveries again (``salesbot webhooks retry``): one by id, or every dead one. A
-    re-queued delivery starts afresh: attempts from 0 and a new retry window."""
+    """Queue deliveries again (``salesbot webhooks retry``, ``POST
+    /admin/webhooks/deliveries/{id}/retry``): one by id, or every dead one. A re-queued delivery
+    starts afresh: attempts from 0 and a new retry window. A pending one is left as it is."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
+
+    async def one_as(self, *, role: Role, delivery_id: UUID) -> None:
+        """``one`` for a member of the staff: ``Forbidden`` unless an admin,
+        ``DeliveryNotFound`` when there is nothing to queue again."""
+        if role is not Role.ADMIN:
+            raise Forbidden
+        if not await self.one(delivery_id):
+            raise DeliveryNotFound
 
     async def one(self, delivery_id: UUID) -> bool:
         async with self._uow() as uow:

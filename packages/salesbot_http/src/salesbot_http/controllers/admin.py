@@ -1,6 +1,6 @@
 """``/admin``: sales insight for the shop's staff: analytics, the leads, the leads as CSV, one
 lead read whole (its transcript and its metadata as each distillation changed it), and the webhook
-deliveries.
+deliveries (listed, and one queued again).
 
 Every route needs an access token carrying the ``admin`` role (``salesbot users grant-admin``):
 anonymous is 401, a customer 403, before anything else is read. The use cases check the role
@@ -13,10 +13,11 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
+from litestar.status_codes import HTTP_200_OK
 
 from salesbot_core.domain import Role, SaleStatus
 from salesbot_core.usecases import (
@@ -25,6 +26,7 @@ from salesbot_core.usecases import (
     LeadPage,
     ListLeads,
     ListWebhookDeliveries,
+    RetryWebhooks,
 )
 from salesbot_core.webhooks import DeliveryStatus
 from salesbot_http import auth
@@ -63,10 +65,24 @@ SaleStatusFilter = Annotated[
         description="Only conversations with this sale status (e.g. negotiating: the hot leads)",
     ),
 ]
+LeadSearch = Annotated[
+    str | None,
+    QueryParameter(
+        name="q",
+        description=(
+            "Only conversations whose customer's name or email or whose title contains this "
+            "text, in any case (at most 255 characters)"
+        ),
+    ),
+]
 
 
 async def _csv_body(
-    first: LeadPage, list_leads: ListLeads, role: Role, status: SaleStatus | None
+    first: LeadPage,
+    list_leads: ListLeads,
+    role: Role,
+    status: SaleStatus | None,
+    search: str | None,
 ) -> AsyncGenerator[str]:
     yield header()
     page, written = first, 0
@@ -76,7 +92,9 @@ async def _csv_body(
         written += len(rows)
         if page.next is None or written >= CSV_MAX_ROWS:
             return
-        page = await list_leads(role=role, status=status, limit=CSV_PAGE_SIZE, after=page.next)
+        page = await list_leads(
+            role=role, status=status, limit=CSV_PAGE_SIZE, after=page.next, search=search
+        )
 
 
 class AdminController(Controller):
@@ -117,7 +135,8 @@ class AdminController(Controller):
         summary="Leads: conversations with their customer, metadata and last message",
         description=(
             "Most recently updated first, a page at a time: when more remain, the `Link` header "
-            "(rel=next) gives the URL of the next page."
+            "(rel=next) gives the URL of the next page. `q` searches the customer's name and "
+            "email and the conversation's title (contains, any case) over every lead."
         ),
         responses=error_responses(400, 401, 403),
         response_headers=[NEXT_PAGE_HEADER],
@@ -127,6 +146,7 @@ class AdminController(Controller):
         request: Request[Any, Any, Any],
         list_leads: NamedDependency[ListLeads],
         sale_status: SaleStatusFilter = None,
+        q: LeadSearch = None,
         limit: Annotated[
             int | None,
             Parameter(
@@ -142,10 +162,12 @@ class AdminController(Controller):
             status=sale_status,
             limit=limit,
             after=decode_cursor(cursor) if cursor else None,
+            search=q,
         )
         body = ok([lead_out(lead) for lead in page.items], "Leads retrieved successfully")
         params: dict[str, str | int | None] = {
             "saleStatus": sale_status.value if sale_status else None,
+            "q": q or None,
             "limit": limit,
         }
         return Response(body, headers=next_page_headers(request.url.path, page.next, params))
@@ -158,9 +180,10 @@ class AdminController(Controller):
             "One row per conversation, most recently updated first, with a header row: "
             "conversationId, title, customerName, customerEmail, customerPhone, saleStatus, "
             "interests, offeredProducts, offeredSkus, offeredPrices, rejectedProducts, "
-            "lastIntent, lastMessage, lastMessageAt, updatedAt. Lists are joined with `;`; "
-            "offeredSkus and offeredPrices (`1099.00 USD`) line up with offeredProducts, empty "
-            "for a name that is no catalogue product's. Times are ISO-8601 UTC. "
+            "lastIntent, lastMessage, lastMessageAt, updatedAt. `saleStatus` and `q` select the "
+            "leads as they do for `/admin/leads`. Lists are joined with `;`; offeredSkus and "
+            "offeredPrices (`1099.00 USD`) line up with offeredProducts, empty for a name that "
+            "is no catalogue product's. Times are ISO-8601 UTC. "
             "RFC 4180 quoting, UTF-8, CRLF line ends. A cell starting with `=`, `+`, `-`, `@`, "
             "a tab or a carriage return gets a leading `'` so spreadsheets never run it "
             f"(E.164 phone numbers excepted). At most {CSV_MAX_ROWS:,} rows (the most recently "
@@ -174,12 +197,15 @@ class AdminController(Controller):
         request: Request[Any, Any, Any],
         list_leads: NamedDependency[ListLeads],
         sale_status: SaleStatusFilter = None,
+        q: LeadSearch = None,
     ) -> Stream:
         # The first page is read before answering, so a failure is still an error envelope.
         current_role = auth.current_role(request)
-        first = await list_leads(role=current_role, status=sale_status, limit=CSV_PAGE_SIZE)
+        first = await list_leads(
+            role=current_role, status=sale_status, limit=CSV_PAGE_SIZE, search=q
+        )
         return Stream(
-            _csv_body(first, list_leads, current_role, sale_status),
+            _csv_body(first, list_leads, current_role, sale_status, q),
             media_type=CSV_MEDIA_TYPE,
             headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
         )
@@ -227,6 +253,26 @@ class AdminController(Controller):
             "limit": limit,
         }
         return Response(body, headers=next_page_headers(request.url.path, page.next, params))
+
+    @post(
+        "/webhooks/deliveries/{delivery_id:str}/retry",
+        status_code=HTTP_200_OK,
+        summary="Queue one webhook delivery again",
+        description=(
+            "A dead (or delivered) delivery is pending again with attempts from 0 and a fresh "
+            "retry window; the server's workers send it. 404 when the id is unknown or the "
+            "delivery is already pending. What `salesbot webhooks retry ID` does."
+        ),
+        responses=error_responses(400, 401, 403, 404),
+    )
+    async def retry_webhook_delivery(
+        self,
+        request: Request[Any, Any, Any],
+        delivery_id: Annotated[UUID, Parameter(description="The delivery's id (a UUID)")],
+        retry_webhooks: NamedDependency[RetryWebhooks],
+    ) -> Envelope[None]:
+        await retry_webhooks.one_as(role=auth.current_role(request), delivery_id=delivery_id)
+        return ok(None, "Webhook delivery queued again")
 
     @get(
         "/conversations/{conversation_id:str}",

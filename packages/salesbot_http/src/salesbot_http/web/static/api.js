@@ -41,7 +41,8 @@ const Salesbot = (() => {
     return true;
   }
 
-  // A request with the access token, refreshed once when it has expired.
+  // A request with the access token, refreshed once when it has expired. ``json`` is sent as
+  // JSON; ``body`` (a File, a string) as it is, with the ``headers`` given.
   async function call(path, options = {}, retry = true) {
     const current = session();
     const headers = { ...(options.headers || {}) };
@@ -50,7 +51,7 @@ const Salesbot = (() => {
     const response = await fetch(path, {
       method: options.method || "GET",
       headers,
-      body: options.json !== undefined ? JSON.stringify(options.json) : undefined,
+      body: options.json !== undefined ? JSON.stringify(options.json) : options.body,
     });
     if (response.status === 401 && retry && current && (await refresh())) {
       return call(path, options, false);
@@ -60,6 +61,15 @@ const Salesbot = (() => {
 
   async function json(path, options = {}) {
     return envelopeOf(await call(path, options));
+  }
+
+  // One page of a paged list: its items and the cursor of the next page (from the Link
+  // header, rel=next), or null on the last page.
+  async function page(path) {
+    const response = await call(path);
+    const body = await envelopeOf(response);
+    const link = /<[^>]*[?&]cursor=([^&>]+)[^>]*>;\s*rel="?next"?/.exec(response.headers.get("link") || "");
+    return { items: body.data, next: link ? decodeURIComponent(link[1]) : null };
   }
 
   async function login(email, password) {
@@ -139,5 +149,5 @@ const Salesbot = (() => {
     return iso ? new Date(iso).toLocaleString() : "";
   }
 
-  return { session, keep, call, json, login, register, logout, stream, el, when, ApiError };
+  return { session, keep, call, json, page, login, register, logout, stream, el, when, ApiError };
 })();
