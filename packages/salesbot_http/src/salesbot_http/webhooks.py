@@ -27,9 +27,10 @@ class HttpxWebhookPoster:
             return PostResult(error=f"{type(error).__name__}: {error}")
         if 200 <= response.status_code < 300:
             return PostResult(status=response.status_code)
+        said = response.text.strip()[:200]
+        answer = f"the receiver answered {response.status_code}"
         return PostResult(
-            status=response.status_code,
-            error=f"the receiver answered {response.status_code}: {response.text[:200]}",
+            status=response.status_code, error=f"{answer}: {said}" if said else answer
         )
 
     async def aclose(self) -> None:
