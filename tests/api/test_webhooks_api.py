@@ -12,6 +12,7 @@ import pytest
 
 from salesbot_core.ports import UnitOfWorkFactory
 from salesbot_core.testing import FakeClock
+from salesbot_core.webhooks import DeliveryOutcome
 from salesbot_postgres import Database
 from tests.api.api_helpers import Customer, error_body, ok_data
 from tests.api.conftest import Client, SignUp
@@ -106,9 +107,10 @@ async def _make_dead(uow_factory: UnitOfWorkFactory, clock: FakeClock, url: str)
             now=now, lease_until=now + timedelta(minutes=1), limit=10
         )
         target = next(d for d in claimed if d.url == url)
-        assert await work.webhook_deliveries.failed(
-            target.id, target.claim, error="HTTP 500", status=500, retry_at=None
+        outcome = DeliveryOutcome(
+            id=target.id, claim=target.claim, delivered=False, status=500, error="HTTP 500"
         )
+        assert await work.webhook_deliveries.record([outcome], now=now) == {target.id}
         await work.commit()
     return str(target.id)
 
