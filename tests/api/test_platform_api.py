@@ -243,7 +243,8 @@ async def test_health_answers_in_time_even_when_the_driver_is_slow_to_give_up(
     response = await client.get("/health")
 
     error_body(response, 503, "/health")
-    assert asyncio.get_running_loop().time() - began < settings.health_timeout_s + 0.5
+    # Well inside the driver's 10 s give-up, with room for a busy machine.
+    assert asyncio.get_running_loop().time() - began < settings.health_timeout_s + 3
 
 
 # ------------------------------------------------------------------ OpenAPI
