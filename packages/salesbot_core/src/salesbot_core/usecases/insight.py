@@ -19,6 +19,8 @@ from salesbot_core.ports.catalogue import Catalogue
 # A common rule of thumb for English text; only used to express saved characters as tokens.
 CHARS_PER_TOKEN = 4
 TOP_ITEMS = 10
+# Names read per one shown, so the variants of one product's name add up before the top is cut.
+NAMES_PER_SHOWN = 5
 MAX_DAYS = 366
 
 
@@ -107,8 +109,10 @@ class GetSalesAnalytics:
         if not 1 <= window <= MAX_DAYS:
             raise InvalidInput("days", f"must be 1 to {MAX_DAYS}")
         today = self._clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        # Names are read beyond the top shown: variants of one product's name ("XPS", "Dell
+        # XPS") add up to its SKU before the top is cut, so one ranked lower still counts.
         figures = await self._reader.figures(
-            since=today - timedelta(days=window - 1), top=TOP_ITEMS
+            since=today - timedelta(days=window - 1), top=TOP_ITEMS * NAMES_PER_SHOWN
         )
         usage = figures.usage
         saved = usage.full_history_chars - usage.context_chars
@@ -118,7 +122,7 @@ class GetSalesAnalytics:
         return SalesAnalytics(
             conversations=figures.conversations,
             by_status=figures.by_status,
-            top_interests=figures.top_interests,
+            top_interests=figures.top_interests[:TOP_ITEMS],
             most_offered=link_counts(figures.most_offered, products)[:TOP_ITEMS],
             most_rejected=link_counts(figures.most_rejected, products)[:TOP_ITEMS],
             conversion=tuple(
