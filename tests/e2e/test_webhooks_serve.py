@@ -60,6 +60,7 @@ def _serve(database_url: str, urls: Sequence[str], **extra: str) -> AbstractCont
         WEBHOOK_POLL_INTERVAL_S="0.2",
         WEBHOOK_RETRY_BASE_S="0.2",
         WEBHOOK_TIMEOUT_S="2",
+        WEBHOOK_BATCH="10",  # one wave of POSTs, inside the short lease
         WEBHOOK_LEASE_S=str(LEASE_S),
     )
     env.update(extra)

@@ -356,6 +356,7 @@ def test_webhook_events_of_sends_over_both_instances_arrive_once_each(
             WEBHOOK_SECRET=WEBHOOK_SECRET,
             WEBHOOK_POLL_INTERVAL_S="0.2",
             WEBHOOK_TIMEOUT_S="30",
+            WEBHOOK_BATCH="10",  # one wave of POSTs: the 60 s lease outlasts it
         ) as (a, b),
     ):
         email = _register(a.base_url)

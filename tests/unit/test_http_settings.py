@@ -117,6 +117,8 @@ def test_webhook_settings_are_read() -> None:
         ({"WEBHOOK_URLS": "crm.example/hook", "WEBHOOK_SECRET": "w" * 32}, "WEBHOOK_URLS"),
         ({"WEBHOOK_TIMEOUT_S": "0"}, "WEBHOOK_TIMEOUT_S"),
         ({"WEBHOOK_TIMEOUT_S": "10", "WEBHOOK_LEASE_S": "5"}, "WEBHOOK_LEASE_S"),
+        # 200 claimed, 10 POSTs at a time, 5 s each: the batch can take 100 s, past its lease.
+        ({"WEBHOOK_BATCH": "200", "WEBHOOK_CONCURRENCY": "10"}, "WEBHOOK_LEASE_S"),
         ({"WEBHOOK_BATCH": "0"}, "WEBHOOK_BATCH"),
         ({"WEBHOOK_RETRY_FOR": "soon"}, "WEBHOOK_RETRY_FOR"),
     ],
@@ -179,6 +181,10 @@ def test_a_bad_webhook_setting_is_refused_by_name(env: dict[str, str], variable:
         (
             {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DISTIL_BUDGET_S": "nan"},
             "DISTIL_BUDGET_S",
+        ),
+        (
+            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "CATALOGUE_LOADED_TTL_S": "inf"},
+            "CATALOGUE_LOADED_TTL_S",
         ),
     ],
 )

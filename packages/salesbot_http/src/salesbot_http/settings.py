@@ -5,6 +5,7 @@ Read once, by the composition root or the CLI; nothing here runs at import time.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -168,7 +169,7 @@ def _float(env: Mapping[str, str], key: str, default: float, *, zero: bool = Fal
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{key} must be a number, got {raw!r}") from None
-    if not value >= 0 or (value == 0 and not zero):  # NaN is not >= 0 either
+    if not 0 <= value < math.inf or (value == 0 and not zero):  # NaN fails it too
         raise SettingsError(f"{key} must be {'zero or ' if zero else ''}positive, got {value}")
     return value
 
@@ -336,8 +337,14 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         ),
         catalogue_import_batch=_int(env, "CATALOGUE_IMPORT_BATCH", 5000, minimum=1),
     )
-    if settings.webhook_lease_s <= settings.webhook_timeout_s:
-        raise SettingsError("WEBHOOK_LEASE_S must be longer than WEBHOOK_TIMEOUT_S")
+    # A batch's outcomes are recorded when its last POST ends: its claims must outlast every
+    # wave of WEBHOOK_CONCURRENCY POSTs at WEBHOOK_TIMEOUT_S each.
+    waves = -(-settings.webhook_batch // max(settings.webhook_concurrency, 1))
+    if settings.webhook_lease_s <= waves * settings.webhook_timeout_s:
+        raise SettingsError(
+            "WEBHOOK_LEASE_S must be longer than WEBHOOK_TIMEOUT_S times "
+            "WEBHOOK_BATCH / WEBHOOK_CONCURRENCY (rounded up): a batch's claims must outlast it"
+        )
     if settings.hash_nice > 19:  # the kernel's lowest priority
         raise SettingsError("HASH_NICE must be between 0 and 19")
     if settings.bcrypt_rounds > 31:
