@@ -243,3 +243,44 @@ def test_a_lead_search_longer_than_any_searched_field_is_refused() -> None:
 def test_a_lead_search_with_a_nul_is_refused() -> None:
     with pytest.raises(InvalidInput, match="q: must not contain NUL"):
         lead_search("ana\x00")
+
+
+async def test_name_variants_ranked_below_the_top_ten_still_add_up_to_their_sku(core: Core) -> None:
+    """The reader is asked for more names than are shown: three variants of one product's name,
+    each ranked below ten others, add up to a count that enters the top ten."""
+    from salesbot_core.ports.insight import Count, SalesFigures, UsageTotals
+    from salesbot_core.testing import InMemoryCatalogue
+    from tests.support.shop import product
+
+    others = [Count(name=f"model {n:02d}", count=3) for n in range(10)]
+    variants = [Count(name=n, count=2) for n in ("XPS", "xps ", "XPS  ")]
+    asked: list[int] = []
+
+    class Reader:
+        async def figures(self, *, since: object, top: int) -> SalesFigures:
+            asked.append(top)
+            return SalesFigures(
+                conversations=0,
+                by_status={},
+                top_interests=tuple(others[:top]),
+                most_offered=tuple((others + variants)[:top]),
+                most_rejected=(),
+                conversion=(),
+                usage=UsageTotals(
+                    exchanges=0,
+                    prompt_tokens=0,
+                    completion_tokens=0,
+                    context_chars=0,
+                    full_history_chars=0,
+                ),
+            )
+
+    shop = [product("LAP-XPS", "XPS", brand="Dell", category="laptop", price="1499.00")]
+    analytics = await GetSalesAnalytics(Reader(), core.clock, InMemoryCatalogue(shop))(  # type: ignore[arg-type]
+        role=Role.ADMIN
+    )
+
+    assert asked[0] > 13
+    assert analytics.most_offered[0].sku == "LAP-XPS"
+    assert analytics.most_offered[0].count == 6
+    assert len(analytics.most_offered) == 10
