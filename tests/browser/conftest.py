@@ -29,8 +29,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from salesbot_postgres import migrations
-from tests.support.database import create_database, drop_database
+from tests.support.database import migrated_database
 from tests.support.serve import served
 
 START_TIMEOUT_S = 90
@@ -69,28 +68,24 @@ def server_env() -> dict[str, str]:
 # One server and database per module, so each module knows exactly what is stored.
 @pytest.fixture(scope="module")
 def server(postgres_server_url: str, server_env: dict[str, str]) -> Iterator[Server]:
-    name, url = create_database(postgres_server_url, prefix="salesbot_browser_")
-    migrations.upgrade(url)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DB_", "OPENAI_", "SALESBOT_TEST", "WEBHOOK_"))
-    }
-    env.update(
-        DATABASE_URL=url,
-        JWT_SECRET="browser-access-secret-" + "x" * 40,
-        JWT_REFRESH_SECRET="browser-refresh-secret-" + "y" * 40,
-        BCRYPT_ROUNDS="4",
-        LOG_LEVEL="INFO",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(server_env)
-    workdir = Path(tempfile.mkdtemp(prefix="salesbot-browser-"))
-    try:
+    with migrated_database(postgres_server_url, prefix="salesbot_browser_") as url:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DB_", "OPENAI_", "SALESBOT_TEST", "WEBHOOK_"))
+        }
+        env.update(
+            DATABASE_URL=url,
+            JWT_SECRET="browser-access-secret-" + "x" * 40,
+            JWT_REFRESH_SECRET="browser-refresh-secret-" + "y" * 40,
+            BCRYPT_ROUNDS="4",
+            LOG_LEVEL="INFO",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(server_env)
+        workdir = Path(tempfile.mkdtemp(prefix="salesbot-browser-"))
         with served(env, workdir, start_timeout_s=START_TIMEOUT_S) as running:
             yield Server(base_url=running.base_url, database_url=url, env=env)
-    finally:
-        drop_database(postgres_server_url, name)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,7 @@ import psycopg
 import pytest
 
 from salesbot_openai.testing import Delay, FakeOpenAIServer, RequestKind
-from salesbot_postgres import migrations
-from tests.support.database import create_database, drop_database
+from tests.support.database import migrated_database
 from tests.support.serve import Served, served
 
 pytestmark = pytest.mark.slow
@@ -40,12 +39,8 @@ def fake_llm() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture
 def server_database(postgres_server_url: str) -> Iterator[str]:
-    name, url = create_database(postgres_server_url, prefix="salesbot_distil_")
-    try:
-        migrations.upgrade(url)
+    with migrated_database(postgres_server_url, prefix="salesbot_distil_") as url:
         yield url
-    finally:
-        drop_database(postgres_server_url, name)
 
 
 def _serve(fake_llm: FakeOpenAIServer, database_url: str) -> AbstractContextManager[Served]:

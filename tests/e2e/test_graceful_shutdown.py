@@ -20,8 +20,7 @@ import psycopg
 import pytest
 
 from salesbot_openai.testing import Delay, FakeOpenAIServer
-from salesbot_postgres import migrations
-from tests.support.database import create_database, drop_database
+from tests.support.database import migrated_database
 from tests.support.serve import STOP_TIMEOUT_S, Served, served
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -34,12 +33,8 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def server_database(postgres_server_url: str) -> Iterator[str]:
-    name, url = create_database(postgres_server_url, prefix="salesbot_shutdown_")
-    try:
-        migrations.upgrade(url)
+    with migrated_database(postgres_server_url, prefix="salesbot_shutdown_") as url:
         yield url
-    finally:
-        drop_database(postgres_server_url, name)
 
 
 @pytest.fixture

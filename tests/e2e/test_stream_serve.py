@@ -26,9 +26,8 @@ from salesbot_openai.testing import (
     StallMidStream,
     StreamEnd,
 )
-from salesbot_postgres import migrations
 from tests.api.sse import Event, parse_events, reply_text
-from tests.support.database import create_database, drop_database
+from tests.support.database import migrated_database
 from tests.support.serve import served
 
 pytestmark = pytest.mark.slow
@@ -47,12 +46,8 @@ def fake_llm() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture(scope="module")
 def server_database(postgres_server_url: str) -> Iterator[str]:
-    name, url = create_database(postgres_server_url, prefix="salesbot_sse_")
-    try:
-        migrations.upgrade(url)
+    with migrated_database(postgres_server_url, prefix="salesbot_sse_") as url:
         yield url
-    finally:
-        drop_database(postgres_server_url, name)
 
 
 @pytest.fixture(scope="module")

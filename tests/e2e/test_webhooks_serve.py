@@ -19,8 +19,7 @@ import httpx
 import psycopg
 import pytest
 
-from salesbot_postgres import migrations
-from tests.support.database import create_database, drop_database
+from tests.support.database import migrated_database
 from tests.support.receiver import Received, receiving
 from tests.support.serve import Served, served
 
@@ -34,12 +33,8 @@ LEASE_S = 3.0
 
 @pytest.fixture
 def server_database(postgres_server_url: str) -> Iterator[str]:
-    name, url = create_database(postgres_server_url, prefix="salesbot_hooks_")
-    try:
-        migrations.upgrade(url)
+    with migrated_database(postgres_server_url, prefix="salesbot_hooks_") as url:
         yield url
-    finally:
-        drop_database(postgres_server_url, name)
 
 
 def _serve(database_url: str, urls: Sequence[str], **extra: str) -> AbstractContextManager[Served]:

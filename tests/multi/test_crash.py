@@ -18,8 +18,7 @@ import httpx
 import psycopg
 import pytest
 
-from salesbot_postgres import migrations
-from tests.support.database import create_database, drop_database
+from tests.support.database import migrated_database
 from tests.support.receiver import receiving
 from tests.support.serve import served
 
@@ -35,12 +34,8 @@ DEADLINE_S = 120.0
 
 @pytest.fixture
 def crash_database(postgres_server_url: str) -> Iterator[str]:
-    name, url = create_database(postgres_server_url, prefix="salesbot_crash_")
-    try:
-        migrations.upgrade(url)
+    with migrated_database(postgres_server_url, prefix="salesbot_crash_") as url:
         yield url
-    finally:
-        drop_database(postgres_server_url, name)
 
 
 def _env(database_url: str, webhook_url: str) -> dict[str, str]:

@@ -25,8 +25,7 @@ import pytest
 
 from salesbot_core.threshold import DISTIL_AT
 from salesbot_openai.testing import Delay, FakeOpenAIServer, HttpError, RequestKind
-from salesbot_postgres import migrations
-from tests.support.database import create_database, drop_database
+from tests.support.database import migrated_database
 from tests.support.receiver import Received, receiving
 from tests.support.redis import redis_namespace
 from tests.support.serve import Served, served
@@ -47,12 +46,8 @@ def fake_llm() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture
 def shared_database(postgres_server_url: str) -> Iterator[str]:
-    name, url = create_database(postgres_server_url, prefix="salesbot_multi_")
-    try:
-        migrations.upgrade(url)
+    with migrated_database(postgres_server_url, prefix="salesbot_multi_") as url:
         yield url
-    finally:
-        drop_database(postgres_server_url, name)
 
 
 @pytest.fixture

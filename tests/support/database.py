@@ -67,6 +67,18 @@ def drop_database(server_url: str, name: str) -> None:
 
 
 @contextlib.contextmanager
+def migrated_database(server_url: str, prefix: str = DATABASE_PREFIX) -> Iterator[str]:
+    """A new database on ``server_url``, migrated to head, for the block (a served process
+    of its own, usually); dropped afterwards, also when the migration fails."""
+    name, url = create_database(server_url, prefix=prefix)
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        drop_database(server_url, name)
+
+
+@contextlib.contextmanager
 def fresh_embedded_home() -> Iterator[Path]:
     """A ``server_home`` nobody has used (not made yet: salesbot makes it, as its own, when it
     needs it), removed afterwards with what the servers put there."""
