@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -165,29 +165,31 @@ async def run(options: argparse.Namespace, url: str, llm: str) -> None:
         runner = getattr(container.usecases, "distillations", None)
         distillations = runner() if runner is not None else None
 
-        async def sends(count: int) -> None:
-            async def customer(token: str, conversation: str, n: int) -> None:
-                for index in range(n):
-                    body = {
-                        "content": f"Tell me more, item {index}",
-                        "conversationId": conversation,
-                    }
-                    status, answer = await call("POST", "/chat/send", body, token)
-                    assert status in {200, 201}, answer
+        async def together(count: int, one: Callable[[str, str, int], Awaitable[None]]) -> None:
+            """``count`` requests, shared out among the customers, each sending one at a time."""
 
-            share = count // len(customers)
-            await asyncio.gather(*(customer(t, c, share) for t, c in customers))
+            async def customer(token: str, conversation: str) -> None:
+                for index in range(count // len(customers)):
+                    await one(token, conversation, index)
+
+            await asyncio.gather(*(customer(t, c) for t, c in customers))
+
+        async def send(token: str, conversation: str, index: int) -> None:
+            body = {"content": f"Tell me more, item {index}", "conversationId": conversation}
+            status, answer = await call("POST", "/chat/send", body, token)
+            assert status in {200, 201}, answer
+
+        async def sends(count: int) -> None:
+            await together(count, send)
             if distillations is not None:
                 await distillations.drain(60)
 
         async def pages(path: Callable[[str], str], count: int) -> None:
-            async def customer(token: str, conversation: str, n: int) -> None:
-                for _ in range(n):
-                    status, answer = await call("GET", path(conversation), token=token)
-                    assert status == 200, answer
+            async def page(token: str, conversation: str, _: int) -> None:
+                status, answer = await call("GET", path(conversation), token=token)
+                assert status == 200, answer
 
-            share = count // len(customers)
-            await asyncio.gather(*(customer(t, c, share) for t, c in customers))
+            await together(count, page)
 
         def history(conversation: str) -> str:
             return f"/chat/conversations/{conversation}/history"
@@ -197,17 +199,11 @@ async def run(options: argparse.Namespace, url: str, llm: str) -> None:
 
         assistants = getattr(container, "assistants", None)  # older code wired it elsewhere
         assistant = assistants.assistant() if assistants is not None else None
+        # What the openai SDK alone costs: the adapter's reply call, nothing around it.
+        request = ReplyRequest(customer_message="Tell me more", catalogue_loaded=True)
 
-        async def replies(count: int) -> None:
-            # What the openai SDK alone costs: the adapter's reply call, nothing around it.
-            request = ReplyRequest(customer_message="Tell me more", catalogue_loaded=True)
-
-            async def customer(n: int) -> None:
-                for _ in range(n):
-                    await assistant.reply(request)  # type: ignore[union-attr]
-
-            share = count // len(customers)
-            await asyncio.gather(*(customer(share) for _ in customers))
+        async def reply(_token: str, _conversation: str, _index: int) -> None:
+            await assistant.reply(request)  # type: ignore[union-attr]
 
         scenarios: list[tuple[str, str, Callable[[], Any]]] = [
             ("POST /chat/send", "send", lambda: sends(options.sends)),
@@ -216,7 +212,11 @@ async def run(options: argparse.Namespace, url: str, llm: str) -> None:
         ]
         if assistant is not None:
             scenarios.append(
-                ("the LLM adapter's reply call alone", "reply", lambda: replies(options.sends))
+                (
+                    "the LLM adapter's reply call alone",
+                    "reply",
+                    lambda: together(options.sends, reply),
+                )
             )
         await sends(len(customers) * 3)  # warm-up: pools, prepared statements
         await pages(history, len(customers) * 3)
