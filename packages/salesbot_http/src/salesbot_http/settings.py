@@ -339,7 +339,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     )
     # A batch's outcomes are recorded when its last POST ends: its claims must outlast every
     # wave of WEBHOOK_CONCURRENCY POSTs at WEBHOOK_TIMEOUT_S each.
-    waves = -(-settings.webhook_batch // max(settings.webhook_concurrency, 1))
+    waves = math.ceil(settings.webhook_batch / settings.webhook_concurrency)
     if settings.webhook_lease_s <= waves * settings.webhook_timeout_s:
         raise SettingsError(
             "WEBHOOK_LEASE_S must be longer than WEBHOOK_TIMEOUT_S times "
