@@ -381,3 +381,33 @@ async def test_applying_a_distillation_leaves_a_lease_taken_since_alone(
             conversation.id, now=now, until=now + timedelta(minutes=6)
         )
         await work.commit()
+
+
+async def test_a_lease_is_not_claimed_for_a_window_distilled_since_it_was_read(
+    backend: Backend,
+) -> None:
+    anna = await stored_user(backend.uow)
+    conversation = await stored_conversation(backend.uow, anna)
+    stored = await stored_exchanges(backend.uow, conversation.id, 3)
+    now = T0 + timedelta(hours=1)
+    read_through = stored.conversation.distilled_through
+    write = plan_distillation(
+        stored.conversation,
+        metadata=SalesMetadata(interests=("laptop",)),
+        through=6,
+        usage=exchange(conversation.id).usage,
+        now=now,
+    )
+    async with backend.uow() as work:
+        # Another process distilled the window (and ended its lease) after this one read it.
+        assert await work.conversations.apply_distillation(write)
+        assert not await work.conversations.claim_distillation(
+            conversation.id,
+            now=now,
+            until=now + timedelta(minutes=1),
+            distilled_through=read_through,
+        )
+        assert await work.conversations.claim_distillation(
+            conversation.id, now=now, until=now + timedelta(minutes=1), distilled_through=6
+        )
+        await work.commit()

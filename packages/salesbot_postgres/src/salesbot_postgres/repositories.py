@@ -215,9 +215,19 @@ class PostgresConversations:
         return conversation_with_page_from_row(rows[0]) if rows else None
 
     async def claim_distillation(
-        self, conversation_id: UUID, *, now: datetime, until: datetime
+        self,
+        conversation_id: UUID,
+        *,
+        now: datetime,
+        until: datetime,
+        distilled_through: int | None = None,
     ) -> bool:
-        params = {"id": conversation_id, "now": now, "until": until}
+        params = {
+            "id": conversation_id,
+            "now": now,
+            "until": until,
+            "distilled_through": distilled_through,
+        }
         return len(await self._tx.write(sql.CLAIM_DISTILLATION, params)) == 1
 
     async def release_distillation(self, conversation_id: UUID, *, until: datetime) -> None:

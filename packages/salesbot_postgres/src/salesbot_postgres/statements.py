@@ -314,6 +314,7 @@ WHERE c.id = %(id)s
 CLAIM_DISTILLATION: Final = """
 UPDATE conversations SET distilling_until = %(until)s
 WHERE id = %(id)s AND (distilling_until IS NULL OR distilling_until <= %(now)s)
+  AND (%(distilled_through)s::integer IS NULL OR distilled_through = %(distilled_through)s)
 RETURNING id
 """
 RELEASE_DISTILLATION: Final = """

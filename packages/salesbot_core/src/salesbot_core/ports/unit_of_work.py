@@ -140,11 +140,19 @@ class ConversationRepository(Protocol):
         ...
 
     async def claim_distillation(
-        self, conversation_id: UUID, *, now: datetime, until: datetime
+        self,
+        conversation_id: UUID,
+        *,
+        now: datetime,
+        until: datetime,
+        distilled_through: int | None = None,
     ) -> bool:
         """Take the conversation's distillation lease until ``until`` if no live one is held
-        (none, or one that ended at or before ``now``), in any process; False otherwise (or
-        when the conversation is gone). Leaves the version alone: it is no change of content."""
+        (none, or one that ended at or before ``now``), in any process, and, with
+        ``distilled_through``, only while the conversation is still distilled through it (a
+        window read before another distillation covered it is not claimed); False otherwise
+        (or when the conversation is gone). Leaves the version alone: it is no change of
+        content."""
         ...
 
     async def release_distillation(self, conversation_id: UUID, *, until: datetime) -> None:

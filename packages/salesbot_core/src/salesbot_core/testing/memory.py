@@ -337,10 +337,18 @@ class _Conversations:
         return conversation, since[-limit:] if limit > 0 else []
 
     async def claim_distillation(
-        self, conversation_id: UUID, *, now: datetime, until: datetime
+        self,
+        conversation_id: UUID,
+        *,
+        now: datetime,
+        until: datetime,
+        distilled_through: int | None = None,
     ) -> bool:
         held = self._s.distillation_leases.get(conversation_id)
-        if conversation_id not in self._s.conversations or (held is not None and held > now):
+        conversation = self._s.conversations.get(conversation_id)
+        if conversation is None or (held is not None and held > now):
+            return False
+        if distilled_through is not None and conversation.distilled_through != distilled_through:
             return False
         self._s.distillation_leases[conversation_id] = until
         return True

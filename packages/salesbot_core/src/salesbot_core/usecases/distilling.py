@@ -57,6 +57,8 @@ class DistilMetadata:
     - before the LLM call the conversation's distillation lease is claimed (compare-and-set in
       the store, until now + ``budget_s``): while another process holds a live one nothing is
       asked or applied, so across instances one distillation per conversation runs at a time;
+      the claim also needs the conversation still distilled through where the window read it,
+      so a window another process distilled meanwhile costs no LLM call;
       the lease is given back when the distillation ends (by the change that applies it, or
       after a distillation that applied nothing), or runs out by itself;
     - a conversation that changed while the LLM answered (an exchange landed) gets the plan made
@@ -95,8 +97,13 @@ class DistilMetadata:
         now = self._clock.now()
         lease_until = now + timedelta(seconds=self.policy.budget_s)
         async with self._uow() as uow:
+            # Compare-and-set on the window read: if another distillation covered it since,
+            # the claim fails and no LLM call is made for a window already distilled.
             claimed = await uow.conversations.claim_distillation(
-                conversation_id, now=now, until=lease_until
+                conversation_id,
+                now=now,
+                until=lease_until,
+                distilled_through=source.conversation.distilled_through,
             )
             await uow.commit()
         if not claimed:
