@@ -33,6 +33,21 @@ MakeAssistant = Callable[..., OpenAISalesAssistant]
 
 SECRET_BODY = "upstream-internal-detail-7f3a"
 
+# The failure tests' timeout: short enough to keep them quick, long enough that a busy machine's
+# fake server records every request before the client gives up on it. What is meant to time out
+# waits far longer (SLOW_S), so an upper bound on the elapsed time (attempts x timeout, the SDK's
+# back-off, and SLACK_S for a busy machine) still shows the client did not wait for it.
+FAILURE_TIMEOUT_S = 1.0
+SLOW_S = 15.0
+SLACK_S = 2.0
+
+
+def within_budget(attempts: int) -> float:
+    """The most a failing call may take: each attempt's timeout, the SDK's back-off (at most
+    0.5 s) between attempts, and room for a busy machine; well under ``SLOW_S``."""
+    return FAILURE_TIMEOUT_S * attempts + 0.5 * (attempts - 1) + SLACK_S
+
+
 # (outcome of every request, expected error, requests the SDK makes with max_retries=1), for a
 # whole reply and a streamed one alike
 FAILURES: dict[str, tuple[Outcome, type[AssistantUnavailable], int]] = {
@@ -51,7 +66,7 @@ FAILURES: dict[str, tuple[Outcome, type[AssistantUnavailable], int]] = {
     ),
     "empty reply": (Completion(""), AssistantUnavailable, 1),
     "dropped connection": (Disconnect(), AssistantUnavailable, 2),
-    "slower than the timeout": (Delay(3.0), AssistantTimeout, 2),
+    "slower than the timeout": (Delay(SLOW_S), AssistantTimeout, 2),
 }
 
 

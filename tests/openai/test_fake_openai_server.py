@@ -94,15 +94,14 @@ async def test_it_serves_concurrent_load_over_kept_alive_connections(
 async def test_a_slow_answer_does_not_hold_up_other_requests(
     server: FakeOpenAIServer, make_assistant: MakeAssistant
 ) -> None:
-    assistant = make_assistant(timeout_s=5.0)
-    server.enqueue("reply", Delay(0.8, then=Completion("slow")))
+    assistant = make_assistant(timeout_s=30.0, deadline_s=30.0)
+    server.enqueue("reply", Delay(5.0, then=Completion("slow")))
 
     slow = asyncio.create_task(assistant.reply(ReplyRequest(customer_message="slow")))
-    await asyncio.sleep(0.05)
-    started = time.perf_counter()
+    await asyncio.to_thread(server.wait_for_requests, 1, 10.0)  # the slow one is being answered
     fast = await assistant.reply(ReplyRequest(customer_message="fast"))
 
-    assert time.perf_counter() - started < 0.4
+    assert not slow.done()  # the fast answer came while the slow one was still awaited
     assert fast.text == "Reply to: fast"
     assert (await slow).text == "slow"
 
@@ -237,7 +236,8 @@ async def test_mid_stream_outcomes_answer_a_plain_request_with_the_nearest_failu
 
     assert response.status_code == status
     assert body in response.content
-    assert (time.perf_counter() - started >= 0.2) == isinstance(outcome, StallMidStream)
+    if isinstance(outcome, StallMidStream):
+        assert time.perf_counter() - started >= outcome.seconds
     assert server.stream_ends == []
 
 

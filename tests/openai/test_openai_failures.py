@@ -7,7 +7,16 @@ import time
 
 import msgspec
 import pytest
-from openai_support import FAILURES, SECRET_BODY, TEST_KEY, Chat, MakeAssistant
+from openai_support import (
+    FAILURE_TIMEOUT_S,
+    FAILURES,
+    SECRET_BODY,
+    SLACK_S,
+    TEST_KEY,
+    Chat,
+    MakeAssistant,
+    within_budget,
+)
 
 from salesbot_core.errors import AssistantTimeout, AssistantUnavailable, InvalidMetadataAnswer
 from salesbot_core.ports import DistillationRequest, ReplyRequest
@@ -20,7 +29,7 @@ async def test_a_failing_llm_raises_the_core_error_and_nothing_is_stored(
     server: FakeOpenAIServer, make_assistant: MakeAssistant, failure: str
 ) -> None:
     outcome, error, attempts = FAILURES[failure]
-    chat = Chat(make_assistant(timeout_s=0.25, max_retries=1))
+    chat = Chat(make_assistant(timeout_s=FAILURE_TIMEOUT_S, max_retries=1))
     await chat.send("Busco una cafetera")
     before = chat.snapshot()
     server.reset()
@@ -33,8 +42,7 @@ async def test_a_failing_llm_raises_the_core_error_and_nothing_is_stored(
 
     assert type(raised.value) is error
     assert len(server.requests) == attempts
-    # one attempt, or two with the SDK's back-off (0.375-0.5 s) between them
-    assert elapsed < 0.25 * attempts + 0.5 * (attempts - 1) + 0.5
+    assert elapsed < within_budget(attempts)
     assert chat.snapshot() == before
     message = raised.value.message
     assert SECRET_BODY not in message
@@ -68,7 +76,7 @@ async def test_connection_refused_is_unavailable_within_the_budget(
         OpenAIConfig(
             api_key=TEST_KEY,
             base_url=base_url,
-            timeout_s=0.25,
+            timeout_s=FAILURE_TIMEOUT_S,
             max_retries=1,
             http_client=http_client,
         )
@@ -78,7 +86,7 @@ async def test_connection_refused_is_unavailable_within_the_budget(
         started = time.perf_counter()
         with pytest.raises(AssistantUnavailable, match="cannot be reached") as raised:
             await chat.send("Busco una cafetera")
-        assert time.perf_counter() - started < 1.5
+        assert time.perf_counter() - started < within_budget(2)
     finally:
         await assistant.aclose()
     assert type(raised.value) is AssistantUnavailable
@@ -96,7 +104,7 @@ async def test_the_deadline_caps_retries_the_server_asks_to_delay(
     with pytest.raises(AssistantTimeout, match=r"0\.3 seconds"):
         await chat.send("Busco una cafetera")
 
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 0.3 + SLACK_S  # not the minute the server asked
     assert len(server.requests_of("reply")) == 1  # the SDK was sleeping before its retry
     assert chat.store.state.conversations == {}
 
@@ -175,7 +183,7 @@ async def test_an_answer_that_is_not_http_is_unavailable(
 ) -> None:
     """The transport's own parse error (aiohttp's is not one the SDK wraps) still leaves as the
     core's error, and nothing is stored."""
-    chat = Chat(make_assistant(timeout_s=0.25, max_retries=1))
+    chat = Chat(make_assistant(timeout_s=FAILURE_TIMEOUT_S, max_retries=1))
     await chat.send("Busco una cafetera")
     before = chat.snapshot()
     server.set_default(NotHttp())

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from openai_support import FAILURES, MakeAssistant
+from openai_support import FAILURE_TIMEOUT_S, FAILURES, MakeAssistant
 
 from salesbot_core.errors import AssistantUnavailable
 from salesbot_core.ports import DistillationRequest, ReplyRequest, TitleRequest
@@ -30,7 +30,7 @@ async def failure_of_reply(
 ) -> tuple[type[AssistantUnavailable], str, list[str]]:
     """The error a reply fails with, its message, and the logged lines' templates (which say
     how the failure was classified)."""
-    assistant = make_assistant(timeout_s=0.25, max_retries=1)
+    assistant = make_assistant(timeout_s=FAILURE_TIMEOUT_S, max_retries=1)
     call = stream_to_the_end(assistant) if streamed else assistant.reply(REQUEST)
     caplog.clear()
     with (

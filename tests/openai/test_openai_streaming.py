@@ -11,12 +11,16 @@ import time
 import pytest
 from openai_support import (
     CUSTOMER,
+    FAILURE_TIMEOUT_S,
     FAILURES,
     SECRET_BODY,
+    SLACK_S,
+    SLOW_S,
     TEST_KEY,
     TEST_MODEL,
     Chat,
     MakeAssistant,
+    within_budget,
 )
 
 from salesbot_core.errors import AssistantTimeout, AssistantUnavailable
@@ -231,7 +235,7 @@ STREAM_FAILURES: dict[str, tuple[Outcome, type[AssistantUnavailable], int, int]]
         2,
     ),
     "body ends without a finish reason": (NO_FINISH, AssistantUnavailable, 1, 1),
-    "stalled mid-stream": (StallMidStream(after_chunks=2, seconds=3.0), AssistantTimeout, 1, 2),
+    "stalled mid-stream": (StallMidStream(after_chunks=2, seconds=SLOW_S), AssistantTimeout, 1, 2),
 }
 
 
@@ -240,7 +244,7 @@ async def test_a_failing_stream_raises_the_core_error_and_nothing_is_stored(
     server: FakeOpenAIServer, make_assistant: MakeAssistant, failure: str
 ) -> None:
     outcome, error, attempts, delivered = STREAM_FAILURES[failure]
-    chat = Chat(make_assistant(timeout_s=0.25, max_retries=1))
+    chat = Chat(make_assistant(timeout_s=FAILURE_TIMEOUT_S, max_retries=1))
     await chat.stream("Busco una cafetera")
     before = chat.snapshot()
     server.reset()
@@ -256,7 +260,7 @@ async def test_a_failing_stream_raises_the_core_error_and_nothing_is_stored(
     assert len(deltas) == delivered  # the error came after these
     assert len(server.requests) == attempts
     assert all(request.streamed for request in server.requests)
-    assert elapsed < 0.25 * attempts + 0.5 * (attempts - 1) + 0.5
+    assert elapsed < within_budget(attempts)
     assert chat.snapshot() == before
     message = raised.value.message
     assert SECRET_BODY not in message
@@ -272,9 +276,9 @@ async def test_a_failing_stream_raises_the_core_error_and_nothing_is_stored(
 async def test_the_deadline_bounds_a_stream_that_never_stalls_long_enough_to_time_out(
     server: FakeOpenAIServer, make_assistant: MakeAssistant
 ) -> None:
-    # Each wait (0.6 s) is within timeout_s; the whole stream is not within deadline_s.
-    server.set_default(StallMidStream(after_chunks=1, seconds=0.6), kind="reply")
-    chat = Chat(make_assistant(timeout_s=1.0, deadline_s=0.3))
+    # Each wait (3 s) is within timeout_s; the whole stream is not within deadline_s.
+    server.set_default(StallMidStream(after_chunks=1, seconds=3.0), kind="reply")
+    chat = Chat(make_assistant(timeout_s=SLOW_S, deadline_s=0.3))
     deltas: list[str] = []
 
     started = time.perf_counter()
@@ -282,7 +286,7 @@ async def test_the_deadline_bounds_a_stream_that_never_stalls_long_enough_to_tim
         await chat.stream("Busco una cafetera", deltas)
     elapsed = time.perf_counter() - started
 
-    assert 0.3 <= elapsed < 0.55
+    assert 0.3 <= elapsed < 0.3 + SLACK_S  # cut at the deadline, before the stall's 3 s
     assert deltas == ["Reply"]
     assert chat.store.state.conversations == {}
     assert chat.store.commits == 0
@@ -291,32 +295,32 @@ async def test_the_deadline_bounds_a_stream_that_never_stalls_long_enough_to_tim
 async def test_closing_the_stream_early_closes_the_http_stream(
     server: FakeOpenAIServer, make_assistant: MakeAssistant
 ) -> None:
-    server.enqueue("reply", StallMidStream(after_chunks=1, seconds=5.0, content=REPLY))
-    stream = make_assistant(timeout_s=10.0).stream_reply(REQUEST)
+    server.enqueue("reply", StallMidStream(after_chunks=1, seconds=SLOW_S, content=REPLY))
+    stream = make_assistant(timeout_s=SLOW_S * 2, deadline_s=SLOW_S * 2).stream_reply(REQUEST)
 
     assert await anext(stream) == ReplyDelta(text="Tengo")
     started = time.perf_counter()
     await stream.aclose()
-    ends = await asyncio.to_thread(server.wait_for_stream_ends, 1, 2.0)
+    ends = await asyncio.to_thread(server.wait_for_stream_ends, 1, SLOW_S / 2)
 
     assert ends == [StreamEnd.CLIENT_CLOSED]
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < SLOW_S / 2  # not at the stall's end
 
 
 async def test_a_consumer_that_stops_early_stores_nothing_and_the_server_sees_it_leave(
     server: FakeOpenAIServer, make_assistant: MakeAssistant
 ) -> None:
-    server.enqueue("reply", StallMidStream(after_chunks=2, seconds=5.0, content=REPLY))
-    chat = Chat(make_assistant(timeout_s=10.0))
+    server.enqueue("reply", StallMidStream(after_chunks=2, seconds=SLOW_S, content=REPLY))
+    chat = Chat(make_assistant(timeout_s=SLOW_S * 2, deadline_s=SLOW_S * 2))
     events = chat.send_message.stream(user_id=CUSTOMER, content="Busco un portátil")
 
     assert await anext(events) == ReplyDelta(text="Tengo")
     started = time.perf_counter()
     await events.aclose()  # what a disconnecting HTTP client does
-    ends = await asyncio.to_thread(server.wait_for_stream_ends, 1, 2.0)
+    ends = await asyncio.to_thread(server.wait_for_stream_ends, 1, SLOW_S / 2)
 
     assert ends == [StreamEnd.CLIENT_CLOSED]
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < SLOW_S / 2  # not at the stall's end
     assert chat.store.state.conversations == {}
     assert chat.store.commits == 0
     result = await chat.stream("Busco un portátil")  # the adapter and its pool still work

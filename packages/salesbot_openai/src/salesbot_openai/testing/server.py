@@ -237,6 +237,7 @@ class FakeOpenAIServer:
         self._handlers: set[asyncio.Task[None]] = set()
         self._stream_ends: list[StreamEnd] = []
         self._stream_ended = threading.Condition(self._lock)
+        self._request_seen = threading.Condition(self._lock)
         self._generation = 0  # bumped by ``reset()``
 
     # ------------------------------------------------------------------ scripting and records
@@ -281,6 +282,14 @@ class FakeOpenAIServer:
                 raise TimeoutError(f"{len(self._stream_ends)} of {count} streams ended in time")
             return list(self._stream_ends)
 
+    def wait_for_requests(self, count: int = 1, timeout: float = 5.0) -> list[RecordedRequest]:
+        """Block until ``count`` requests have been recorded (``TimeoutError`` after ``timeout``
+        seconds) and return them. From async code: ``await asyncio.to_thread(...)``."""
+        with self._request_seen:
+            if not self._request_seen.wait_for(lambda: len(self._requests) >= count, timeout):
+                raise TimeoutError(f"{len(self._requests)} of {count} requests came in time")
+            return list(self._requests)
+
     def _stream_ended_as(self, end: StreamEnd, generation: int) -> None:
         with self._stream_ended:
             if generation == self._generation:  # not a stream from before ``reset()``
@@ -323,6 +332,7 @@ class FakeOpenAIServer:
         with self._lock:
             if self._record:
                 self._requests.append(request)
+                self._request_seen.notify_all()
             queue = self._queues[request.kind]
             if queue:
                 return queue.popleft()
