@@ -203,3 +203,27 @@ async def test_the_store_sees_what_the_routes_wrote(
         product = await uow.products.get("LT-2")
     assert product is not None
     assert product.url == "https://s.example/lt-2"
+
+
+async def test_a_sku_with_a_slash_is_edited_and_deleted_as_is_or_percent_encoded(
+    client: Client, admin: Customer
+) -> None:
+    ok_data(await _import(client, admin, HEADER + "ACME/LT-1,Swift,Acer,Laptops,d,799.00,USD,5,\n"))
+
+    replaced = await client.put(
+        "/admin/products/ACME%2FLT-1", json={**PRODUCT, "price": "749.00"}, headers=admin.headers
+    )
+    created = await client.put("/admin/products/ACME/LT-2", json=PRODUCT, headers=admin.headers)
+    listed = ok_data(await client.get("/admin/products", headers=admin.headers))
+    deleted = await client.delete("/admin/products/ACME/LT-1", headers=admin.headers)
+    bad = await client.put("/admin/products/ACME/LT%203", json=PRODUCT, headers=admin.headers)
+
+    assert ok_data(replaced, 200)["sku"] == "ACME/LT-1"
+    assert ok_data(created, 201)["sku"] == "ACME/LT-2"
+    assert [(p["sku"], p["price"]) for p in listed] == [
+        ("ACME/LT-1", "749.00"),
+        ("ACME/LT-2", "1149.00"),
+    ]
+    ok_data(deleted)
+    assert await _skus(client, admin) == ["ACME/LT-2"]
+    assert "sku" in error_body(bad, 400, "/admin/products/ACME/LT 3")["message"]

@@ -43,7 +43,10 @@ MAX_TEXT = 255
 MAX_DESCRIPTION = 4000
 MAX_PRICE = Decimal("9999999999.99")  # numeric(12, 2)
 MAX_STOCK = 2**31 - 1
-_SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]*")
+# What a sku may be, as one regular expression (its length included) for those who describe it,
+# such as an OpenAPI document: letters, digits and . _ - /, starting with a letter or digit.
+SKU_PATTERN = rf"[A-Za-z0-9][A-Za-z0-9._\-/]{{0,{MAX_SKU - 1}}}"
+_SKU = re.compile(SKU_PATTERN)
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _PRICE = re.compile(r"\d+(\.\d{1,2})?")
 _URL = re.compile(r"https?://\S+")

@@ -21,7 +21,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from salesbot_core.catalogue import CatalogueFormat, read_products
+from salesbot_core.catalogue import SKU_PATTERN, CatalogueFormat, read_products
 from salesbot_core.usecases import ImportCatalogue, ListProducts, RemoveProduct, SaveProduct
 from salesbot_http.auth import BEARER_SECURITY, require_admin
 from salesbot_http.dto import ImportOut, ProductIn, ProductOut, import_out, product_out
@@ -29,14 +29,26 @@ from salesbot_http.envelope import Envelope, ok
 from salesbot_http.openapi import error_responses
 from salesbot_http.paging import NEXT_PAGE_HEADER, next_link
 
-# A cursor is the sku to continue after, as it is: every sku is a place to continue from.
-SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$"
 CSV_TYPES = ("text/csv",)
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 # The upload is spooled to a temporary file past this size, so a large one never sits in memory.
 SPOOL_BYTES = 1024 * 1024
 
-Sku = Annotated[str, Parameter(description="The product's sku", pattern=SKU_PATTERN)]
+# A sku may hold "/", so the route takes the rest of the path (``{sku:path}``, which Litestar
+# hands over with its leading "/"): ``PUT /admin/products/ACME/X-1`` and ``.../ACME%2FX-1`` are
+# both the product ``ACME/X-1``. The core checks the sku, as it checks a file's; the document
+# shows its rule as the pattern.
+Sku = Annotated[
+    str,
+    Parameter(
+        description="The product's sku (it may contain `/`, as is or as `%2F`)",
+        schema_extra={"pattern": f"^{SKU_PATTERN}$"},
+    ),
+]
+
+
+def _sku(path: str) -> str:
+    return path.removeprefix("/")
 
 
 def _import_body() -> RequestBody:
@@ -139,7 +151,7 @@ class ProductsController(Controller):
                     "Where to continue: the sku after which the page starts (the `cursor` of "
                     "the `Link` header of the previous page; empty for the first page)"
                 ),
-                pattern=r"^([A-Za-z0-9][A-Za-z0-9._\-/]{0,63})?$",
+                pattern=f"^({SKU_PATTERN})?$",  # a cursor is the sku to continue after
             ),
         ] = None,
     ) -> Response[Envelope[list[ProductOut]]]:
@@ -157,7 +169,7 @@ class ProductsController(Controller):
         return Response(body, headers=headers)
 
     @put(
-        "/{sku:str}",
+        "/{sku:path}",
         summary="Create or replace one product",
         description=(
             "The product's fields, checked by the same rules as a line of an import file. "
@@ -172,13 +184,13 @@ class ProductsController(Controller):
         data: JSONBody[ProductIn],
         save_product: NamedDependency[SaveProduct],
     ) -> Response[Envelope[ProductOut]]:
-        product, created = await save_product(sku, msgspec.structs.asdict(data))
+        product, created = await save_product(_sku(sku), msgspec.structs.asdict(data))
         message = "Product created" if created else "Product updated"
         status = HTTP_201_CREATED if created else HTTP_200_OK
         return Response(ok(product_out(product), message), status_code=status)
 
     @delete(
-        "/{sku:str}",
+        "/{sku:path}",
         status_code=HTTP_200_OK,
         summary="Delete one product",
         responses=error_responses(400, 401, 403, 404),
@@ -186,7 +198,7 @@ class ProductsController(Controller):
     async def remove(
         self, sku: Sku, remove_product: NamedDependency[RemoveProduct]
     ) -> Envelope[None]:
-        await remove_product(sku)
+        await remove_product(_sku(sku))
         return ok(None, "Product deleted")
 
     @post(
