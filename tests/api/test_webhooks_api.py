@@ -107,10 +107,10 @@ async def _make_dead(uow_factory: UnitOfWorkFactory, clock: FakeClock, url: str)
             now=now, lease_until=now + timedelta(minutes=1), limit=10
         )
         target = next(d for d in claimed if d.url == url)
-        outcome = DeliveryOutcome(
-            id=target.id, claim=target.claim, delivered=False, status=500, error="HTTP 500"
+        outcome = DeliveryOutcome.failed(
+            target.id, target.claim, status=500, error="HTTP 500", retry_at=None
         )
-        assert await work.webhook_deliveries.record([outcome], now=now) == {target.id}
+        assert await work.webhook_deliveries.record([outcome]) == {target.id}
         await work.commit()
     return str(target.id)
 

@@ -119,13 +119,11 @@ async def test_a_claimed_delivery_is_claimed_again_only_when_its_lease_ends(
     # The first worker's claim was lost: its outcome is refused, the new claim's is kept.
     async with uow() as work:
         stale = await work.webhook_deliveries.record(
-            [DeliveryOutcome(id=first[0].id, claim=first[0].claim, delivered=True, status=200)],
-            now=T0,
+            [DeliveryOutcome.succeeded(first[0].id, first[0].claim, status=200, at=T0)]
         )
         current = next(d for d in after_lease if d.id == first[0].id)
         kept = await work.webhook_deliveries.record(
-            [DeliveryOutcome(id=current.id, claim=current.claim, delivered=True, status=204)],
-            now=T0,
+            [DeliveryOutcome.succeeded(current.id, current.claim, status=204, at=T0)]
         )
         await work.commit()
     assert (stale, kept) == (set(), {current.id})
@@ -150,22 +148,14 @@ async def test_a_batch_of_outcomes_is_recorded_at_once_each_under_its_claim(
     async with uow() as work:
         kept = await work.webhook_deliveries.record(
             [
-                DeliveryOutcome(id=ok.id, claim=ok.claim, delivered=True, status=200),
-                DeliveryOutcome(
-                    id=failing.id,
-                    claim=failing.claim,
-                    delivered=False,
-                    status=503,
-                    error="answered 503",
-                    retry_at=retry,
+                DeliveryOutcome.succeeded(ok.id, ok.claim, status=200, at=T0),
+                DeliveryOutcome.failed(
+                    failing.id, failing.claim, status=503, error="answered 503", retry_at=retry
                 ),
-                DeliveryOutcome(
-                    id=dying.id, claim=dying.claim, delivered=False, error="gone", retry_at=None
-                ),
+                DeliveryOutcome.failed(dying.id, dying.claim, error="gone", retry_at=None),
                 # Under a claim that is not the one holding it: refused.
-                DeliveryOutcome(id=lost.id, claim=uuid4(), delivered=True, status=200),
-            ],
-            now=T0,
+                DeliveryOutcome.succeeded(lost.id, uuid4(), status=200, at=T0),
+            ]
         )
         await work.commit()
     assert kept == {ok.id, failing.id, dying.id}
@@ -197,19 +187,17 @@ async def test_a_failure_is_retried_when_due_and_a_dead_one_is_requeued(
     async with uow() as work:
         kept = await work.webhook_deliveries.record(
             [
-                DeliveryOutcome(
-                    id=claimed[0].id,
-                    claim=claimed[0].claim,
-                    delivered=False,
+                DeliveryOutcome.failed(
+                    claimed[0].id,
+                    claimed[0].claim,
                     status=500,
                     error="answered 500",
                     retry_at=retry,
                 ),
-                DeliveryOutcome(
-                    id=claimed[1].id, claim=claimed[1].claim, delivered=False, error="timed out"
+                DeliveryOutcome.failed(
+                    claimed[1].id, claimed[1].claim, error="timed out", retry_at=None
                 ),
-            ],
-            now=T0,
+            ]
         )
         await work.commit()
     assert kept == {claimed[0].id, claimed[1].id}

@@ -389,12 +389,9 @@ async def test_webhooks_retry_requeues_one_delivery_or_every_dead_one(
             )
             await uow.webhook_deliveries.record(
                 [
-                    DeliveryOutcome(
-                        id=d.id, claim=d.claim, delivered=False, status=410, error="gone"
-                    )
+                    DeliveryOutcome.failed(d.id, d.claim, status=410, error="gone", retry_at=None)
                     for d in claimed
-                ],
-                now=now,
+                ]
             )
             await uow.commit()
         first, second = (d.id for d in claimed)

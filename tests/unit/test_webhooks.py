@@ -22,6 +22,7 @@ from salesbot_core.testing import (
 )
 from salesbot_core.usecases import DeliverWebhooks, DeliveryPolicy, SendMessage
 from salesbot_core.webhooks import (
+    DeliveryOutcome,
     DeliveryStatus,
     EventType,
     RetryPolicy,
@@ -132,6 +133,31 @@ def test_backoff_doubles_up_to_its_cap_and_gives_up_after_the_window() -> None:
     ]
     assert [d.total_seconds() for d in delays] == [2, 4, 8, 10, 10]
     assert retry_at(policy, attempts=3, queued_at=T0, now=T0 + timedelta(seconds=25)) is None
+
+
+def test_an_outcome_says_what_the_delivery_becomes_and_a_failure_with_no_retry_is_dead() -> None:
+    delivery, claim, retry = UUID(int=1), UUID(int=2), T0 + timedelta(seconds=4)
+
+    done = DeliveryOutcome.succeeded(delivery, claim, status=204, at=T0)
+    again = DeliveryOutcome.failed(delivery, claim, status=503, error="503", retry_at=retry)
+    dead = DeliveryOutcome.failed(delivery, claim, error="timed out", retry_at=None)
+
+    assert (done.becomes, done.delivered, done.delivered_at, done.error) == (
+        DeliveryStatus.DELIVERED,
+        True,
+        T0,
+        None,
+    )
+    assert (again.becomes, again.delivered, again.next_attempt_at) == (
+        DeliveryStatus.PENDING,
+        False,
+        retry,
+    )
+    assert (dead.becomes, dead.next_attempt_at, dead.delivered_at) == (
+        DeliveryStatus.DEAD,
+        None,
+        None,
+    )
 
 
 def test_the_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:

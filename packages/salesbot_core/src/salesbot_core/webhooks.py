@@ -79,16 +79,57 @@ class ClaimedDelivery(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DeliveryOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """What one attempt of a claimed delivery came to, recorded under its claim: delivered
-    (``status``, a 2xx), or failed with ``error`` (and the receiver's ``status`` if it answered)
-    and due again at ``retry_at`` (None: dead)."""
+    """What one attempt of a claimed delivery came to, as a store records it under its claim:
+    the status the delivery ``becomes``, the receiver's HTTP ``status`` if it answered, a
+    failure's ``error``, and when it is due again (``next_attempt_at``, a pending one's) or was
+    delivered (``delivered_at``). Made by ``succeeded`` or ``failed``, which hold the rule (a
+    failure with no retry left is dead); a store writes the fields as they are."""
 
     id: UUID
     claim: UUID
-    delivered: bool
+    becomes: DeliveryStatus
     status: int | None = None
     error: str | None = None
-    retry_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.becomes is DeliveryStatus.DELIVERED
+
+    @classmethod
+    def succeeded(
+        cls, delivery_id: UUID, claim: UUID, *, status: int, at: datetime
+    ) -> DeliveryOutcome:
+        """Delivered ``at``, the receiver having answered ``status`` (a 2xx)."""
+        return cls(
+            id=delivery_id,
+            claim=claim,
+            becomes=DeliveryStatus.DELIVERED,
+            status=status,
+            delivered_at=at,
+        )
+
+    @classmethod
+    def failed(
+        cls,
+        delivery_id: UUID,
+        claim: UUID,
+        *,
+        error: str,
+        retry_at: datetime | None,
+        status: int | None = None,
+    ) -> DeliveryOutcome:
+        """Failed with ``error`` (and ``status`` if the receiver answered): due again at
+        ``retry_at``, or dead when there is none."""
+        return cls(
+            id=delivery_id,
+            claim=claim,
+            becomes=DeliveryStatus.DEAD if retry_at is None else DeliveryStatus.PENDING,
+            status=status,
+            error=error,
+            next_attempt_at=retry_at,
+        )
 
 
 def _customer(user: User | None, user_id: UUID) -> dict[str, Any]:

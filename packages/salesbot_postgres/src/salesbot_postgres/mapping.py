@@ -355,16 +355,16 @@ def webhook_event_params(event: OutboxEvent, urls: Sequence[str]) -> dict[str, A
     }
 
 
-def outcome_params(outcomes: Sequence[DeliveryOutcome], now: datetime) -> dict[str, Any]:
+def outcome_params(outcomes: Sequence[DeliveryOutcome]) -> dict[str, Any]:
     """``RECORD_WEBHOOK_OUTCOMES``'s parameters: one array per column, in the same order."""
     return {
-        "now": now,
         "ids": [o.id for o in outcomes],
         "claims": [o.claim for o in outcomes],
-        "delivered": [o.delivered for o in outcomes],
+        "becomes": [o.becomes.value for o in outcomes],
         "statuses": [o.status for o in outcomes],
-        "errors": [None if o.delivered else o.error for o in outcomes],
-        "retry_ats": [o.retry_at for o in outcomes],
+        "errors": [o.error for o in outcomes],
+        "next_attempt_ats": [o.next_attempt_at for o in outcomes],
+        "delivered_ats": [o.delivered_at for o in outcomes],
     }
 
 

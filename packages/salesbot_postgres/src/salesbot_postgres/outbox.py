@@ -52,10 +52,10 @@ class PostgresWebhookDeliveries:
         rows = await self._tx.write(sql.CLAIM_WEBHOOK_DELIVERIES, params)
         return [claimed_delivery_from_row(row) for row in rows]
 
-    async def record(self, outcomes: Sequence[DeliveryOutcome], *, now: datetime) -> set[UUID]:
+    async def record(self, outcomes: Sequence[DeliveryOutcome]) -> set[UUID]:
         if not outcomes:
             return set()
-        rows = await self._tx.write(sql.RECORD_WEBHOOK_OUTCOMES, outcome_params(outcomes, now))
+        rows = await self._tx.write(sql.RECORD_WEBHOOK_OUTCOMES, outcome_params(outcomes))
         return {row["id"] for row in rows}
 
     async def page(

@@ -467,20 +467,18 @@ RETURNING d.id, d.claim, d.event_id, d.url, d.attempts, d.queued_at,
           e.type, e.data, e.occurred_at
 """
 # A batch's outcomes in one statement, each kept only under the claim that made it (the ids
-# kept come back). Delivered: done at %(now)s. Failed: due again at its retry time, or dead
-# when it has none.
+# kept come back), and written as the core made it (``DeliveryOutcome``: what the delivery
+# becomes is the core's rule); a time an outcome has none of stays as it was.
 RECORD_WEBHOOK_OUTCOMES: Final = """
 UPDATE webhook_deliveries AS d
-SET status = CASE WHEN o.delivered THEN 'delivered'
-                  WHEN o.retry_at IS NULL THEN 'dead'
-                  ELSE 'pending' END,
-    delivered_at = CASE WHEN o.delivered THEN %(now)s::timestamptz ELSE d.delivered_at END,
-    next_attempt_at = CASE WHEN o.delivered THEN d.next_attempt_at
-                           ELSE COALESCE(o.retry_at, d.next_attempt_at) END,
+SET status = o.becomes,
+    delivered_at = COALESCE(o.delivered_at, d.delivered_at),
+    next_attempt_at = COALESCE(o.next_attempt_at, d.next_attempt_at),
     last_status = o.status, last_error = o.error, claim = NULL
-FROM unnest(%(ids)s::uuid[], %(claims)s::uuid[], %(delivered)s::boolean[],
-            %(statuses)s::integer[], %(errors)s::text[], %(retry_ats)s::timestamptz[])
-     AS o(id, claim, delivered, status, error, retry_at)
+FROM unnest(%(ids)s::uuid[], %(claims)s::uuid[], %(becomes)s::text[],
+            %(statuses)s::integer[], %(errors)s::text[], %(next_attempt_ats)s::timestamptz[],
+            %(delivered_ats)s::timestamptz[])
+     AS o(id, claim, becomes, status, error, next_attempt_at, delivered_at)
 WHERE d.id = o.id AND d.claim = o.claim AND d.status = 'pending'
 RETURNING d.id
 """

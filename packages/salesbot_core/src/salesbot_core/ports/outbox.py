@@ -37,10 +37,11 @@ class WebhookDeliveries(Protocol):
         another worker is claiming are skipped, never waited for."""
         ...
 
-    async def record(self, outcomes: Sequence[DeliveryOutcome], *, now: datetime) -> set[UUID]:
-        """Record a batch's outcomes at once, each under its claim: a delivered one is done
-        (at ``now``), a failed one due again at its ``retry_at`` or dead. Returns the ids
-        recorded; an outcome whose lease was lost (claimed again) changes nothing."""
+    async def record(self, outcomes: Sequence[DeliveryOutcome]) -> set[UUID]:
+        """Record a batch's outcomes at once, each under its claim and as it says (its status,
+        the receiver's answer, the next attempt's or the delivery's time, each kept as it was
+        when the outcome has none). Returns the ids recorded; an outcome whose lease was lost
+        (claimed again) changes nothing."""
         ...
 
     async def page(

@@ -112,31 +112,21 @@ class MemoryWebhookDeliveries:
             return None
         return found
 
-    async def record(self, outcomes: Sequence[DeliveryOutcome], *, now: datetime) -> set[UUID]:
+    async def record(self, outcomes: Sequence[DeliveryOutcome]) -> set[UUID]:
         kept: set[UUID] = set()
         for outcome in outcomes:
             found = self._claimed(outcome.id, outcome.claim)
             if found is None:
                 continue
-            if outcome.delivered:
-                recorded = replace(
-                    found,
-                    status=DeliveryStatus.DELIVERED,
-                    delivered_at=now,
-                    last_status=outcome.status,
-                    last_error=None,
-                    claim=None,
-                )
-            else:
-                recorded = replace(
-                    found,
-                    status=DeliveryStatus.PENDING if outcome.retry_at else DeliveryStatus.DEAD,
-                    next_attempt_at=outcome.retry_at or found.next_attempt_at,
-                    last_error=outcome.error,
-                    last_status=outcome.status,
-                    claim=None,
-                )
-            self._state.deliveries[outcome.id] = recorded
+            self._state.deliveries[outcome.id] = replace(
+                found,
+                status=outcome.becomes,
+                delivered_at=outcome.delivered_at or found.delivered_at,
+                next_attempt_at=outcome.next_attempt_at or found.next_attempt_at,
+                last_status=outcome.status,
+                last_error=outcome.error,
+                claim=None,
+            )
             kept.add(outcome.id)
         return kept
 

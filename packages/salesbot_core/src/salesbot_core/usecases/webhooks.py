@@ -133,9 +133,9 @@ class DeliverWebhooks:
     def _outcome(
         self, delivery: ClaimedDelivery, result: PostResult, now: datetime
     ) -> DeliveryOutcome:
-        if result.succeeded:
-            return DeliveryOutcome(
-                id=delivery.id, claim=delivery.claim, delivered=True, status=result.status
+        if result.succeeded and result.status is not None:
+            return DeliveryOutcome.succeeded(
+                delivery.id, delivery.claim, status=result.status, at=now
             )
         error = result.error or f"the receiver answered {result.status}"
         when = retry_at(
@@ -145,10 +145,9 @@ class DeliverWebhooks:
             logger.warning(
                 "webhook delivery %s to %s is dead: %s", delivery.id, delivery.url, error
             )
-        return DeliveryOutcome(
-            id=delivery.id,
-            claim=delivery.claim,
-            delivered=False,
+        return DeliveryOutcome.failed(
+            delivery.id,
+            delivery.claim,
             status=result.status,
             error=error[:MAX_ERROR_CHARS],
             retry_at=when,
@@ -160,7 +159,7 @@ class DeliverWebhooks:
         now = self._clock.now()
         outcomes = [self._outcome(d, r, now) for d, r in zip(claimed, results, strict=True)]
         async with self._uow() as uow:
-            kept = await uow.webhook_deliveries.record(outcomes, now=now)
+            kept = await uow.webhook_deliveries.record(outcomes)
             await uow.commit()
         for outcome in outcomes:
             if outcome.id not in kept:
