@@ -450,6 +450,23 @@ def _once_per_conversation(items: Iterable[str]) -> set[str]:
     return {item.lower() for item in items}  # as PostgreSQL lower() does
 
 
+def _lead(state: _State, c: Conversation) -> Lead:
+    """The conversation as a lead: its customer and its last message."""
+    customer = state.users[c.user_id]
+    messages = state.messages.get(c.id, [])
+    return Lead(
+        conversation_id=c.id,
+        title=c.title,
+        customer_id=customer.id,
+        customer_name=customer.name,
+        customer_email=customer.email,
+        customer_phone=customer.phone,
+        metadata=c.metadata,
+        last_message=messages[-1] if messages else None,
+        updated_at=c.updated_at,
+    )
+
+
 class InMemoryInsight:
     """Sales figures and leads computed from an ``InMemoryStore``'s committed state."""
 
@@ -519,24 +536,7 @@ class InMemoryInsight:
             ),
             after,
         )
-        leads = []
-        for c in chosen[:limit]:
-            customer = state.users[c.user_id]
-            messages = state.messages.get(c.id, [])
-            leads.append(
-                Lead(
-                    conversation_id=c.id,
-                    title=c.title,
-                    customer_id=customer.id,
-                    customer_name=customer.name,
-                    customer_email=customer.email,
-                    customer_phone=customer.phone,
-                    metadata=c.metadata,
-                    last_message=messages[-1] if messages else None,
-                    updated_at=c.updated_at,
-                )
-            )
-        return leads
+        return [_lead(state, c) for c in chosen[:limit]]
 
     async def conversation(
         self, conversation_id: UUID, *, messages: int, distillations: int
@@ -545,20 +545,9 @@ class InMemoryInsight:
         c = state.conversations.get(conversation_id)
         if c is None:
             return None
-        customer = state.users[c.user_id]
         transcript = state.messages.get(c.id, [])
         history = state.distillations.get(c.id, [])
-        lead = Lead(
-            conversation_id=c.id,
-            title=c.title,
-            customer_id=customer.id,
-            customer_name=customer.name,
-            customer_email=customer.email,
-            customer_phone=customer.phone,
-            metadata=c.metadata,
-            last_message=transcript[-1] if transcript else None,
-            updated_at=c.updated_at,
-        )
+        lead = _lead(state, c)
         return LeadConversation(
             lead=lead,
             messages=tuple(transcript[-messages:] if messages > 0 else ()),
