@@ -30,7 +30,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.database import migrated_database
-from tests.support.serve import served
+from tests.support.serve import TEST_SECRETS, serve_env, served
 
 START_TIMEOUT_S = 90
 # Generous: the machine is shared; every wait ends as soon as its condition holds.
@@ -69,20 +69,7 @@ def server_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server(postgres_server_url: str, server_env: dict[str, str]) -> Iterator[Server]:
     with migrated_database(postgres_server_url, prefix="salesbot_browser_") as url:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("DB_", "OPENAI_", "SALESBOT_TEST", "WEBHOOK_"))
-        }
-        env.update(
-            DATABASE_URL=url,
-            JWT_SECRET="browser-access-secret-" + "x" * 40,
-            JWT_REFRESH_SECRET="browser-refresh-secret-" + "y" * 40,
-            BCRYPT_ROUNDS="4",
-            LOG_LEVEL="INFO",
-            PYTHONUNBUFFERED="1",
-        )
-        env.update(server_env)
+        env = serve_env(**TEST_SECRETS, DATABASE_URL=url, **server_env)
         workdir = Path(tempfile.mkdtemp(prefix="salesbot-browser-"))
         with served(env, workdir, start_timeout_s=START_TIMEOUT_S) as running:
             yield Server(base_url=running.base_url, database_url=url, env=env)

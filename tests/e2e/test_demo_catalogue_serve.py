@@ -4,7 +4,6 @@ catalogue the shop has changed imports nothing and leaves the change as it is.""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -18,29 +17,23 @@ from salesbot_core.catalogue import CatalogueFormat, read_products
 from salesbot_core.domain import Product
 from salesbot_http.cli import demo_catalogue_lines
 from tests.support.database import fresh_embedded_home
-from tests.support.serve import served
+from tests.support.serve import serve_env, served
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 START_TIMEOUT_S = 90
 CLI_TIMEOUT_S = 120
-_CONFIGURING = ("DATABASE_URL", "DB_HOST", "OPENAI_API_KEY", "JWT_SECRET", "JWT_REFRESH_SECRET")
 
 
 @pytest.fixture
 def env() -> Iterator[dict[str, str]]:
     """Zero-setup defaults, on a data directory and an embedded home that outlive one start."""
     with fresh_embedded_home() as home, tempfile.TemporaryDirectory() as data:
-        environment = {k: v for k, v in os.environ.items() if k not in _CONFIGURING}
-        environment.update(
+        yield serve_env(
             SALESBOT_DATA_DIR=str(Path(data) / "data"),
             SALESBOT_EMBEDDED_HOME=str(home),
-            BCRYPT_ROUNDS="4",
-            LOG_LEVEL="INFO",
             SHUTDOWN_TIMEOUT_S="10",
-            PYTHONUNBUFFERED="1",
         )
-        yield environment
 
 
 def _serve_once(env: Mapping[str, str]) -> str:

@@ -7,7 +7,6 @@ conversation due, and the next server's exchange distils it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 
 from salesbot_openai.testing import Delay, FakeOpenAIServer, RequestKind
 from tests.support.database import migrated_database
-from tests.support.serve import Served, served
+from tests.support.serve import TEST_SECRETS, Served, serve_env, served
 
 pytestmark = pytest.mark.slow
 
@@ -44,18 +43,14 @@ def server_database(postgres_server_url: str) -> Iterator[str]:
 
 
 def _serve(fake_llm: FakeOpenAIServer, database_url: str) -> AbstractContextManager[Served]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DB_")}
-    env.update(
+    env = serve_env(
+        **TEST_SECRETS,
         DATABASE_URL=database_url,
-        JWT_SECRET="e2e-access-secret-" + "x" * 40,
-        JWT_REFRESH_SECRET="e2e-refresh-secret-" + "y" * 40,
         OPENAI_API_KEY="test-key",
         OPENAI_BASE_URL=fake_llm.base_url,
         OPENAI_MAX_RETRIES="0",
         DISTIL_BUDGET_S="30",
-        BCRYPT_ROUNDS="4",
         SHUTDOWN_TIMEOUT_S="3",
-        PYTHONUNBUFFERED="1",
     )
     workdir = Path(tempfile.mkdtemp(prefix="salesbot-distil-"))
     return served(env, workdir, start_timeout_s=START_TIMEOUT_S)

@@ -7,7 +7,6 @@ server, with the real OpenAI adapter talking to the fake OpenAI server (replies 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import tempfile
 import time
@@ -21,7 +20,7 @@ import pytest
 
 from salesbot_openai.testing import Delay, FakeOpenAIServer
 from tests.support.database import migrated_database
-from tests.support.serve import STOP_TIMEOUT_S, Served, served
+from tests.support.serve import STOP_TIMEOUT_S, TEST_SECRETS, Served, serve_env, served
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -46,20 +45,14 @@ def slow_llm() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture
 def serve(server_database: str, slow_llm: FakeOpenAIServer) -> Iterator[Served]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SALESBOT_")}
-    env.update(
+    env = serve_env(
+        **TEST_SECRETS,
         DATABASE_URL=server_database,
-        JWT_SECRET="shutdown-test-access-secret-" + "a" * 40,
-        JWT_REFRESH_SECRET="shutdown-test-refresh-secret-" + "b" * 40,
         OPENAI_API_KEY="sk-test",
         OPENAI_BASE_URL=slow_llm.base_url,
         OPENAI_TIMEOUT_S="10",
         OPENAI_MAX_RETRIES="0",
-        BCRYPT_ROUNDS="4",
-        LOG_LEVEL="INFO",
-        PYTHONUNBUFFERED="1",
     )
-    env.pop("REDIS_URL", None)
     workdir = Path(tempfile.mkdtemp(prefix="salesbot-shutdown-"))
     with served(env, workdir, start_timeout_s=START_TIMEOUT_S) as running:
         yield running

@@ -3,7 +3,6 @@ embedded database, the offline assistant), and a whole customer session over rea
 
 from __future__ import annotations
 
-import os
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -13,27 +12,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.serve import STOP_TIMEOUT_S, Served, served
+from tests.support.serve import STOP_TIMEOUT_S, Served, serve_env, served
 
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT_S = 90
 # Variables that would take the server off its zero-setup defaults.
-_CONFIGURING = ("DATABASE_URL", "DB_HOST", "OPENAI_API_KEY", "JWT_SECRET", "JWT_REFRESH_SECRET")
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Served]:
     # A private work directory (mode 0700), as a checkout in a home directory would be.
     workdir = Path(tempfile.mkdtemp(prefix="salesbot-e2e-"))
-    env = {key: value for key, value in os.environ.items() if key not in _CONFIGURING}
-    env.update(
-        SALESBOT_DATA_DIR=str(workdir / "data"),
-        BCRYPT_ROUNDS="4",
-        LOG_LEVEL="INFO",
-        SHUTDOWN_TIMEOUT_S="10",
-        PYTHONUNBUFFERED="1",
-    )
+    env = serve_env(SALESBOT_DATA_DIR=str(workdir / "data"), SHUTDOWN_TIMEOUT_S="10")
     with served(env, workdir, start_timeout_s=START_TIMEOUT_S, args=("--workers", "2")) as running:
         yield running
 

@@ -6,7 +6,6 @@ that disconnects midway stores nothing and stops the LLM stream, an LLM failing 
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from salesbot_openai.testing import (
 )
 from tests.api.sse import Event, parse_events, reply_text
 from tests.support.database import migrated_database
-from tests.support.serve import served
+from tests.support.serve import TEST_SECRETS, serve_env, served
 
 pytestmark = pytest.mark.slow
 
@@ -52,19 +51,14 @@ def server_database(postgres_server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def base_url(fake_llm: FakeOpenAIServer, server_database: str) -> Iterator[str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DB_")}
-    env.update(
+    env = serve_env(
+        **TEST_SECRETS,
         DATABASE_URL=server_database,
-        JWT_SECRET="e2e-access-secret-" + "x" * 40,
-        JWT_REFRESH_SECRET="e2e-refresh-secret-" + "y" * 40,
         OPENAI_API_KEY="test-key",
         OPENAI_BASE_URL=fake_llm.base_url,
         OPENAI_TIMEOUT_S="60",
         OPENAI_DEADLINE_S="120",
         OPENAI_MAX_RETRIES="0",
-        BCRYPT_ROUNDS="4",
-        LOG_LEVEL="INFO",
-        PYTHONUNBUFFERED="1",
     )
     workdir = Path(tempfile.mkdtemp(prefix="salesbot-sse-"))
     with served(env, workdir, start_timeout_s=START_TIMEOUT_S) as running:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.database import migrated_database
 from tests.support.receiver import Received, receiving
-from tests.support.serve import Served, served
+from tests.support.serve import TEST_SECRETS, Served, serve_env, served
 
 pytestmark = pytest.mark.slow
 
@@ -38,18 +38,10 @@ def server_database(postgres_server_url: str) -> Iterator[str]:
 
 
 def _serve(database_url: str, urls: Sequence[str], **extra: str) -> AbstractContextManager[Served]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DB_", "OPENAI_", "WEBHOOK_"))
-    }
-    env.update(
+    env = serve_env(
+        **TEST_SECRETS,
         DATABASE_URL=database_url,
-        JWT_SECRET="e2e-access-secret-" + "x" * 40,
-        JWT_REFRESH_SECRET="e2e-refresh-secret-" + "y" * 40,
-        BCRYPT_ROUNDS="4",
         SHUTDOWN_TIMEOUT_S="3",
-        PYTHONUNBUFFERED="1",
         WEBHOOK_URLS=",".join(urls),
         WEBHOOK_SECRET=SECRET,
         WEBHOOK_POLL_INTERVAL_S="0.2",
@@ -57,8 +49,8 @@ def _serve(database_url: str, urls: Sequence[str], **extra: str) -> AbstractCont
         WEBHOOK_TIMEOUT_S="2",
         WEBHOOK_BATCH="10",  # one wave of POSTs, inside the short lease
         WEBHOOK_LEASE_S=str(LEASE_S),
+        **extra,
     )
-    env.update(extra)
     workdir = Path(tempfile.mkdtemp(prefix="salesbot-hooks-"))
     return served(env, workdir, start_timeout_s=START_TIMEOUT_S)
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.database import migrated_database
 from tests.support.receiver import receiving
-from tests.support.serve import served
+from tests.support.serve import TEST_SECRETS, serve_env, served
 
 pytestmark = pytest.mark.slow
 
@@ -39,23 +39,14 @@ def crash_database(postgres_server_url: str) -> Iterator[str]:
 
 
 def _env(database_url: str, webhook_url: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DB_", "OPENAI_", "REDIS_", "WEBHOOK_"))
-    }
-    env.update(
+    return serve_env(
+        **TEST_SECRETS,
         DATABASE_URL=database_url,
-        JWT_SECRET="crash-access-secret-" + "x" * 40,
-        JWT_REFRESH_SECRET="crash-refresh-secret-" + "y" * 40,
-        BCRYPT_ROUNDS="4",
         SHUTDOWN_TIMEOUT_S="5",
-        PYTHONUNBUFFERED="1",
         # The outbox is written with every change, so db check has events to account for.
         WEBHOOK_URLS=webhook_url,
         WEBHOOK_SECRET="crash-webhook-secret-" + "z" * 40,
     )
-    return env
 
 
 def _workers_of(pid: int) -> list[int]:

@@ -9,7 +9,6 @@ instances reach the receiver once each, delivered by both instances' workers."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import tempfile
@@ -28,7 +27,7 @@ from salesbot_openai.testing import Delay, FakeOpenAIServer, HttpError, RequestK
 from tests.support.database import migrated_database
 from tests.support.receiver import Received, receiving
 from tests.support.redis import redis_namespace
-from tests.support.serve import Served, served
+from tests.support.serve import TEST_SECRETS, Served, serve_env, served
 
 pytestmark = pytest.mark.slow
 
@@ -64,17 +63,11 @@ def _two_instances(
 ) -> Iterator[tuple[Served, Served]]:
     """Two instances with the same configuration (``extra`` on top), as a deployment gives
     them; the first is healthy before the second starts."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DB_", "WEBHOOK_", "TOKEN_"))
-    }
-    env.update(
+    env = serve_env(
+        **TEST_SECRETS,
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         REDIS_NAMESPACE=redis_namespace(),
-        JWT_SECRET="multi-access-secret-" + "x" * 40,
-        JWT_REFRESH_SECRET="multi-refresh-secret-" + "y" * 40,
         OPENAI_API_KEY="test-key",
         OPENAI_BASE_URL=fake_llm.base_url,
         OPENAI_MAX_RETRIES="0",
@@ -82,11 +75,9 @@ def _two_instances(
         # Both sweeps look for conversations left due every second: they race for each one.
         DISTIL_SWEEP_INTERVAL="1s",
         LOGIN_MAX_FAILURES_PER_ACCOUNT=str(MAX_FAILURES),
-        BCRYPT_ROUNDS="4",
         SHUTDOWN_TIMEOUT_S="10",
-        PYTHONUNBUFFERED="1",
+        **extra,
     )
-    env.update(extra)
     with contextlib.ExitStack() as stack:
         pair = tuple(
             stack.enter_context(

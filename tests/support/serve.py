@@ -4,6 +4,7 @@ log file, healthy before the test runs, stopped (and its work directory removed)
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -19,6 +20,52 @@ import pytest
 from tests.support.database import fresh_embedded_home
 
 STOP_TIMEOUT_S = 30
+
+# The variables salesbot's settings read (salesbot_http.settings), by prefix and by name: a
+# served test inherits none of them, so a developer's or a CI runner's DATABASE_URL,
+# OPENAI_API_KEY, REDIS_URL, HOST or SALESBOT_EMBEDDED_HOME cannot change what it runs.
+_SETTING_PREFIXES = (
+    "ACCESS_TOKEN_",
+    "ADMIN_",
+    "BCRYPT_",
+    "CATALOGUE_",
+    "CORS_",
+    "DB_",
+    "DISTIL_",
+    "HASH_",
+    "HEALTH_",
+    "JWT_",
+    "LOGIN_",
+    "LOOP_LAG_",
+    "OPENAI_",
+    "REDIS_",
+    "SALESBOT_",
+    "SHUTDOWN_",
+    "TOKEN_",
+    "WEBHOOK_",
+)
+_SETTING_NAMES = frozenset(
+    {"DATABASE_URL", "HOST", "PORT", "WORKERS", "LOG_LEVEL", "MAX_BODY_BYTES"}
+)
+# Signing keys for a served test that configures its own database (the embedded start makes
+# its own when none are set).
+TEST_SECRETS = {
+    "JWT_SECRET": "served-test-access-secret-" + "x" * 40,
+    "JWT_REFRESH_SECRET": "served-test-refresh-secret-" + "y" * 40,
+}
+
+
+def serve_env(**settings: str) -> dict[str, str]:
+    """The environment of a served test: this process's, without any variable that configures
+    salesbot; quick password hashing, INFO logs and unbuffered output; then ``settings``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(_SETTING_PREFIXES) and key not in _SETTING_NAMES
+    }
+    env.update(BCRYPT_ROUNDS="4", LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+    env.update(settings)
+    return env
 
 
 def free_port() -> int:
