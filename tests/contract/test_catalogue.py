@@ -8,6 +8,7 @@ from decimal import Decimal
 import msgspec
 
 from salesbot_core.domain import Product
+from salesbot_core.grounding import names_to_look_up
 from salesbot_core.ports import UnitOfWorkFactory
 from salesbot_core.ports.catalogue import ImportCounts, ProductQuery
 from tests.contract.conftest import Backend
@@ -193,13 +194,14 @@ async def test_search_puts_products_matching_every_word_before_better_ranked_par
     assert {p.sku for p in with_stop_word} == {"B", "D"}
 
 
-async def test_named_finds_products_by_name_whatever_the_case(backend: Backend) -> None:
+async def test_named_finds_products_by_the_key_of_their_name(backend: Backend) -> None:
     await stored(
         backend.uow,
         product("M-2", name="MacBook Pro"),
         product("M-1", name="MacBook Air"),
         product("X", name="MacBook Air Sleeve"),
     )
-    found = await backend.catalogue.named(["macbook air", "MACBOOK PRO", "Nothing"])
+    keys = names_to_look_up(["macbook air", "MACBOOK PRO", "Nothing"])
+    found = await backend.catalogue.named(keys)
     assert [p.sku for p in found] == ["M-1", "M-2"]
     assert await backend.catalogue.named([]) == []

@@ -11,6 +11,9 @@ from salesbot_core.grounding import (
     GroundingPolicy,
     choose,
     is_rejected,
+    name_key,
+    names_to_look_up,
+    product_named,
     retrieval_words,
     stated_budget,
 )
@@ -54,6 +57,23 @@ def test_retrieval_words_drop_stop_words_and_join_spanish_to_english() -> None:
     )
     assert retrieval_words(["Which one has the best keyboard?"]) == ("keyboard",)
     assert retrieval_words(["I want headphones, under 300"]) == ("headphone",)
+
+
+def test_a_name_is_compared_by_its_key_case_accents_and_spaces_aside() -> None:
+    """A name with accents and one without, in another case and spacing, are one name; ñ
+    stays a letter of its own."""
+    assert name_key("  Portátil  PRO 14 ") == name_key("portatil pro 14") == "portatil pro 14"
+    assert name_key("Año Pro") != name_key("Ano Pro")
+    portatil = product(
+        "LAP-P14", "Portátil Pro 14", brand="Acme", category="laptop", price="999.00"
+    )
+    assert product_named("portatil  PRO 14", [portatil]) is portatil
+    assert product_named("Portátil Pro 15", [portatil]) is None
+    # The store is asked for each key once, in the names' order.
+    assert names_to_look_up(["Portátil Pro 14", "portatil pro 14 ", "XPS"]) == [
+        "portatil pro 14",
+        "xps",
+    ]
 
 
 def test_a_rejected_name_or_brand_removes_its_products_whatever_the_case() -> None:

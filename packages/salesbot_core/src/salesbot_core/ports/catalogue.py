@@ -36,9 +36,11 @@ class Catalogue(Protocol):
         candidates further (rejected products, stock); the store only finds and ranks."""
         ...
 
-    async def named(self, names: Iterable[str]) -> Sequence[Product]:
-        """The products whose name, lower-cased, is one of ``names`` lower-cased, by sku (the
-        core decides which name is which product: ``grounding.product_named``)."""
+    async def named(self, keys: Iterable[str]) -> Sequence[Product]:
+        """The products whose name's key (``grounding.name_key``) is one of ``keys``, by sku.
+        The core asks with the keys of the names it links (``grounding.names_to_look_up``) and
+        decides which name is which product (``grounding.product_named``); a store compares
+        keys as given, without folding them again."""
         ...
 
     async def is_empty(self) -> bool:

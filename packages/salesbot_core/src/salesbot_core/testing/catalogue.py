@@ -9,7 +9,8 @@ but the contract suite only asks of both what both do. Ranking follows the port:
 matching every word first, then those matching some; within each, a word in the name counts 1,
 in the brand or category 0.4, in the description 0.2 (ts_rank's default weights for A, B and
 C, the fields of the PostgreSQL vector); ties by sku. Every match is ranked (PostgreSQL ranks
-at most ``CATALOGUE_RANKED_MATCHES``; the contract suite's catalogues never reach it).
+at most ``CATALOGUE_RANKED_MATCHES``; the contract suite's catalogues never reach it). ``named``
+compares each product's ``grounding.name_key``, the key PostgreSQL stores beside the name.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
 from salesbot_core.domain import Product
-from salesbot_core.grounding import STOP_WORDS, singular, tokens
+from salesbot_core.grounding import STOP_WORDS, name_key, singular, tokens
 from salesbot_core.ports.catalogue import ImportCounts, ProductPage, ProductQuery
 
 _WEIGHTS = (("name", 1.0), ("brand", 0.4), ("category", 0.4), ("description", 0.2))
@@ -136,10 +137,10 @@ class InMemoryCatalogue:
         self.queries.append(query)
         return _ranked(self._products(), query)
 
-    async def named(self, names: Iterable[str]) -> Sequence[Product]:
-        wanted = {name.lower() for name in names}
+    async def named(self, keys: Iterable[str]) -> Sequence[Product]:
+        wanted = set(keys)
         return sorted(
-            (p for p in self._products() if p.name.lower() in wanted), key=lambda p: p.sku
+            (p for p in self._products() if name_key(p.name) in wanted), key=lambda p: p.sku
         )
 
     async def is_empty(self) -> bool:
