@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
 import pytest
@@ -16,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, pool
 
 from salesbot_core.errors import DatabaseUnavailable
+from salesbot_core.grounding import name_key
 from salesbot_postgres import migrations, sqlalchemy_url
 from salesbot_postgres.schema import Base
 from tests.support.database import create_database, drop_database
@@ -96,6 +99,71 @@ def test_downgrade_to_base_and_upgrade_again(postgres_server_url: str) -> None:
         assert _schema(url)[0] == TABLES | {"alembic_version"}
     finally:
         drop_database(postgres_server_url, name)
+
+
+def _revision_module(revision: str) -> ModuleType:
+    (path,) = VERSIONS.glob(f"r{revision}_*.py")
+    spec = importlib.util.spec_from_file_location(f"revision_{revision}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_products_stored_before_0010_get_their_names_key(postgres_server_url: str) -> None:
+    """Upgrading keys every stored product by the core's ``name_key`` (more products than one
+    of the migration's batches); downgrading takes the key away and brings 0008's index back."""
+    stored = _revision_module("0010").BATCH + 2
+    name, url = create_database(postgres_server_url, prefix="salesbot_m_")
+    try:
+        migrations.upgrade(url, "0009")
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(
+                "INSERT INTO products (sku, name, brand, category, description, price,"
+                " currency, stock)"
+                " SELECT 'P-' || lpad(n::text, 6, '0'),"
+                " CASE WHEN n %% 2 = 0 THEN 'Portátil  PRO ' || n ELSE 'Año ' || n END,"
+                " 'Acme', 'laptop', '', 1, 'USD', 1 FROM generate_series(1, %s) AS n",
+                (stored,),
+            )
+        migrations.upgrade(url, "0010")
+        with psycopg.connect(url, autocommit=True) as connection:
+            keyed = connection.execute("SELECT sku, name, name_key FROM products").fetchall()
+            nullable = connection.execute(
+                "SELECT is_nullable FROM information_schema.columns"
+                " WHERE table_name = 'products' AND column_name = 'name_key'"
+            ).fetchone()
+            indexes = _product_indexes(connection)
+        assert len(keyed) == stored
+        assert [(n, k) for _, n, k in keyed if k != name_key(n)] == []
+        by_sku = {sku: key for sku, _, key in keyed}
+        assert (by_sku["P-000002"], by_sku[f"P-{stored - 1:06d}"]) == (
+            "portatil pro 2",
+            f"año {stored - 1}",
+        )
+        assert nullable == ("NO",)
+        assert "ix_products_name_key" in indexes
+        assert "ix_products_lower_name" not in indexes
+
+        migrations.downgrade(url, "0009")
+        with psycopg.connect(url, autocommit=True) as connection:
+            columns = connection.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'products'"
+            ).fetchall()
+            indexes = _product_indexes(connection)
+            (count,) = connection.execute("SELECT count(*) FROM products").fetchone() or (0,)
+        assert ("name_key",) not in columns
+        assert "ix_products_lower_name" in indexes
+        assert "ix_products_name_key" not in indexes
+        assert count == stored
+    finally:
+        drop_database(postgres_server_url, name)
+
+
+def _product_indexes(connection: psycopg.Connection[tuple[object, ...]]) -> set[str]:
+    rows = connection.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'products'")
+    return {str(row[0]) for row in rows.fetchall()}
 
 
 @pytest.mark.slow

@@ -29,6 +29,7 @@ from salesbot_core.domain import (
     User,
 )
 from salesbot_core.exchange import DistillationWrite, ExchangeWrite
+from salesbot_core.grounding import name_key
 from salesbot_core.ports import (
     Count,
     DayConversion,
@@ -423,7 +424,9 @@ def product_from_row(row: Row) -> Product:
 
 
 def product_copy_row(product: Product) -> tuple[Any, ...]:
-    """A product as a row of ``statements.COPY_PRODUCT_IMPORT`` (its column order)."""
+    """A product as a row of ``statements.COPY_PRODUCT_IMPORT`` (its column order,
+    ``PRODUCT_WRITE_COLUMNS``): its fields and the key its name is found by (the core's
+    ``grounding.name_key``, ``Catalogue.named``)."""
     return (
         product.sku,
         product.name,
@@ -435,6 +438,7 @@ def product_copy_row(product: Product) -> tuple[Any, ...]:
         product.stock,
         product.url,
         _ENCODER.encode(product.attributes).decode(),
+        name_key(product.name),
     )
 
 

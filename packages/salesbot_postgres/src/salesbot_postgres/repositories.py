@@ -388,11 +388,11 @@ class PostgresCatalogue:
         statement = sql.SEARCH_PRODUCTS if query.max_price is None else sql.SEARCH_PRODUCTS_UP_TO
         return [product_from_row(row) for row in await self._read(statement, params)]
 
-    async def named(self, names: Iterable[str]) -> Sequence[Product]:
-        wanted = list(dict.fromkeys(name.lower() for name in names))
+    async def named(self, keys: Iterable[str]) -> Sequence[Product]:
+        wanted = list(dict.fromkeys(keys))
         if not wanted:
             return []
-        rows = await self._read(sql.PRODUCTS_NAMED, {"names": wanted})
+        rows = await self._read(sql.PRODUCTS_NAMED, {"keys": wanted})
         return [product_from_row(row) for row in rows]
 
     async def is_empty(self) -> bool:

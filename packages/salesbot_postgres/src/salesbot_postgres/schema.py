@@ -293,13 +293,17 @@ class ProductRow(Base):
     __table_args__ = (
         Index("ix_products_search", "search", postgresql_using="gin"),
         Index("ix_products_category_sku", func.lower(text("category")), "sku"),
-        Index("ix_products_lower_name", func.lower(text("name"))),
+        # Catalogue.named: the products whose name's key is one of the keys looked up.
+        Index("ix_products_name_key", "name_key"),
         CheckConstraint("stock >= 0", name="stock"),
         CheckConstraint("price >= 0", name="price"),
     )
 
     sku: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
+    # The core's grounding.name_key(name), written with the name by the adapter (the rule is
+    # Python's: case, accents and spaces aside), so no SQL copies it.
+    name_key: Mapped[str] = mapped_column(Text)
     brand: Mapped[str] = mapped_column(String(255))
     category: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text)

@@ -518,6 +518,9 @@ WEBHOOK_DELIVERIES_WITH_STATUS_AFTER: Final = _deliveries(
 PRODUCT_COLUMNS: Final = (
     "sku, name, brand, category, description, price, currency, stock, url, attributes"
 )
+# What a write gives of a product: its columns and its name's key (the core's
+# ``grounding.name_key``, computed by ``mapping.product_copy_row``), which no read returns.
+PRODUCT_WRITE_COLUMNS: Final = f"{PRODUCT_COLUMNS}, name_key"
 
 # The admin list's ``q`` as one tsquery: ``%(words)s`` is the words OR-ed (``laptop | ligero``,
 # built by ``mapping.tsquery_text`` from word characters only), each stemmed in English and in
@@ -587,9 +590,9 @@ LIMIT %(limit)s
 
 SEARCH_PRODUCTS: Final = _search_products("true")
 SEARCH_PRODUCTS_UP_TO: Final = _search_products("p.price <= %(max_price)s")
-# Index ix_products_lower_name.
+# Index ix_products_name_key. ``%(keys)s`` are name keys as the core computes them.
 PRODUCTS_NAMED: Final = f"""
-SELECT {PRODUCT_COLUMNS} FROM products WHERE lower(name) = ANY(%(names)s::text[]) ORDER BY sku
+SELECT {PRODUCT_COLUMNS} FROM products WHERE name_key = ANY(%(keys)s::text[]) ORDER BY sku
 """
 ANY_PRODUCT: Final = "SELECT EXISTS (SELECT FROM products) AS any"
 PRODUCT_BY_SKU: Final = f"SELECT {PRODUCT_COLUMNS} FROM products WHERE sku = %(sku)s"
@@ -606,21 +609,21 @@ CREATE_PRODUCT_IMPORT: Final = """
 CREATE TEMPORARY TABLE IF NOT EXISTS product_import (
     sku text NOT NULL, name text NOT NULL, brand text NOT NULL, category text NOT NULL,
     description text NOT NULL, price numeric(12, 2) NOT NULL, currency text NOT NULL,
-    stock integer NOT NULL, url text, attributes jsonb NOT NULL
+    stock integer NOT NULL, url text, attributes jsonb NOT NULL, name_key text NOT NULL
 ) ON COMMIT DROP
 """
 CLEAR_PRODUCT_IMPORT: Final = "TRUNCATE product_import"
-COPY_PRODUCT_IMPORT: Final = f"COPY product_import ({PRODUCT_COLUMNS}) FROM STDIN"
+COPY_PRODUCT_IMPORT: Final = f"COPY product_import ({PRODUCT_WRITE_COLUMNS}) FROM STDIN"
 # xmax is 0 on a row this statement inserted, and set on one it updated.
 UPSERT_PRODUCT_IMPORT: Final = f"""
 WITH written AS (
-    INSERT INTO products ({PRODUCT_COLUMNS}, created_at, updated_at)
-    SELECT {PRODUCT_COLUMNS}, now(), now() FROM product_import
+    INSERT INTO products ({PRODUCT_WRITE_COLUMNS}, created_at, updated_at)
+    SELECT {PRODUCT_WRITE_COLUMNS}, now(), now() FROM product_import
     ON CONFLICT (sku) DO UPDATE SET
-        name = EXCLUDED.name, brand = EXCLUDED.brand, category = EXCLUDED.category,
-        description = EXCLUDED.description, price = EXCLUDED.price,
-        currency = EXCLUDED.currency, stock = EXCLUDED.stock, url = EXCLUDED.url,
-        attributes = EXCLUDED.attributes, updated_at = EXCLUDED.updated_at
+        name = EXCLUDED.name, name_key = EXCLUDED.name_key, brand = EXCLUDED.brand,
+        category = EXCLUDED.category, description = EXCLUDED.description,
+        price = EXCLUDED.price, currency = EXCLUDED.currency, stock = EXCLUDED.stock,
+        url = EXCLUDED.url, attributes = EXCLUDED.attributes, updated_at = EXCLUDED.updated_at
     RETURNING xmax = 0 AS created
 )
 SELECT count(*) FILTER (WHERE created) AS created,
