@@ -8,7 +8,7 @@ from decimal import Decimal
 import msgspec
 
 from salesbot_core.domain import Product
-from salesbot_core.grounding import names_to_look_up
+from salesbot_core.grounding import link_names, names_to_look_up
 from salesbot_core.ports import UnitOfWorkFactory
 from salesbot_core.ports.catalogue import ImportCounts, ProductQuery
 from tests.contract.conftest import Backend
@@ -205,3 +205,30 @@ async def test_named_finds_products_by_the_key_of_their_name(backend: Backend) -
     found = await backend.catalogue.named(keys)
     assert [p.sku for p in found] == ["M-1", "M-2"]
     assert await backend.catalogue.named([]) == []
+
+
+async def test_a_name_finds_and_links_its_product_case_accents_and_spaces_aside(
+    backend: Backend,
+) -> None:
+    """The LLM may drop an accent the catalogue keeps, or write one it does not, in another case
+    and spacing: the name still finds its product and is linked to its SKU. ñ is a letter of its
+    own, and a renamed product is found by its new name only."""
+    await stored(
+        backend.uow,
+        product("P-14", name="Portátil Pro 14"),
+        product("P-15", name="Portatil Pro 15"),
+        product("Y", name="Año Pro"),
+    )
+    for name, sku, catalogue_name in (
+        ("portatil  PRO 14", "P-14", "Portátil Pro 14"),
+        (" Portátil pro 15", "P-15", "Portatil Pro 15"),
+    ):
+        found = await backend.catalogue.named(names_to_look_up([name]))
+        assert [p.sku for p in found] == [sku]
+        (linked,) = link_names([name], found)
+        assert (linked.name, linked.sku) == (catalogue_name, sku)
+    assert await backend.catalogue.named(names_to_look_up(["Ano Pro"])) == []
+    await stored(backend.uow, product("P-14", name="Portátil Pro 14 Max"))
+    assert await backend.catalogue.named(names_to_look_up(["Portatil Pro 14"])) == []
+    renamed = await backend.catalogue.named(names_to_look_up(["PORTATIL PRO 14 MAX"]))
+    assert [p.sku for p in renamed] == ["P-14"]
