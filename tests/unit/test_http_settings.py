@@ -193,6 +193,48 @@ def test_a_bad_setting_is_refused_by_name(env: dict[str, str], variable: str) ->
         settings_from_env({"DATABASE_URL": "postgresql://x/y", **env})
 
 
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL: .*postgresql://, not mysql://"),
+        ({"DATABASE_URL": "notaurl"}, "DATABASE_URL: .*not a valid postgresql:// URL"),
+        ({"DATABASE_URL": "", "DB_HOST": "db", "DB_PORT": "five"}, "DB_HOST and DB_"),
+        ({"REDIS_URL": "notaurl"}, "REDIS_URL must start with redis://"),
+        ({"REDIS_URL": "http://cache:6379"}, "REDIS_URL"),
+        ({"CORS_ORIGIN": "not-an-origin"}, "CORS_ORIGIN .*'not-an-origin'"),
+        ({"CORS_ORIGIN": "https://shop.example/"}, "CORS_ORIGIN .*no path"),
+    ],
+)
+def test_a_malformed_address_is_refused_at_start_not_at_the_first_request(
+    env: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        settings_from_env(
+            {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+            | env
+        )
+
+
+def test_an_empty_cors_origin_allows_no_origin_and_star_any() -> None:
+    base = {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+    assert settings_from_env(base | {"CORS_ORIGIN": ""}).cors_origins == ()
+    assert settings_from_env(base | {"CORS_ORIGIN": "*"}).cors_origins == ("*",)
+    redis = settings_from_env(base | {"REDIS_URL": "rediss://:pw@cache:6380/2"})
+    assert redis.redis_url == "rediss://:pw@cache:6380/2"
+
+
+@pytest.mark.parametrize("place", ["a file", "under a file"])
+def test_a_data_directory_that_cannot_keep_the_secrets_is_refused_by_name(
+    tmp_path: Path, place: str
+) -> None:
+    blocker = tmp_path / "README.md"
+    blocker.write_text("not a directory")
+    data_dir = blocker if place == "a file" else blocker / "data"
+
+    with pytest.raises(SettingsError, match=r"SALESBOT_DATA_DIR \(.*\) cannot keep"):
+        settings_from_env({"SALESBOT_DATA_DIR": str(data_dir)})
+
+
 def test_the_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text(
         "# comment\nexport PORT=4000\nCORS_ORIGIN='https://a.example'\nLOG_LEVEL=debug\n"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
@@ -16,12 +17,16 @@ import msgspec
 from dotenv import dotenv_values
 
 from salesbot_core.clock import parse_duration
+from salesbot_postgres import sqlalchemy_url
 
 JWT_SECRET_MIN_BYTES = 32
 WEBHOOK_SECRET_MIN_BYTES = 32
 METADATA_FORMATS = ("json_schema", "json_object", "prompt")
 HTTP_CLIENTS = ("aiohttp", "httpx")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# An origin as a browser sends it: scheme, host and port, no path (not even a trailing "/").
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#]+")
 
 
 class SettingsError(ValueError):
@@ -194,6 +199,19 @@ def _duration(env: Mapping[str, str], key: str, default: timedelta) -> timedelta
 
 
 def _database_url(env: Mapping[str, str]) -> str | None:
+    """The configured database's URL, checked by the adapter's own rule now rather than at the
+    first request; None for the embedded default."""
+    url = _given_database_url(env)
+    if url is not None:
+        try:
+            sqlalchemy_url(url)
+        except ValueError as error:
+            name = "DATABASE_URL" if env.get("DATABASE_URL", "").strip() else "DB_HOST and DB_*"
+            raise SettingsError(f"{name}: {error}") from None
+    return url
+
+
+def _given_database_url(env: Mapping[str, str]) -> str | None:
     url = env.get("DATABASE_URL", "").strip()
     if url:
         return url
@@ -220,6 +238,18 @@ def _secret(env: Mapping[str, str], key: str, data_dir: Path, embedded: bool) ->
     if not embedded:
         raise SettingsError(f"{key} is required when DATABASE_URL (or DB_HOST) is set")
     # Zero-setup mode: a secret generated once and kept beside the embedded database.
+    try:
+        return _kept_secret(key, data_dir)
+    except OSError as error:
+        # mkdir's FileExistsError: the path is there, as something other than a directory.
+        exists = isinstance(error, FileExistsError)
+        reason = "it is not a directory" if exists else error.strerror or str(error)
+        raise SettingsError(
+            f"SALESBOT_DATA_DIR ({data_dir}) cannot keep the generated {key}: {reason}"
+        ) from None
+
+
+def _kept_secret(key: str, data_dir: Path) -> str:
     path = data_dir / f"{key.lower()}.secret"
     data_dir.mkdir(parents=True, exist_ok=True)
     generated = secrets.token_urlsafe(48)
@@ -236,6 +266,30 @@ def _secret(env: Mapping[str, str], key: str, data_dir: Path, embedded: bool) ->
     with os.fdopen(descriptor, "w", encoding="utf-8") as secret_file:
         secret_file.write(generated)
     return generated
+
+
+def _cors_origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The origins browsers may call from; an empty CORS_ORIGIN allows none (no CORS)."""
+    raw = env.get("CORS_ORIGIN", "http://localhost:5173")
+    origins = tuple(o.strip() for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                "CORS_ORIGIN must hold origins such as https://shop.example or "
+                f"http://localhost:5173 (scheme, host and port, no path), or *; got {origin!r}"
+            )
+    return origins
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = (env.get("REDIS_URL") or "").strip()
+    if not url:
+        return None
+    if not url.startswith(REDIS_SCHEMES):
+        raise SettingsError(
+            f"REDIS_URL must start with {', '.join(REDIS_SCHEMES)}, got {url.split(':')[0]!r}"
+        )
+    return url
 
 
 def _webhook_urls(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -262,9 +316,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     database_url = _database_url(env)
     data_dir = Path(env.get("SALESBOT_DATA_DIR", "") or ".salesbot")
     embedded = database_url is None
-    origins = tuple(
-        o.strip() for o in env.get("CORS_ORIGIN", "http://localhost:5173").split(",") if o.strip()
-    )
+    origins = _cors_origins(env)
     webhook_urls = _webhook_urls(env)
     settings = Settings(
         host=env.get("HOST", "127.0.0.1") or "127.0.0.1",
@@ -316,7 +368,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         login_max_failures_per_account=_int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
         login_max_failures_per_client=_int(env, "LOGIN_MAX_FAILURES_PER_IP", 30),
         login_failure_window=_duration(env, "LOGIN_FAILURE_WINDOW", timedelta(minutes=15)),
-        redis_url=env.get("REDIS_URL") or None,
+        redis_url=_redis_url(env),
         redis_namespace=(env.get("REDIS_NAMESPACE") or "salesbot").strip() or "salesbot",
         log_level=_choice(
             {"LOG_LEVEL": (env.get("LOG_LEVEL") or "").upper()}, "LOG_LEVEL", "INFO", LOG_LEVELS
