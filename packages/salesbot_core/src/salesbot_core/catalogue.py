@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from salesbot_core.domain import Product
-from salesbot_core.errors import InvalidCatalogue
+from salesbot_core.errors import InvalidCatalogue, InvalidInput
 
 
 class CatalogueFormat(StrEnum):
@@ -115,9 +115,10 @@ def _matching(value: str, pattern: re.Pattern[str], rule: str) -> str:
     return value
 
 
-def product_from_fields(fields: Mapping[str, Any], *, line: int) -> Product:
-    """One product from its fields (text, or JSON values), by the catalogue's rules;
-    ``InvalidCatalogue`` naming ``line`` and the first rule broken."""
+def product_from_fields(fields: Mapping[str, Any], *, line: int | None) -> Product:
+    """One product from its fields (text, or JSON values), by the catalogue's rules: a file's
+    ``line`` breaking one is ``InvalidCatalogue`` naming the line and the first rule broken; a
+    product on its own (``line`` None) is ``InvalidInput`` of the ``product``."""
     try:
         sku = _matching(_text(fields, "sku", MAX_SKU), _SKU, _SKU_RULE)
         currency = _matching(_text(fields, "currency", 3), _CURRENCY, _CURRENCY_RULE)
@@ -137,6 +138,8 @@ def product_from_fields(fields: Mapping[str, Any], *, line: int) -> Product:
             attributes=_attributes(fields.get(ATTRIBUTES_COLUMN)),
         )
     except ValueError as error:
+        if line is None:
+            raise InvalidInput("product", str(error)) from None
         raise InvalidCatalogue(line, str(error)) from None
 
 

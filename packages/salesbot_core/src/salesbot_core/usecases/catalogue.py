@@ -60,7 +60,7 @@ class SaveProduct:
         self._uow = uow
 
     async def __call__(self, sku: str, fields: Mapping[str, Any]) -> tuple[Product, bool]:
-        product = product_from_fields({**fields, "sku": sku}, line=1)
+        product = product_from_fields({**fields, "sku": sku}, line=None)
         async with self._uow() as uow:
             counts = await uow.products.upsert([product])
             await uow.commit()
