@@ -108,7 +108,21 @@ def _domain_error(request: Request[Any, Any, Any], exc: SalesbotError) -> Respon
     return failure(status, message, request.url.path, headers)
 
 
-def _validation_message(exc: ValidationException) -> str:
+def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
+    """The name a client sent a parameter by (``saleStatus``) for the handler's argument name
+    Litestar's validation error gives (``sale_status``); the key itself when it has no alias."""
+    handler = request.scope.get("route_handler")
+    signature = getattr(handler, "parsed_fn_signature", None)
+    field = signature.parameters.get(key) if signature is not None else None
+    definition = getattr(field, "kwarg_definition", None)
+    for alias in ("query", "header", "cookie", "name"):
+        wired = getattr(definition, alias, None)
+        if isinstance(wired, str) and wired:
+            return wired
+    return key
+
+
+def _validation_message(request: Request[Any, Any, Any], exc: ValidationException) -> str:
     details: list[str] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
@@ -120,7 +134,7 @@ def _validation_message(exc: ValidationException) -> str:
             # Litestar's wording when there is no body at all.
             message = "a JSON body is required"
         if key and key != "data":
-            details.append(f"{key}: {message}")
+            details.append(f"{_wire_name(request, str(key))}: {message}")
         elif message:
             details.append(message)
     if not details and exc.detail and not exc.detail.startswith("Validation failed for"):
@@ -134,7 +148,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return failure(status, INTERNAL_ERROR, request.url.path)
     if isinstance(exc, ValidationException):
-        message = _validation_message(exc)
+        message = _validation_message(request, exc)
     else:
         message = exc.detail or "Request refused"
     return failure(status, message, request.url.path, exc.headers)
