@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from salesbot_postgres import DataDirectoryInUse, EmbeddedPostgres, EmbeddedPostgresError
-from salesbot_postgres.embedded import LOCATION_NOTE, _binaries
+from salesbot_postgres.embedded import LOCATION_NOTE, _binaries, shared_url
 from tests.support.database import (
     EMBEDDED_FAILURE_EXIT,
     TEST_DATABASE_ENV,
@@ -121,6 +121,37 @@ def test_another_process_on_the_same_data_dir_is_refused(data_dir: Path, home: P
     follower = EmbeddedPostgres(data_dir, server_home=home)
     follower.start()
     follower.stop()
+
+
+def test_a_shared_server_is_found_by_the_process_refused_its_data_dir(
+    data_dir: Path, home: Path
+) -> None:
+    """Before ``share()`` another process is refused with no URL; after it, with the server's
+    URL, which ``shared_url`` connects to; once stopped, the lock file is empty (the directory
+    free) and there is nothing to share."""
+    server = EmbeddedPostgres(data_dir, server_home=home)
+    server.start()
+    try:
+        with pytest.raises(DataDirectoryInUse) as unshared:
+            EmbeddedPostgres(data_dir, server_home=home).start()
+        assert (unshared.value.pid, unshared.value.url) == (os.getpid(), None)
+        with pytest.raises(DataDirectoryInUse):
+            shared_url(unshared.value)
+
+        server.share()
+        server.share()  # idempotent
+
+        with pytest.raises(DataDirectoryInUse) as shared:
+            EmbeddedPostgres(data_dir, server_home=home).start()
+        assert (shared.value.pid, shared.value.url) == (os.getpid(), server.url)
+        url = shared_url(shared.value)
+        assert _query(url, "SELECT current_database()") == "salesbot"
+        assert (data_dir / "embedded.lock").read_text() == f"{os.getpid()}\n{server.url}\n"
+    finally:
+        server.stop()
+    assert (data_dir / "embedded.lock").read_text() == ""
+    with pytest.raises(EmbeddedPostgresError, match="not running"):
+        server.share()
 
 
 def test_the_context_manager_stops_the_server_on_exit(data_dir: Path, home: Path) -> None:

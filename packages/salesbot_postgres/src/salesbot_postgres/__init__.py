@@ -4,8 +4,12 @@ used when no database is configured. Importing it starts and connects to nothing
 
 from salesbot_postgres.config import DatabaseConfig, redacted, sqlalchemy_url
 from salesbot_postgres.database import Database
-from salesbot_postgres.embedded import EmbeddedPostgres
-from salesbot_postgres.errors import DataDirectoryInUse, EmbeddedPostgresError
+from salesbot_postgres.embedded import EmbeddedPostgres, shared_url
+from salesbot_postgres.errors import (
+    DataDirectoryInUse,
+    EmbeddedPostgresError,
+    EmbeddedServerUnreachable,
+)
 from salesbot_postgres.unit_of_work import PostgresUnitOfWork
 
 __all__ = [
@@ -14,7 +18,9 @@ __all__ = [
     "DatabaseConfig",
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
+    "EmbeddedServerUnreachable",
     "PostgresUnitOfWork",
     "redacted",
+    "shared_url",
     "sqlalchemy_url",
 ]

@@ -2,7 +2,10 @@
 
 Layout under ``data_dir``: ``postgres/`` (the cluster), ``run/`` (its unix socket),
 ``postgres.log`` and ``embedded.lock``. The lock (``flock``, released by the kernel if the holder
-dies) says which salesbot process owns the server; a second process gets ``DataDirectoryInUse``.
+dies) says which salesbot process owns the server (its pid, the first line) and, once that process
+shares the server (``share()``: ``salesbot serve`` does, once migrated), where it takes clients
+(its URL, the second line). A second process gets ``DataDirectoryInUse``, with that URL if there
+is one, and ``shared_url`` checks it can connect there.
 Without a ``port`` the server listens on its unix socket only, in a directory no other user can
 enter, so its trust authentication is not open to the machine. Linux and macOS only.
 
@@ -44,7 +47,11 @@ from salesbot_postgres.embedded_access import (
     make_own_directory,
     mirrored_trees,
 )
-from salesbot_postgres.errors import DataDirectoryInUse, EmbeddedPostgresError
+from salesbot_postgres.errors import (
+    DataDirectoryInUse,
+    EmbeddedPostgresError,
+    EmbeddedServerUnreachable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +64,38 @@ DEFAULT_SERVER_HOME = Path("/var/lib/salesbot/embedded")
 LOCATION_NOTE = "postgres-location.txt"
 _SOCKET_PORT = 5432  # names the socket file when there is no TCP port
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
+_URL_PREFIX = "postgresql://"
+_ATTACH_TIMEOUT_S = 10
+
+
+def lock_holder(text: str) -> tuple[int | None, str | None]:
+    """What an ``embedded.lock`` says: the holder's pid (its first line) and the URL of the server
+    it shares (its second line), each None where there is none. The URL counts only once its
+    line is whole (ends with a newline), so a lock being written is never half read; the lock of
+    an older salesbot (the pid alone) gives its pid and no URL."""
+    first, _, rest = text.partition("\n")
+    second, ended, _ = rest.partition("\n")
+    pid, url = first.strip(), second.strip()
+    return (
+        int(pid) if pid.isascii() and pid.isdigit() else None,
+        url if ended and url.startswith(_URL_PREFIX) else None,
+    )
+
+
+def shared_url(in_use: DataDirectoryInUse) -> str:
+    """The URL of the server that the holder of ``in_use.data_dir`` shares, for this process to
+    use as a client, once a connection to it works. ``in_use`` itself is raised again when the
+    holder shares none (still starting, a server started for one command, an older salesbot);
+    ``EmbeddedServerUnreachable`` when this process cannot connect there (another OS user, who
+    cannot enter the private socket directory; a server that died under its salesbot)."""
+    if in_use.url is None:
+        raise in_use
+    try:
+        psycopg.connect(in_use.url, connect_timeout=_ATTACH_TIMEOUT_S).close()
+    except psycopg.Error as error:
+        why = str(error).strip().split("\n", 1)[0]
+        raise EmbeddedServerUnreachable(in_use, why or type(error).__name__) from error
+    return in_use.url
 
 
 def _binaries() -> Path:
@@ -200,6 +239,8 @@ class EmbeddedPostgres:
         self._binaries = Path(binaries).absolute() if binaries is not None else None
         self._start_timeout_s = start_timeout_s
         self._lock: IO[bytes] | None = None
+        self._shared = False  # the URL is in the lock file (share())
+        self._holder_line = b""  # the lock file's first line, this process's pid
         self._running = False
         self._account: ServerAccount | None = None
         self._home: Path | None = None  # where the cluster lives, decided by start()
@@ -299,6 +340,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         try:
+            self._unshare()  # before the server stops under its clients
             if self._running:
                 self._running = False
                 self._stop_server()
@@ -306,6 +348,30 @@ class EmbeddedPostgres:
             atexit.unregister(self.stop)
             self._release_lock()
             self._home = None  # decided afresh by the next start()
+
+    def share(self) -> None:
+        """Let other processes use the running server as clients until ``stop()``: its URL is
+        written in the lock file after the pid, and a process refused the data directory finds
+        it in ``DataDirectoryInUse.url``. Meant for a server that stays up, once it is ready for
+        them (``salesbot serve`` shares after migrating); a server started for one command is
+        not shared, as it stops under its clients when the command ends."""
+        if self._lock is None or not self._running:
+            raise EmbeddedPostgresError(
+                f"the embedded PostgreSQL for {self.data_dir} is not running, so not shared"
+            )
+        if self._shared:
+            return
+        # Appended after the pid in one write: a reader sees the pid alone or both lines.
+        self._lock.write(f"{self.url}\n".encode())
+        self._lock.flush()
+        self._shared = True
+
+    def _unshare(self) -> None:
+        """Take the URL out of the lock file, the pid staying (one truncate: never read empty)."""
+        if self._lock is not None and self._shared:
+            self._shared = False
+            with contextlib.suppress(OSError):
+                self._lock.truncate(len(self._holder_line))
 
     def __enter__(self) -> Self:
         self.start()
@@ -330,21 +396,22 @@ class EmbeddedPostgres:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().decode(errors="replace").strip()
+            pid, url = lock_holder(handle.read().decode(errors="replace"))
             handle.close()
-            pid = int(holder) if holder.isdigit() else None
-            raise DataDirectoryInUse(self.data_dir, pid) from None
+            raise DataDirectoryInUse(self.data_dir, pid, url) from None
         except BaseException:
             handle.close()
             raise
         handle.seek(0)
         handle.truncate()
-        handle.write(str(os.getpid()).encode())
+        self._holder_line = f"{os.getpid()}\n".encode()
+        handle.write(self._holder_line)
         handle.flush()
         self._lock = handle
 
     def _release_lock(self) -> None:
         handle, self._lock = self._lock, None
+        self._shared = False
         if handle is not None:
             with contextlib.suppress(OSError):
                 handle.seek(0)

@@ -27,9 +27,13 @@ class EmbeddedPostgresError(RuntimeError):
 
 
 class DataDirectoryInUse(EmbeddedPostgresError):
-    """Another live process holds the embedded server's data directory."""
+    """Another live process holds the embedded server's data directory.
 
-    def __init__(self, data_dir: Path, pid: int | None) -> None:
+    ``url`` is where that process's server takes clients, when it recorded it (a ``salesbot
+    serve`` does once it has migrated the database); None while it is still starting, for a
+    server started for one command, and in a lock file of an older salesbot."""
+
+    def __init__(self, data_dir: Path, pid: int | None, url: str | None = None) -> None:
         holder = f"process {pid}" if pid else "another process"
         super().__init__(
             f"The embedded database in {data_dir} is in use by {holder}. Stop that salesbot "
@@ -37,6 +41,24 @@ class DataDirectoryInUse(EmbeddedPostgresError):
         )
         self.data_dir = data_dir
         self.pid = pid
+        self.url = url
+
+
+class EmbeddedServerUnreachable(EmbeddedPostgresError):
+    """A running salesbot shares its embedded server, but this process cannot connect to it:
+    another OS user cannot enter the server's private socket directory, or the server died
+    under the salesbot that started it."""
+
+    def __init__(self, in_use: DataDirectoryInUse, why: str) -> None:
+        holder = f"process {in_use.pid}" if in_use.pid else "another process"
+        super().__init__(
+            f"The embedded database in {in_use.data_dir} is served by {holder} at {in_use.url}, "
+            f"but this process cannot connect to it ({why}). Run this command as the user "
+            "running that salesbot, or stop it first."
+        )
+        self.data_dir = in_use.data_dir
+        self.pid = in_use.pid
+        self.url = in_use.url
 
 
 def is_unavailability(error: BaseException) -> bool:
