@@ -4,6 +4,8 @@ migrations, token cleanup and granting the admin role on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from salesbot_core.domain import Conversation, RefreshToken, Role, User
 from salesbot_core.testing import Exchange, append_exchange
@@ -422,3 +424,77 @@ async def test_webhooks_retry_requeues_one_delivery_or_every_dead_one(
             assert refused.exit_code == 2, refused.output
     finally:
         await webhooks.dispose()
+
+
+@contextlib.contextmanager
+def _held(data_dir: Path, lock_text: str) -> Iterator[None]:
+    """The embedded data directory held as a running salesbot holds it: ``embedded.lock`` locked
+    (flock, here by another open file of this process) with ``lock_text`` in it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "embedded.lock").open("wb") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.write(lock_text.encode())
+        lock.flush()
+        yield
+
+
+def _one_line(result: Result) -> str:
+    assert "Traceback" not in result.output
+    [line] = result.output.strip().splitlines()
+    return line
+
+
+def test_a_shared_server_this_process_cannot_reach_is_one_line_and_exit_2(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A running salesbot shares its server at a socket this process cannot connect to (another
+    OS user cannot enter its private directory; here the directory is gone): the data commands
+    say so in one line, exit status 2, and start no server of their own."""
+    unreachable = f"postgresql://postgres@/salesbot?host={tmp_path / 'gone'}&port=5432"
+    with _held(tmp_path / "data", f"4242\n{unreachable}\n"):
+        for command in (["db", "check"], ["users", "grant-admin", "ann@example.com"]):
+            result = runner.invoke(main, command)
+
+            assert result.exit_code == 2, result.output
+            line = _one_line(result)
+            assert line.startswith("salesbot: The embedded database in ")
+            assert f"is served by process 4242 at {unreachable}" in line
+            assert "cannot connect to it" in line
+            assert line.endswith("or stop it first.")
+    assert not (tmp_path / "data" / "postgres").exists()
+
+
+@pytest.mark.parametrize("lock_text", ["4242\n", "4242"], ids=["not-shared", "older-salesbot"])
+def test_a_holder_that_shares_no_server_refuses_the_data_commands(
+    runner: CliRunner, tmp_path: Path, lock_text: str
+) -> None:
+    """Still starting, a server started for one command, or an older salesbot's lock: nothing to
+    use, so the commands are refused as before."""
+    with _held(tmp_path / "data", lock_text):
+        for command in (["db", "check"], ["db", "current"]):
+            result = runner.invoke(main, command)
+
+            assert result.exit_code == 2, result.output
+            assert "is in use by process 4242. Stop that salesbot first" in _one_line(result)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["db", "upgrade"],
+        ["db", "downgrade", "--", "-1"],
+        ["db", "revision", "-m", "x"],
+        ["serve"],
+    ],
+)
+def test_the_schema_commands_and_serve_refuse_a_shared_server(
+    runner: CliRunner, tmp_path: Path, command: list[str]
+) -> None:
+    """A schema change belongs to the server's own start: these are refused without trying the
+    shared URL (unreachable here, which they would otherwise report)."""
+    unreachable = f"postgresql://postgres@/salesbot?host={tmp_path / 'gone'}&port=5432"
+    with _held(tmp_path / "data", f"4242\n{unreachable}\n"):
+        result = runner.invoke(main, command)
+
+    assert result.exit_code == 2, result.output
+    assert "is in use by process 4242. Stop that salesbot first" in _one_line(result)

@@ -82,7 +82,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
     Without DATABASE_URL an embedded PostgreSQL is started (data under .salesbot/ or
     SALESBOT_DATA_DIR), migrated, and stopped on exit; with several workers this process owns
-    it and hands its URL to the workers.
+    it and hands its URL to the workers. While it serves, the other commands on the same data
+    directory use it too (except db upgrade, downgrade and revision, which refuse).
     """
     from granian.constants import Interfaces  # noqa: PLC0415 - only `serve` needs the server
     from granian.log import LogLevels  # noqa: PLC0415
@@ -92,7 +93,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     bind_host = host or settings.host
     bind_port = port or settings.port
     worker_count = workers or settings.workers
-    with database.configured_database(settings, migrate=True) as url:
+    with database.configured_database(settings, database.Purpose.SERVE) as url:
         logger.info("database: %s", describe_database(settings, url))
         logger.info("assistant: %s", describe_assistant(settings))
         if settings.uses_embedded_database:
@@ -138,7 +139,7 @@ def _import_demo_catalogue_if_empty(settings: Settings, url: str) -> None:
     else:
         logger.info(
             "catalogue: was empty, imported the demo catalogue (%d products); load your own "
-            "with `salesbot catalogue import PATH --replace`",
+            "with `uv run salesbot catalogue import PATH --replace` (this server may keep running)",
             counts.created,
         )
 
@@ -152,12 +153,13 @@ def _hand_over_to_workers(settings: Settings, url: str) -> None:
 
 
 def _on_container(job: Callable[[Container], Awaitable[T]]) -> T:
-    """Run ``job`` on a container over the configured, migrated database, its adapters shut
-    down afterwards; database failures reported in one line."""
+    """Run ``job`` on a container over the configured, migrated database (the embedded one a
+    running salesbot serves, if it does), its adapters shut down afterwards; database failures
+    reported in one line."""
     from salesbot_http.container import build_container  # noqa: PLC0415
 
     settings = _settings()
-    with database.configured_database(settings, migrate=False) as url:
+    with database.configured_database(settings, database.Purpose.DATA) as url:
         database.require_migrated(url)
         container = build_container(msgspec.structs.replace(settings, database_url=url))
 
@@ -176,9 +178,11 @@ def db() -> None:
     """Database migrations (alembic) on the configured database."""
 
 
-def _on_database(action: Callable[[str], T]) -> T:
+def _on_database(action: Callable[[str], T], purpose: database.Purpose) -> T:
+    """Run ``action`` on the configured database's URL, reached as ``purpose`` says (the schema
+    commands are refused while a salesbot serves the embedded database; the others use it)."""
     settings = _settings()
-    with database.configured_database(settings, migrate=False) as url:
+    with database.configured_database(settings, purpose) as url:
         return action(url)
 
 
@@ -186,7 +190,7 @@ def _on_database(action: Callable[[str], T]) -> T:
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
     """Upgrade the schema to REVISION [default: head]."""
-    now = _on_database(lambda url: database.upgrade(url, revision))
+    now = _on_database(lambda url: database.upgrade(url, revision), database.Purpose.SCHEMA)
     click.echo(f"database at revision {now}")
 
 
@@ -194,14 +198,14 @@ def upgrade(revision: str) -> None:
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Downgrade the schema to REVISION: -1 for one step back, base for all."""
-    now = _on_database(lambda url: database.downgrade(url, revision))
+    now = _on_database(lambda url: database.downgrade(url, revision), database.Purpose.SCHEMA)
     click.echo(f"database at revision {now}")
 
 
 @db.command()
 def current() -> None:
     """Show the schema's current revision."""
-    revision = _on_database(database.current)
+    revision = _on_database(database.current, database.Purpose.DATA)
     click.echo(revision or "base (never migrated)")
 
 
@@ -221,7 +225,9 @@ def history() -> None:
 )
 def revision(message: str, autogenerate: bool) -> None:
     """Create a new migration (the database must be at head to autogenerate)."""
-    path = _on_database(lambda url: database.revision(url, message, autogenerate))
+    path = _on_database(
+        lambda url: database.revision(url, message, autogenerate), database.Purpose.SCHEMA
+    )
     click.echo(f"wrote {path}")
 
 
@@ -401,7 +407,7 @@ def import_catalogue(path: Path | None, replace: bool, demo: bool) -> None:
     else:
         lines, file_format, name = demo_catalogue_lines(), CatalogueFormat.CSV, DEMO_CATALOGUE
     settings = _settings()
-    with database.configured_database(settings, migrate=False) as url:
+    with database.configured_database(settings, database.Purpose.DATA) as url:
         database.require_migrated(url)
         container = build_container(msgspec.structs.replace(settings, database_url=url))
 
@@ -438,7 +444,7 @@ def export_catalogue(file_format: str) -> None:
 
     settings = _settings()
     chosen = CatalogueFormat(file_format)
-    with database.configured_database(settings, migrate=False) as url:
+    with database.configured_database(settings, database.Purpose.DATA) as url:
         database.require_migrated(url)
         container = build_container(msgspec.structs.replace(settings, database_url=url))
 

@@ -1,4 +1,5 @@
-"""The database the CLI works on: the configured one, or the embedded server it starts.
+"""The database the CLI works on: the configured one, the embedded server it starts, or the one a
+running ``salesbot serve`` shares.
 
 Migrations run synchronously here, before any event loop serves (``salesbot_postgres.migrations``
 is blocking by design).
@@ -7,6 +8,7 @@ is blocking by design).
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 from collections.abc import Iterator
 
@@ -18,8 +20,10 @@ from salesbot_postgres import (
     DataDirectoryInUse,
     EmbeddedPostgres,
     EmbeddedPostgresError,
+    EmbeddedServerUnreachable,
     migrations,
     redacted,
+    shared_url,
 )
 
 logger = logging.getLogger(__name__)
@@ -34,7 +38,7 @@ def redact(url: str) -> str:
 
 def embedded_failure_line(error: EmbeddedPostgresError) -> str:
     """Why the embedded server cannot run, and what to do, in one line."""
-    if isinstance(error, DataDirectoryInUse):  # its reason says what to do
+    if isinstance(error, DataDirectoryInUse | EmbeddedServerUnreachable):  # they say what to do
         return f"salesbot: {error.reason}"
     return (
         f"salesbot: the embedded PostgreSQL cannot run: {error.reason.rstrip('.')}. "
@@ -69,21 +73,52 @@ def require_migrated(url: str) -> None:
         )
 
 
+class Purpose(enum.Enum):
+    """What a command does with the database. With the embedded default it decides what happens
+    when a running salesbot holds the data directory: only the data commands use its server."""
+
+    # `serve`: starts the server, migrates it to head and, migrated, shares it until it stops.
+    SERVE = "serve"
+    # `db upgrade`, `db downgrade`, `db revision`: start a server of their own and are refused
+    # while a salesbot serves: a schema change belongs to the server's own start.
+    SCHEMA = "schema"
+    # Every other command (rows read or written, `db current`): a client of the server a running
+    # `salesbot serve` shares, else a server of its own for the command.
+    DATA = "data"
+
+
 @contextlib.contextmanager
-def configured_database(settings: Settings, *, migrate: bool) -> Iterator[str]:
+def configured_database(settings: Settings, purpose: Purpose) -> Iterator[str]:
     """Yield the database URL to use. With the embedded default, start the server under the data
-    directory first (and ``migrate`` it to head), and stop it on exit."""
+    directory for the command (for ``SERVE``, migrate and share it) and stop it on exit; for
+    ``DATA``, when a running salesbot shares its server, use that as a client instead, with
+    nothing started, stopped or migrated (the server migrated it as it started)."""
     if settings.database_url is not None:
         yield settings.database_url
         return
     server = EmbeddedPostgres(settings.data_dir, server_home=settings.embedded_home)
+    holder: DataDirectoryInUse | None = None
     with reported_failures():
-        url = server.start()
+        try:
+            url = server.start()
+        except DataDirectoryInUse as in_use:
+            if purpose is not Purpose.DATA:
+                raise
+            url, holder = shared_url(in_use), in_use
+    if holder is not None:
+        logger.info(
+            "embedded database: using the server of the salesbot serving it (process %s) as a "
+            "client; nothing started or migrated",
+            holder.pid,
+        )
+        yield url
+        return
     try:
-        if migrate:
+        if purpose is Purpose.SERVE:
             with reported_failures():
                 migrations.upgrade(url)
-            logger.info("embedded database migrated to %s", migrations.head())
+                logger.info("embedded database migrated to %s", migrations.head())
+                server.share()
         yield url
     finally:
         with reported_failures():
