@@ -18,6 +18,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from salesbot_http.database import Purpose, configured_database
+from salesbot_http.settings import settings_from_env
 from salesbot_postgres import DataDirectoryInUse, EmbeddedPostgres, EmbeddedPostgresError
 from salesbot_postgres.embedded import LOCATION_NOTE, _binaries, shared_url
 from tests.support.database import (
@@ -121,6 +123,29 @@ def test_another_process_on_the_same_data_dir_is_refused(data_dir: Path, home: P
     follower = EmbeddedPostgres(data_dir, server_home=home)
     follower.start()
     follower.stop()
+
+
+def test_serve_prepares_the_embedded_database_before_it_shares_it(
+    data_dir: Path, home: Path
+) -> None:
+    """What ``serve`` does first (the demo catalogue's import) runs on a migrated server no
+    other command can reach yet; the server is shared once it is done."""
+    settings = settings_from_env(
+        {"SALESBOT_DATA_DIR": str(data_dir), "SALESBOT_EMBEDDED_HOME": str(home)}
+    )
+    seen: list[tuple[str | None, str | None]] = []
+
+    def before_sharing(url: str) -> None:
+        with pytest.raises(DataDirectoryInUse) as refused:
+            EmbeddedPostgres(data_dir, server_home=home).start()
+        seen.append((_query(url, "SELECT to_regclass('products')::text"), refused.value.url))
+
+    with configured_database(settings, Purpose.SERVE, before_sharing=before_sharing) as url:
+        with pytest.raises(DataDirectoryInUse) as shared:
+            EmbeddedPostgres(data_dir, server_home=home).start()
+        assert shared.value.url == url
+
+    assert seen == [("products", None)]  # migrated, and not shared yet
 
 
 def test_a_shared_server_is_found_by_the_process_refused_its_data_dir(

@@ -93,11 +93,15 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     bind_host = host or settings.host
     bind_port = port or settings.port
     worker_count = workers or settings.workers
-    with database.configured_database(settings, database.Purpose.SERVE) as url:
+    # The embedded database gets the demo catalogue before other commands may use it, so a
+    # shop's own import never races the demo's rows.
+    with database.configured_database(
+        settings,
+        database.Purpose.SERVE,
+        before_sharing=lambda url: _import_demo_catalogue_if_empty(settings, url),
+    ) as url:
         logger.info("database: %s", describe_database(settings, url))
         logger.info("assistant: %s", describe_assistant(settings))
-        if settings.uses_embedded_database:
-            _import_demo_catalogue_if_empty(settings, url)
         _hand_over_to_workers(settings, url)
         server = Server(
             target="salesbot_http.asgi:app",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import click
 
@@ -88,11 +88,14 @@ class Purpose(enum.Enum):
 
 
 @contextlib.contextmanager
-def configured_database(settings: Settings, purpose: Purpose) -> Iterator[str]:
+def configured_database(
+    settings: Settings, purpose: Purpose, *, before_sharing: Callable[[str], None] | None = None
+) -> Iterator[str]:
     """Yield the database URL to use. With the embedded default, start the server under the data
-    directory for the command (for ``SERVE``, migrate and share it) and stop it on exit; for
-    ``DATA``, when a running salesbot shares its server, use that as a client instead, with
-    nothing started, stopped or migrated (the server migrated it as it started)."""
+    directory for the command (for ``SERVE``, migrate it, run ``before_sharing`` on it, such as
+    the demo catalogue's import, and only then share it) and stop it on exit; for ``DATA``, when
+    a running salesbot shares its server, use that as a client instead, with nothing started,
+    stopped or migrated (the server migrated it as it started)."""
     if settings.database_url is not None:
         yield settings.database_url
         return
@@ -118,6 +121,9 @@ def configured_database(settings: Settings, purpose: Purpose) -> Iterator[str]:
             with reported_failures():
                 migrations.upgrade(url)
                 logger.info("embedded database migrated to %s", migrations.head())
+            if before_sharing is not None:
+                before_sharing(url)
+            with reported_failures():
                 server.share()
         yield url
     finally:
