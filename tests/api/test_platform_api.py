@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -368,6 +369,15 @@ async def test_the_schema_page_is_browsable(client: Client) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "swagger-ui" in response.text
     assert "/chat/send" in response.text  # the document it renders
+    # Every file it loads is salesbot's own: the page works with no internet.
+    loaded = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert len(loaded) == 3, loaded
+    for url in loaded:
+        assert url.startswith("/static/swagger-ui/"), url
+        asset = await client.get(url)
+        assert asset.status_code == 200, url
+        assert len(asset.content) > 10_000, url
+    assert "://" not in "".join(re.findall(r"<head>.*?</head>", response.text, re.DOTALL))
 
 
 # ------------------------------------------------------------------ scheduled cleanup

@@ -17,6 +17,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from salesbot_http.envelope import ErrorEnvelope
+from salesbot_http.web.pages import STATIC_PATH
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -72,6 +73,21 @@ class ClosedStructSchemaPlugin(StructSchemaPlugin):
         return schema
 
 
+# Swagger UI's own files (swagger-ui-dist 5.18.2, Apache-2.0, its LICENSE beside them) are
+# served by salesbot, so the page at /schema works with no internet, as the other pages do.
+SWAGGER_UI = f"{STATIC_PATH}/swagger-ui"
+
+
+def _swagger_ui() -> SwaggerRenderPlugin:
+    return SwaggerRenderPlugin(
+        path="/",
+        js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+        standalone_preset_js_url=f"{SWAGGER_UI}/swagger-ui-standalone-preset.js",
+        css_url=f"{SWAGGER_UI}/swagger-ui.css",
+        favicon="",  # Litestar's default is an image on a CDN
+    )
+
+
 def openapi_config(version: str) -> OpenAPIConfig:
     return OpenAPIConfig(
         title="salesbot",
@@ -84,7 +100,7 @@ def openapi_config(version: str) -> OpenAPIConfig:
             "description); `GET /admin/leads.csv` with CSV."
         ),
         path=SCHEMA_PATH,
-        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+        render_plugins=[_swagger_ui(), JsonRenderPlugin()],
         components=Components(
             security_schemes={
                 "BearerAuth": SecurityScheme(
