@@ -227,3 +227,35 @@ async def test_a_sku_with_a_slash_is_edited_and_deleted_as_is_or_percent_encoded
     ok_data(deleted)
     assert await _skus(client, admin) == ["ACME/LT-2"]
     assert "sku" in error_body(bad, 400, "/admin/products/ACME/LT 3")["message"]
+
+
+@pytest.mark.parametrize("sent", ["ACME%2F", "ACME/", "ACME//LT-1", "ACME%2F%2FLT-1"])
+async def test_a_path_that_tidies_into_another_products_sku_names_no_product(
+    client: Client, admin: Customer, sent: str
+) -> None:
+    """Litestar tidies ``ACME%2F`` into ``ACME`` and ``ACME//LT-1`` into ``ACME/LT-1`` before
+    routing: such a request must not reach those products."""
+    ok_data(
+        await _import(
+            client,
+            admin,
+            HEADER + "ACME,A,Acer,L,d,1.00,USD,1,\nACME/LT-1,B,Acer,L,d,2.00,USD,1,\n",
+        )
+    )
+
+    put = await client.put(f"/admin/products/{sent}", json=PRODUCT, headers=admin.headers)
+    deleted = await client.delete(f"/admin/products/{sent}", headers=admin.headers)
+
+    assert (put.status_code, deleted.status_code) == (404, 404), (put.text, deleted.text)
+    listed = ok_data(await client.get("/admin/products", headers=admin.headers))
+    assert [(p["sku"], p["name"]) for p in listed] == [("ACME", "A"), ("ACME/LT-1", "B")]
+
+
+@pytest.mark.parametrize("sku", ["ACME/", "A//B", "A/./B", "A/../B", "/A"])
+async def test_a_sku_no_path_would_keep_is_refused_on_import(
+    client: Client, admin: Customer, sku: str
+) -> None:
+    refused = await _import(client, admin, HEADER + f"{sku},A,Acer,L,d,1.00,USD,1,\n")
+
+    assert "line 2: sku" in error_body(refused, 400, "/admin/products/import")["message"]
+    assert await _skus(client, admin) == []

@@ -43,9 +43,12 @@ MAX_TEXT = 255
 MAX_DESCRIPTION = 4000
 MAX_PRICE = Decimal("9999999999.99")  # numeric(12, 2)
 MAX_STOCK = 2**31 - 1
-# What a sku may be, as one regular expression (its length included) for those who describe it,
-# such as an OpenAPI document: letters, digits and . _ - /, starting with a letter or digit.
-SKU_PATTERN = rf"[A-Za-z0-9][A-Za-z0-9._\-/]{{0,{MAX_SKU - 1}}}"
+# What a sku may be (at most MAX_SKU characters), as one regular expression for those who
+# describe it, such as an OpenAPI document: parts of letters, digits and . _ -, the first
+# starting with a letter or digit, joined by single "/"s, no part of dots alone. So every sku is
+# a path an HTTP client and server keep as it is: no "//", no "/" at the end, no "." or ".."
+# part, which they would collapse into another product's sku.
+SKU_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._\-]*(?:/\.*[A-Za-z0-9_\-][A-Za-z0-9._\-]*)*"
 _SKU = re.compile(SKU_PATTERN)
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _PRICE = re.compile(r"\d+(\.\d{1,2})?")
@@ -105,7 +108,10 @@ def _attributes(value: Any) -> dict[str, str]:
     return attributes
 
 
-_SKU_RULE = "sku {!r}: only letters, digits and . _ - / (starting with a letter or digit)"
+_SKU_RULE = (
+    "sku {!r}: only letters, digits and . _ - /, starting with a letter or digit, with / only "
+    "between parts (no //, no / at the end, no part of dots alone)"
+)
 _CURRENCY_RULE = "currency must be 3 capital letters (ISO 4217, e.g. USD), not {!r}"
 
 

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Annotated, Any
+from urllib.parse import unquote
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
@@ -21,7 +22,8 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from salesbot_core.catalogue import SKU_PATTERN, CatalogueFormat, read_products
+from salesbot_core.catalogue import MAX_SKU, SKU_PATTERN, CatalogueFormat, read_products
+from salesbot_core.errors import ProductNotFound
 from salesbot_core.usecases import ImportCatalogue, ListProducts, RemoveProduct, SaveProduct
 from salesbot_http.auth import BEARER_SECURITY, require_admin
 from salesbot_http.dto import ImportOut, ProductIn, ProductOut, import_out, product_out
@@ -42,13 +44,21 @@ Sku = Annotated[
     str,
     Parameter(
         description="The product's sku (it may contain `/`, as is or as `%2F`)",
-        schema_extra={"pattern": f"^{SKU_PATTERN}$"},
+        schema_extra={"pattern": f"^{SKU_PATTERN}$", "maxLength": MAX_SKU},
     ),
 ]
 
 
-def _sku(path: str) -> str:
-    return path.removeprefix("/")
+def _sku(request: Request[Any, Any, Any], routed: str) -> str:
+    """The sku the request's path names. Litestar decodes ``%2F`` and then tidies the path
+    before routing (``ACME%2F`` arrives as ``/ACME``, ``A//B`` as ``/A/B``), which would hand
+    over another product's sku; so the path as sent must spell the routed sku exactly, or the
+    request names no product (404)."""
+    sku = routed.removeprefix("/")
+    raw = request.scope.get("raw_path")
+    if raw is not None and not unquote(raw.decode("ascii", "replace")).endswith(f"/{sku}"):
+        raise ProductNotFound
+    return sku
 
 
 def _import_body() -> RequestBody:
@@ -152,6 +162,7 @@ class ProductsController(Controller):
                     "the `Link` header of the previous page; empty for the first page)"
                 ),
                 pattern=f"^({SKU_PATTERN})?$",  # a cursor is the sku to continue after
+                max_length=MAX_SKU,
             ),
         ] = None,
     ) -> Response[Envelope[list[ProductOut]]]:
@@ -173,18 +184,20 @@ class ProductsController(Controller):
         summary="Create or replace one product",
         description=(
             "The product's fields, checked by the same rules as a line of an import file. "
-            "201 when the sku was new, 200 when it replaced a product."
+            "201 when the sku was new, 200 when it replaced a product; 404 when the path, as "
+            "sent, is no sku (a `/` at its end, `//`, a `.` or `..` part)."
         ),
-        responses=error_responses(400, 401, 403),
+        responses=error_responses(400, 401, 403, 404),
         status_code=HTTP_200_OK,
     )
     async def save(
         self,
+        request: Request[Any, Any, Any],
         sku: Sku,
         data: JSONBody[ProductIn],
         save_product: NamedDependency[SaveProduct],
     ) -> Response[Envelope[ProductOut]]:
-        product, created = await save_product(_sku(sku), msgspec.structs.asdict(data))
+        product, created = await save_product(_sku(request, sku), msgspec.structs.asdict(data))
         message = "Product created" if created else "Product updated"
         status = HTTP_201_CREATED if created else HTTP_200_OK
         return Response(ok(product_out(product), message), status_code=status)
@@ -196,9 +209,12 @@ class ProductsController(Controller):
         responses=error_responses(400, 401, 403, 404),
     )
     async def remove(
-        self, sku: Sku, remove_product: NamedDependency[RemoveProduct]
+        self,
+        request: Request[Any, Any, Any],
+        sku: Sku,
+        remove_product: NamedDependency[RemoveProduct],
     ) -> Envelope[None]:
-        await remove_product(_sku(sku))
+        await remove_product(_sku(request, sku))
         return ok(None, "Product deleted")
 
     @post(
