@@ -215,6 +215,25 @@ def test_a_malformed_address_is_refused_at_start_not_at_the_first_request(
         )
 
 
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DATABASE_URL": "postgresql://admin:p@ss:w0rd@db.example/shop"},
+        {"DATABASE_URL": "", "DB_HOST": "db", "DB_PORT": "w0rd", "DB_PASSWORD": "w0rd"},
+        {"REDIS_URL": "w0rd@cache:6379"},
+    ],
+)
+def test_a_malformed_address_is_refused_without_repeating_its_password(
+    env: dict[str, str],
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        settings_from_env(
+            {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+            | env
+        )
+    assert "w0rd" not in str(refused.value)
+
+
 def test_an_empty_cors_origin_allows_no_origin_and_star_any() -> None:
     base = {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
     assert settings_from_env(base | {"CORS_ORIGIN": ""}).cors_origins == ()

@@ -63,8 +63,13 @@ def sqlalchemy_url(url: str) -> URL:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise ValueError("the database URL is not a valid postgresql:// URL") from None
+    except (ArgumentError, ValueError):
+        # Never the parser's own words: they quote the URL, password included (a port that is
+        # not a number quotes what follows the last ":", such as "w0rd@host").
+        raise ValueError(
+            "the database URL is not a valid postgresql:// URL (is its port a number? a password "
+            "holding @ : or / must be percent-encoded)"
+        ) from None
     scheme = parsed.drivername.split("+", 1)[0]
     if scheme not in _POSTGRES_SCHEMES:
         raise ValueError(f"the database URL must start with postgresql://, not {scheme}://")
