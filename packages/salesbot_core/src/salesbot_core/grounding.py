@@ -349,8 +349,11 @@ _BUDGET = re.compile(
 
 
 def fold(text: str) -> str:
-    """Lower case, accents removed (ñ kept), whitespace normalised: how words are compared."""
-    decomposed = unicodedata.normalize("NFD", text.lower().replace("ñ", "\0"))
+    """Lower case, accents removed (ñ kept), whitespace normalised: how words are compared.
+    Composed first (NFC), so an ñ written as n and a combining tilde, as some exports write
+    it, is kept as the ñ it is."""
+    composed = unicodedata.normalize("NFC", text).lower()
+    decomposed = unicodedata.normalize("NFD", composed.replace("ñ", "\0"))
     stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     return " ".join(stripped.replace("\0", "ñ").split())
 
