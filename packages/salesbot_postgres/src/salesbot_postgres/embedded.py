@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -71,15 +71,26 @@ _ATTACH_TIMEOUT_S = 10
 def lock_holder(text: str) -> tuple[int | None, str | None]:
     """What an ``embedded.lock`` says: the holder's pid (its first line) and the URL of the server
     it shares (its second line), each None where there is none. The URL counts only once its
-    line is whole (ends with a newline), so a lock being written is never half read; the lock of
+    line is whole (ends with a newline), so a lock being written is never half read, and only as
+    an embedded server's URL is written (``url_for``: a unix socket by its absolute directory, or
+    TCP on 127.0.0.1, printable ASCII): a lock naming any other server names none. The lock of
     an older salesbot (the pid alone) gives its pid and no URL."""
     first, _, rest = text.partition("\n")
     second, ended, _ = rest.partition("\n")
     pid, url = first.strip(), second.strip()
     return (
         int(pid) if pid.isascii() and pid.isdigit() else None,
-        url if ended and url.startswith(_URL_PREFIX) else None,
+        url if ended and _is_embedded_url(url) else None,
     )
+
+
+def _is_embedded_url(url: str) -> bool:
+    if not (url.startswith(_URL_PREFIX) and url.isascii() and url.isprintable()):
+        return False
+    parts = urlsplit(url)
+    if parts.hostname is None:  # a unix socket: ?host=/its/directory
+        return unquote(parse_qs(parts.query).get("host", [""])[0]).startswith("/")
+    return parts.hostname == "127.0.0.1"
 
 
 def shared_url(in_use: DataDirectoryInUse) -> str:
@@ -397,7 +408,13 @@ class EmbeddedPostgres:
         except BlockingIOError:
             handle.seek(0)
             pid, url = lock_holder(handle.read().decode(errors="replace"))
+            owner = os.fstat(handle.fileno()).st_uid
             handle.close()
+            # A shared URL is taken only from a lock this account (or root) wrote: in a data
+            # directory another account may write, that account could name a server of its
+            # choosing, to which this process's commands would send the shop's data.
+            if owner not in {os.geteuid(), 0}:
+                url = None
             raise DataDirectoryInUse(self.data_dir, pid, url) from None
         except BaseException:
             handle.close()
