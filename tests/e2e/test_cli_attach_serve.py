@@ -5,6 +5,7 @@ server has stopped, a command starts an embedded server of its own again."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -51,8 +52,16 @@ class Shop:
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[Shop]:
-    """One ``salesbot serve`` on the embedded database for the module, its data directory and
-    embedded home kept apart from its work directory so that they outlive the server."""
+    """One ``salesbot serve`` on the embedded database for the module's tests that keep it
+    running."""
+    with _serving_shop() as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _serving_shop() -> Iterator[Shop]:
+    """``salesbot serve`` on the embedded database, its data directory and embedded home kept
+    apart from its work directory so that they outlive the server."""
     with (
         fresh_embedded_home() as home,
         tempfile.TemporaryDirectory(prefix="salesbot-attach-") as base,
@@ -160,12 +169,13 @@ def test_schema_commands_still_refuse_while_serving(shop: Shop) -> None:
     _still_serving(shop)
 
 
-def test_once_the_server_stops_a_command_starts_its_own_embedded_server(shop: Shop) -> None:
-    """Last in this module: it stops the shared server."""
-    shop.server.process.send_signal(signal.SIGINT)
-    assert shop.server.process.wait(timeout=STOP_TIMEOUT_S) == 0, shop.server.output()
+def test_once_the_server_stops_a_command_starts_its_own_embedded_server() -> None:
+    """With a server of its own, which it stops."""
+    with _serving_shop() as shop:
+        shop.server.process.send_signal(signal.SIGINT)
+        assert shop.server.process.wait(timeout=STOP_TIMEOUT_S) == 0, shop.server.output()
 
-    done = shop.salesbot("db", "check")
+        done = shop.salesbot("db", "check")
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1].startswith("no violations (")
