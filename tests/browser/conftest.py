@@ -131,6 +131,10 @@ def browser(download_dir: Path) -> Iterator[WebDriver]:
         "--disable-sync",
         "--disable-dev-shm-usage",
         "--window-size=1280,900",
+        # No way out: anything a page asked of another host would fail (the loopback, where
+        # the server under test listens, is never proxied), so a page that works here works
+        # offline.
+        "--proxy-server=http://127.0.0.1:9",
         f"--user-data-dir={profile}",
     ):
         options.add_argument(argument)
