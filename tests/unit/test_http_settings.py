@@ -3,12 +3,15 @@ variable."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from salesbot_http import settings as settings_module
 from salesbot_http.settings import SettingsError, load_environment, settings_from_env
+from tests.support.serve import serve_env
 
 SECRET = "s" * 32
 
@@ -362,3 +365,20 @@ def test_the_catalogue_query_bound_is_read(tmp_path: Path) -> None:
     )
     assert settings.catalogue_query_words == 12
     assert settings_from_env({"SALESBOT_DATA_DIR": str(tmp_path)}).catalogue_query_words == 32
+
+
+def test_a_served_test_inherits_no_variable_the_settings_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``tests.support.serve.serve_env`` names salesbot's variables by prefix and by name; every
+    variable ``settings.py`` reads must be among them, or a developer's value would reach the
+    servers under test."""
+    source = Path(settings_module.__file__).read_text(encoding="utf-8")
+    read = set(re.findall(r'env(?:\.get\(|\[|, )"([A-Z][A-Z0-9_]+)"', source))
+    assert {"DATABASE_URL", "OPENAI_API_KEY", "REDIS_URL", "HOST", "CORS_ORIGIN"} <= read
+    for name in read:
+        monkeypatch.setenv(name, "inherited")
+
+    env = serve_env()
+
+    assert {name for name in read if env.get(name) == "inherited"} == set()
