@@ -20,7 +20,12 @@ import pytest
 
 from salesbot_http.database import Purpose, configured_database
 from salesbot_http.settings import settings_from_env
-from salesbot_postgres import DataDirectoryInUse, EmbeddedPostgres, EmbeddedPostgresError
+from salesbot_postgres import (
+    DataDirectoryInUse,
+    DataDirectoryNotShared,
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+)
 from salesbot_postgres.embedded import LOCATION_NOTE, _binaries, shared_url
 from tests.support.database import (
     EMBEDDED_FAILURE_EXIT,
@@ -160,7 +165,7 @@ def test_a_shared_server_is_found_by_the_process_refused_its_data_dir(
         with pytest.raises(DataDirectoryInUse) as unshared:
             EmbeddedPostgres(data_dir, server_home=home).start()
         assert (unshared.value.pid, unshared.value.url) == (os.getpid(), None)
-        with pytest.raises(DataDirectoryInUse):
+        with pytest.raises(DataDirectoryNotShared, match="try again once it serves"):
             shared_url(unshared.value)
 
         server.share()

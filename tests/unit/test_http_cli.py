@@ -475,7 +475,9 @@ def test_a_holder_that_shares_no_server_refuses_the_data_commands(
             result = runner.invoke(main, command)
 
             assert result.exit_code == 2, result.output
-            assert "is in use by process 4242. Stop that salesbot first" in _one_line(result)
+            line = _one_line(result)
+            assert "is in use by process 4242, which shares it with no other command yet" in line
+            assert "try again once it serves" in line
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from salesbot_postgres.database import Database
 from salesbot_postgres.embedded import EmbeddedPostgres, shared_url
 from salesbot_postgres.errors import (
     DataDirectoryInUse,
+    DataDirectoryNotShared,
     EmbeddedPostgresError,
     EmbeddedServerUnreachable,
 )
@@ -14,6 +15,7 @@ from salesbot_postgres.unit_of_work import PostgresUnitOfWork
 
 __all__ = [
     "DataDirectoryInUse",
+    "DataDirectoryNotShared",
     "Database",
     "DatabaseConfig",
     "EmbeddedPostgres",

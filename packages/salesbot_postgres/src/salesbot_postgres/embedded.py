@@ -49,6 +49,7 @@ from salesbot_postgres.embedded_access import (
 )
 from salesbot_postgres.errors import (
     DataDirectoryInUse,
+    DataDirectoryNotShared,
     EmbeddedPostgresError,
     EmbeddedServerUnreachable,
 )
@@ -95,12 +96,12 @@ def _is_embedded_url(url: str) -> bool:
 
 def shared_url(in_use: DataDirectoryInUse) -> str:
     """The URL of the server that the holder of ``in_use.data_dir`` shares, for this process to
-    use as a client, once a connection to it works. ``in_use`` itself is raised again when the
-    holder shares none (still starting, a server started for one command, an older salesbot);
+    use as a client, once a connection to it works. ``DataDirectoryNotShared`` when the holder
+    shares none (still starting, a server started for one command, an older salesbot);
     ``EmbeddedServerUnreachable`` when this process cannot connect there (another OS user, who
     cannot enter the private socket directory; a server that died under its salesbot)."""
     if in_use.url is None:
-        raise in_use
+        raise DataDirectoryNotShared(in_use) from None
     try:
         psycopg.connect(in_use.url, connect_timeout=_ATTACH_TIMEOUT_S).close()
     except psycopg.Error as error:

@@ -44,6 +44,25 @@ class DataDirectoryInUse(EmbeddedPostgresError):
         self.url = url
 
 
+class DataDirectoryNotShared(DataDirectoryInUse):
+    """A data command found the data directory held by a process that shares its server with
+    no other command (yet): a ``salesbot serve`` still migrating, a command's own server, or an
+    older salesbot. Waiting is often all it takes, so the message says so."""
+
+    def __init__(self, in_use: DataDirectoryInUse) -> None:
+        holder = f"process {in_use.pid}" if in_use.pid else "another process"
+        EmbeddedPostgresError.__init__(
+            self,
+            f"The embedded database in {in_use.data_dir} is in use by {holder}, which shares it "
+            "with no other command yet. If that is salesbot serve starting, try again once it "
+            "serves; else stop it first, or point this one elsewhere (SALESBOT_DATA_DIR or "
+            "DATABASE_URL).",
+        )
+        self.data_dir = in_use.data_dir
+        self.pid = in_use.pid
+        self.url = None
+
+
 class EmbeddedServerUnreachable(EmbeddedPostgresError):
     """A running salesbot shares its embedded server, but this process cannot connect to it:
     another OS user cannot enter the server's private socket directory, or the server died
