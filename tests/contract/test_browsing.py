@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 
-from salesbot_core.domain import ConversationCursor, SalesMetadata, SaleStatus, User
-from salesbot_core.exchange import plan_distillation
+from salesbot_core.domain import (
+    Conversation,
+    ConversationCursor,
+    SalesMetadata,
+    SaleStatus,
+    User,
+)
+from salesbot_core.exchange import DistillationWrite, plan_distillation
 from salesbot_core.ports import UnitOfWorkFactory
 from salesbot_core.testing import append_exchange
 from tests.contract.conftest import Backend
@@ -320,13 +326,14 @@ async def test_a_lead_reads_whole_with_its_latest_messages_and_distillations(
     assert await backend.insight.conversation(uuid4(), messages=4, distillations=1) is None
 
 
-async def test_applying_a_distillation_keeps_its_record_and_ends_its_lease(
-    backend: Backend,
-) -> None:
+async def _due_for_distillation(
+    backend: Backend, now: datetime
+) -> tuple[Conversation, DistillationWrite]:
+    """A stored conversation of three exchanges, as stored, and the distillation of its window
+    planned at ``now``."""
     anna = await stored_user(backend.uow)
     conversation = await stored_conversation(backend.uow, anna)
     stored = await stored_exchanges(backend.uow, conversation.id, 3)
-    now, lease = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
     write = plan_distillation(
         stored.conversation,
         metadata=SalesMetadata(interests=("laptop",)),
@@ -334,10 +341,18 @@ async def test_applying_a_distillation_keeps_its_record_and_ends_its_lease(
         usage=exchange(conversation.id).usage,
         now=now,
     )
+    return stored.conversation, write
+
+
+async def test_applying_a_distillation_keeps_its_record_and_ends_its_lease(
+    backend: Backend,
+) -> None:
+    now, lease = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    conversation, write = await _due_for_distillation(backend, now)
     async with backend.uow() as work:
         assert await work.conversations.claim_distillation(conversation.id, now=now, until=lease)
         # Planned from a version that moved: nothing is written, the lease stays.
-        stale = replace(write, expected_version=stored.conversation.version - 1)
+        stale = replace(write, expected_version=conversation.version - 1)
         assert not await work.conversations.apply_distillation(stale, lease_until=lease)
         assert not await work.conversations.claim_distillation(
             conversation.id, now=now, until=lease
@@ -358,17 +373,8 @@ async def test_applying_a_distillation_keeps_its_record_and_ends_its_lease(
 async def test_applying_a_distillation_leaves_a_lease_taken_since_alone(
     backend: Backend,
 ) -> None:
-    anna = await stored_user(backend.uow)
-    conversation = await stored_conversation(backend.uow, anna)
-    stored = await stored_exchanges(backend.uow, conversation.id, 3)
     now = T0 + timedelta(hours=1)
-    write = plan_distillation(
-        stored.conversation,
-        metadata=SalesMetadata(interests=("laptop",)),
-        through=6,
-        usage=exchange(conversation.id).usage,
-        now=now,
-    )
+    conversation, write = await _due_for_distillation(backend, now)
     async with backend.uow() as work:
         # Another process's lease (taken after ours ran out) is not ours to end.
         assert await work.conversations.claim_distillation(
@@ -386,18 +392,9 @@ async def test_applying_a_distillation_leaves_a_lease_taken_since_alone(
 async def test_a_lease_is_not_claimed_for_a_window_distilled_since_it_was_read(
     backend: Backend,
 ) -> None:
-    anna = await stored_user(backend.uow)
-    conversation = await stored_conversation(backend.uow, anna)
-    stored = await stored_exchanges(backend.uow, conversation.id, 3)
     now = T0 + timedelta(hours=1)
-    read_through = stored.conversation.distilled_through
-    write = plan_distillation(
-        stored.conversation,
-        metadata=SalesMetadata(interests=("laptop",)),
-        through=6,
-        usage=exchange(conversation.id).usage,
-        now=now,
-    )
+    conversation, write = await _due_for_distillation(backend, now)
+    read_through = conversation.distilled_through
     async with backend.uow() as work:
         # Another process distilled the window (and ended its lease) after this one read it.
         assert await work.conversations.apply_distillation(write)
