@@ -14,6 +14,12 @@ from salesbot_http.settings import SettingsError, load_environment, settings_fro
 from tests.support.serve import serve_env
 
 SECRET = "s" * 32
+# A configured database and its secrets: the least a non-embedded start needs.
+CONFIGURED = {
+    "DATABASE_URL": "postgresql://x/y",
+    "JWT_SECRET": SECRET,
+    "JWT_REFRESH_SECRET": SECRET,
+}
 
 
 def test_defaults_with_the_embedded_database(tmp_path: Path) -> None:
@@ -78,7 +84,7 @@ def test_cors_origin_is_a_comma_list() -> None:
 
 
 def test_webhook_settings_are_read() -> None:
-    base = {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+    base = CONFIGURED
     defaults = settings_from_env(base)
     assert defaults.webhook_urls == ()
     assert defaults.webhook_timeout_s == 5.0
@@ -127,7 +133,7 @@ def test_webhook_settings_are_read() -> None:
     ],
 )
 def test_a_bad_webhook_setting_is_refused_by_name(env: dict[str, str], variable: str) -> None:
-    base = {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+    base = CONFIGURED
     with pytest.raises(SettingsError, match=variable):
         settings_from_env({**base, **env})
 
@@ -212,10 +218,7 @@ def test_a_malformed_address_is_refused_at_start_not_at_the_first_request(
     env: dict[str, str], variable: str
 ) -> None:
     with pytest.raises(SettingsError, match=variable):
-        settings_from_env(
-            {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
-            | env
-        )
+        settings_from_env(CONFIGURED | env)
 
 
 @pytest.mark.parametrize(
@@ -230,15 +233,12 @@ def test_a_malformed_address_is_refused_without_repeating_its_password(
     env: dict[str, str],
 ) -> None:
     with pytest.raises(SettingsError) as refused:
-        settings_from_env(
-            {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
-            | env
-        )
+        settings_from_env(CONFIGURED | env)
     assert "w0rd" not in str(refused.value)
 
 
 def test_an_empty_cors_origin_allows_no_origin_and_star_any() -> None:
-    base = {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+    base = CONFIGURED
     assert settings_from_env(base | {"CORS_ORIGIN": ""}).cors_origins == ()
     assert settings_from_env(base | {"CORS_ORIGIN": "*"}).cors_origins == ("*",)
     redis = settings_from_env(base | {"REDIS_URL": "rediss://:pw@cache:6380/2"})
@@ -295,7 +295,7 @@ def test_the_distillation_settings_are_read_and_reach_the_runner() -> None:
 def test_the_access_token_cache_size_is_read_and_reaches_the_issuer() -> None:
     from salesbot_http.container import build_container
 
-    env = {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+    env = CONFIGURED
     assert settings_from_env(env).access_token_cache_size == 4096
     settings = settings_from_env({**env, "ACCESS_TOKEN_CACHE_SIZE": "0"})
     assert settings.access_token_cache_size == 0
@@ -328,7 +328,7 @@ def test_the_catalogue_prompt_bounds_are_read(tmp_path: Path) -> None:
 
 
 def test_the_catalogue_import_limits_are_read() -> None:
-    base = {"DATABASE_URL": "postgresql://x/y", "JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
+    base = CONFIGURED
     defaults = settings_from_env(base)
     settings = settings_from_env(
         {**base, "CATALOGUE_IMPORT_MAX_BYTES": "4096", "CATALOGUE_IMPORT_BATCH": "250"}
