@@ -26,6 +26,11 @@ class EmbeddedPostgresError(RuntimeError):
         self.details = details
 
 
+def _holder(pid: int | None) -> str:
+    """The process holding a data directory, as the messages name it."""
+    return f"process {pid}" if pid else "another process"
+
+
 class DataDirectoryInUse(EmbeddedPostgresError):
     """Another live process holds the embedded server's data directory.
 
@@ -34,7 +39,7 @@ class DataDirectoryInUse(EmbeddedPostgresError):
     server started for one command, and in a lock file of an older salesbot."""
 
     def __init__(self, data_dir: Path, pid: int | None, url: str | None = None) -> None:
-        holder = f"process {pid}" if pid else "another process"
+        holder = _holder(pid)
         super().__init__(
             f"The embedded database in {data_dir} is in use by {holder}. Stop that salesbot "
             "first, or point this one elsewhere (SALESBOT_DATA_DIR or DATABASE_URL)."
@@ -50,7 +55,7 @@ class DataDirectoryNotShared(DataDirectoryInUse):
     older salesbot. Waiting is often all it takes, so the message says so."""
 
     def __init__(self, in_use: DataDirectoryInUse) -> None:
-        holder = f"process {in_use.pid}" if in_use.pid else "another process"
+        holder = _holder(in_use.pid)
         EmbeddedPostgresError.__init__(
             self,
             f"The embedded database in {in_use.data_dir} is in use by {holder}, which shares it "
@@ -69,7 +74,7 @@ class EmbeddedServerUnreachable(EmbeddedPostgresError):
     under the salesbot that started it."""
 
     def __init__(self, in_use: DataDirectoryInUse, why: str) -> None:
-        holder = f"process {in_use.pid}" if in_use.pid else "another process"
+        holder = _holder(in_use.pid)
         super().__init__(
             f"The embedded database in {in_use.data_dir} is served by {holder} at {in_use.url}, "
             f"but this process cannot connect to it ({why}). Run this command as the user "
