@@ -201,20 +201,9 @@ def _duration(env: Mapping[str, str], key: str, default: timedelta) -> timedelta
 def _database_url(env: Mapping[str, str]) -> str | None:
     """The configured database's URL, checked by the adapter's own rule now rather than at the
     first request; None for the embedded default."""
-    url = _given_database_url(env)
-    if url is not None:
-        try:
-            sqlalchemy_url(url)
-        except ValueError as error:
-            name = "DATABASE_URL" if env.get("DATABASE_URL", "").strip() else "DB_HOST and DB_*"
-            raise SettingsError(f"{name}: {error}") from None
-    return url
-
-
-def _given_database_url(env: Mapping[str, str]) -> str | None:
     url = env.get("DATABASE_URL", "").strip()
     if url:
-        return url
+        return _checked_database_url(url, "DATABASE_URL")
     host = env.get("DB_HOST", "").strip()
     if not host:
         return None
@@ -226,7 +215,17 @@ def _given_database_url(env: Mapping[str, str]) -> str | None:
     auth = f"{user}:{quote(password, safe='')}" if password else user
     port = env.get("DB_PORT", "5432").strip() or "5432"
     database = quote(env.get("DB_DATABASE", "sales_chat_db"), safe="")
-    return f"postgresql://{auth}@{host}:{port}/{database}"
+    return _checked_database_url(
+        f"postgresql://{auth}@{host}:{port}/{database}", "DB_HOST and DB_*"
+    )
+
+
+def _checked_database_url(url: str, given_by: str) -> str:
+    try:
+        sqlalchemy_url(url)
+    except ValueError as error:
+        raise SettingsError(f"{given_by}: {error}") from None
+    return url
 
 
 def _secret(env: Mapping[str, str], key: str, data_dir: Path, embedded: bool) -> str:
