@@ -14,12 +14,9 @@ from salesbot_http.settings import SettingsError, load_environment, settings_fro
 from tests.support.serve import serve_env
 
 SECRET = "s" * 32
+SECRETS = {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET}
 # A configured database and its secrets: the least a non-embedded start needs.
-CONFIGURED = {
-    "DATABASE_URL": "postgresql://x/y",
-    "JWT_SECRET": SECRET,
-    "JWT_REFRESH_SECRET": SECRET,
-}
+CONFIGURED = {"DATABASE_URL": "postgresql://x/y", **SECRETS}
 
 
 def test_defaults_with_the_embedded_database(tmp_path: Path) -> None:
@@ -143,56 +140,56 @@ def test_a_bad_webhook_setting_is_refused_by_name(env: dict[str, str], variable:
     [
         ({"JWT_SECRET": "short", "JWT_REFRESH_SECRET": SECRET}, "JWT_SECRET"),
         ({"JWT_SECRET": SECRET}, "JWT_REFRESH_SECRET"),
-        ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "PORT": "x"}, "PORT"),
+        ({**SECRETS, "PORT": "x"}, "PORT"),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "MAX_BODY_BYTES": "10"},
+            {**SECRETS, "MAX_BODY_BYTES": "10"},
             "MAX_BODY_BYTES",
         ),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "HEALTH_TIMEOUT_S": "0"},
+            {**SECRETS, "HEALTH_TIMEOUT_S": "0"},
             "HEALTH_TIMEOUT_S",
         ),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "OPENAI_METADATA_FORMAT": "xml"},
+            {**SECRETS, "OPENAI_METADATA_FORMAT": "xml"},
             "OPENAI_METADATA_FORMAT",
         ),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "OPENAI_HTTP_CLIENT": "curl"},
+            {**SECRETS, "OPENAI_HTTP_CLIENT": "curl"},
             "OPENAI_HTTP_CLIENT",
         ),
-        ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
-        ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "HASH_NICE": "20"}, "HASH_NICE"),
-        ({"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "HASH_NICE": "-1"}, "HASH_NICE"),
+        ({**SECRETS, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({**SECRETS, "HASH_NICE": "20"}, "HASH_NICE"),
+        ({**SECRETS, "HASH_NICE": "-1"}, "HASH_NICE"),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "JWT_EXPIRES_IN": "99999999999d"},
+            {**SECRETS, "JWT_EXPIRES_IN": "99999999999d"},
             "JWT_EXPIRES_IN",
         ),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DISTIL_BUDGET_S": "0"},
+            {**SECRETS, "DISTIL_BUDGET_S": "0"},
             "DISTIL_BUDGET_S",
         ),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DISTIL_MAX_MESSAGES": "1"},
+            {**SECRETS, "DISTIL_MAX_MESSAGES": "1"},
             "DISTIL_MAX_MESSAGES",
         ),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DISTIL_SWEEP_INTERVAL": "soon"},
+            {**SECRETS, "DISTIL_SWEEP_INTERVAL": "soon"},
             "DISTIL_SWEEP_INTERVAL",
         ),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "ACCESS_TOKEN_CACHE_SIZE": "-1"},
+            {**SECRETS, "ACCESS_TOKEN_CACHE_SIZE": "-1"},
             "ACCESS_TOKEN_CACHE_SIZE",
         ),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "CATALOGUE_LOADED_TTL_S": "-1"},
+            {**SECRETS, "CATALOGUE_LOADED_TTL_S": "-1"},
             "CATALOGUE_LOADED_TTL_S",
         ),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DISTIL_BUDGET_S": "nan"},
+            {**SECRETS, "DISTIL_BUDGET_S": "nan"},
             "DISTIL_BUDGET_S",
         ),
         (
-            {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "CATALOGUE_LOADED_TTL_S": "inf"},
+            {**SECRETS, "CATALOGUE_LOADED_TTL_S": "inf"},
             "CATALOGUE_LOADED_TTL_S",
         ),
     ],
@@ -344,7 +341,7 @@ def test_the_catalogue_import_limits_are_read() -> None:
 
 
 def test_the_consoles_conversation_limits_are_read() -> None:
-    base = {"JWT_SECRET": SECRET, "JWT_REFRESH_SECRET": SECRET, "DATABASE_URL": "postgresql://x/y"}
+    base = {**SECRETS, "DATABASE_URL": "postgresql://x/y"}
     default = settings_from_env(base)
     chosen = settings_from_env(
         {**base, "ADMIN_TRANSCRIPT_MESSAGES": "40", "ADMIN_TRANSCRIPT_DISTILLATIONS": "7"}
